@@ -248,12 +248,7 @@ class VCenterSession:
         deadline = time.monotonic() + timeout
         delay = FIRST_POLL_DELAY
         while True:
-            info = self.invoke('RetrievePropertiesEx',
-                               self.service_content.propertyCollector,
-                               specSet=[self._task_info_spec(task)],
-                               options=self.factory.create(
-                                   'ns0:RetrieveOptions'))
-            info = info.objects[0].propSet[0].val
+            info = self.get_properties(task, ['info'])['info']
             name = getattr(info, 'name', None) or 'task'
             where = target or getattr(info, 'entityName', None) or '?'
             if info.state == 'success':
@@ -268,19 +263,33 @@ class VCenterSession:
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, max_delay)
 
-    def _task_info_spec(self, task):
+    def get_properties(self, moref, paths, target=None):
+        """Read ``paths`` of one managed object in one call.
+
+        :returns: dict of path -> suds value; paths that are unset on the
+            object are absent.
+        """
         factory = self.factory
         obj = factory.create('ns0:ObjectSpec')
-        obj.obj = task
+        obj.obj = moref
         obj.skip = False
         prop = factory.create('ns0:PropertySpec')
-        prop.type = 'Task'
+        prop.type = vim_util.get_moref_type(moref)
         prop.all = False
-        prop.pathSet = ['info']
+        prop.pathSet = list(paths)
         spec = factory.create('ns0:PropertyFilterSpec')
         spec.objectSet = [obj]
         spec.propSet = [prop]
-        return spec
+        result = self.invoke('RetrievePropertiesEx',
+                             self.service_content.propertyCollector,
+                             target=target or _describe(moref),
+                             specSet=[spec],
+                             options=factory.create('ns0:RetrieveOptions'))
+        values = {}
+        for content in getattr(result, 'objects', None) or []:
+            for prop_value in getattr(content, 'propSet', None) or []:
+                values[prop_value.name] = prop_value.val
+        return values
 
     def invoke_task(self, method, moref, target=None, **kwargs):
         """Start a ``*_Task`` method and wait for it; returns its result."""

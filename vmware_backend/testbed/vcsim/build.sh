@@ -33,8 +33,15 @@ if [ ${#missing[@]} -ne 0 ]; then
     exit 2
 fi
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/vcsim-build.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+# A fixed GOPATH location (rebuilt from scratch every time) keeps file paths
+# stable, so Go's build cache is reused across builds; flock serialises builds.
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/vcsim-testbed"
+mkdir -p "$CACHE"
+exec 9>"$CACHE/lock"
+if command -v flock >/dev/null 2>&1; then flock 9; fi
+WORK="$CACHE/work"
+rm -rf "$WORK"
+mkdir -p "$WORK"
 GP="$WORK/gopath"
 
 # mirror_dir SRC DST SKIP: DST gets a symlink to every entry of SRC except SKIP
@@ -71,8 +78,7 @@ mkdir -p "$GP/src/vcsim-testbed"
 cp "$HERE"/main.go "$GP/src/vcsim-testbed/"
 
 mkdir -p "$(dirname "$OUT")"
-export GOPATH="$GP" GO111MODULE=off GOFLAGS=-mod=mod
-export GOCACHE="${GOCACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vcsim-testbed-go-build}"
+export GOPATH="$GP" GO111MODULE=off
 unset GOFLAGS
 (cd "$GP/src/vcsim-testbed" && go build -o "$OUT" .)
 echo "vcsim build: built $OUT" >&2

@@ -1,0 +1,228 @@
+"""Reading sets of vCenter managed objects, cheaply and as plain values.
+
+One helper, :func:`iter_container` (and :func:`read_container` around it),
+reads every object of some types below a root the way the vSphere guide
+recommends for large inventories:
+
+1. ``ViewManager.CreateContainerView`` over the root (a datacenter, a
+   cluster or the root folder) for the wanted types;
+2. one ``PropertyCollector.RetrievePropertiesEx`` whose filter traverses the
+   view (``TraversalSpec`` of type ``ContainerView``, path ``view``) and asks,
+   per type, for the needed property paths only;
+3. pages of at most ``vcenter_inventory_page_size`` objects
+   (``RetrieveOptions.maxObjects``), continued with
+   ``ContinueRetrievePropertiesEx`` while the result carries a token;
+4. ``CancelRetrievePropertiesEx`` when reading stops with a page still
+   pending (an error, or a caller that stopped iterating) and
+   ``DestroyView`` at the end, always.
+
+Results carry no suds objects: managed object references become
+:class:`MoRef` tuples, data objects become dicts, ``ArrayOf*`` wrappers
+become lists and suds text becomes ``str``. A property that is unset on the
+server is absent from an object's dict.
+
+All I/O goes through :meth:`vmware_backend.session.VCenterSession.invoke`,
+which counts the SOAP requests and turns faults into
+:class:`vmware_backend.exceptions.VCenterFault`. oslo.vmware raises a fault
+when the server reports a property it could not read (``missingSet``), so an
+object that disappears in the middle of a read fails the read; callers retry.
+"""
+
+import collections
+
+from oslo_log import log as logging
+from oslo_vmware import vim_util
+from suds import sudsobject
+
+LOG = logging.getLogger(__name__)
+
+MoRef = collections.namedtuple('MoRef', 'type value')
+MoRef.__doc__ = 'A managed object reference as a plain, hashable value.'
+
+_VIEW_TRAVERSAL = 'traverseContainerView'
+
+
+def to_suds(ref):
+    """The suds managed object reference for ``ref`` (a :class:`MoRef`).
+
+    A suds reference passes through unchanged, so callers may hand in either.
+    """
+    if isinstance(ref, MoRef):
+        return vim_util.get_moref(ref.value, ref.type)
+    return ref
+
+
+def from_suds(ref):
+    """The :class:`MoRef` of a suds managed object reference."""
+    if isinstance(ref, MoRef):
+        return ref
+    return MoRef(str(vim_util.get_moref_type(ref)),
+                 str(vim_util.get_moref_value(ref)))
+
+
+def _is_moref(value):
+    return (isinstance(value, sudsobject.Object) and
+            hasattr(value, '_type') and hasattr(value, 'value'))
+
+
+def to_plain(value):
+    """``value`` from a suds response as plain Python values.
+
+    Managed object references become :class:`MoRef`, ``ArrayOf*`` wrappers
+    and lists become lists, other data objects become dicts of their set
+    fields, suds text becomes ``str``; numbers, booleans and datetimes stay.
+    """
+    if value is None:
+        return None
+    if _is_moref(value):
+        return from_suds(value)
+    if isinstance(value, sudsobject.Object):
+        if type(value).__name__.startswith('ArrayOf'):
+            items = []
+            for key in value.__keylist__:
+                items.extend(getattr(value, key) or [])
+            return [to_plain(item) for item in items]
+        return {key: to_plain(getattr(value, key))
+                for key in value.__keylist__}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(item) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _object_contents(result):
+    """(MoRef, {path: plain value}) of every object of one result page."""
+    for content in getattr(result, 'objects', None) or []:
+        props = {prop.name: to_plain(getattr(prop, 'val', None))
+                 for prop in getattr(content, 'propSet', None) or []}
+        yield from_suds(content.obj), props
+
+
+def _property_specs(factory, type_paths):
+    specs = []
+    for type_name, paths in type_paths.items():
+        spec = factory.create('ns0:PropertySpec')
+        spec.type = type_name
+        spec.all = False
+        spec.pathSet = list(paths)
+        specs.append(spec)
+    return specs
+
+
+def _view_filter_spec(factory, view, type_paths):
+    traversal = factory.create('ns0:TraversalSpec')
+    traversal.name = _VIEW_TRAVERSAL
+    traversal.type = 'ContainerView'
+    traversal.path = 'view'
+    traversal.skip = False
+    obj_spec = factory.create('ns0:ObjectSpec')
+    obj_spec.obj = view
+    obj_spec.skip = True
+    obj_spec.selectSet = [traversal]
+    filter_spec = factory.create('ns0:PropertyFilterSpec')
+    filter_spec.objectSet = [obj_spec]
+    filter_spec.propSet = _property_specs(factory, type_paths)
+    return filter_spec
+
+
+def _retrieve_options(factory, page_size):
+    options = factory.create('ns0:RetrieveOptions')
+    options.maxObjects = page_size
+    return options
+
+
+def iter_container(session, type_paths, root=None, page_size=None,
+                   recursive=True):
+    """Yield ``(MoRef, {path: value})`` of every object of some types.
+
+    :param session: a :class:`vmware_backend.session.VCenterSession`.
+    :param type_paths: dict of managed object type name -> property paths
+        to read for it, e.g. ``{'Datastore': ['name', 'summary.capacity']}``.
+    :param root: the container to look below (:class:`MoRef` or suds
+        reference); default: the root folder.
+    :param page_size: objects per page; default: the session's
+        ``vcenter_inventory_page_size`` option.
+    :param recursive: look below the root's direct children too.
+
+    The view is destroyed, and a pending page cancelled, when the generator
+    is exhausted, fails or is closed; call ``close()`` (or use
+    :func:`read_container`) when stopping early.
+    """
+    content = session.service_content
+    factory = session.factory
+    if root is None:
+        root = content.rootFolder
+    root = to_suds(root)
+    if page_size is None:
+        page_size = session.options['vcenter_inventory_page_size']
+    collector = content.propertyCollector
+    target = 'objects below %s' % (from_suds(root),)
+    view = session.invoke('CreateContainerView', content.viewManager,
+                          target=target, container=root,
+                          type=list(type_paths), recursive=recursive)
+    token = None
+    try:
+        result = session.invoke(
+            'RetrievePropertiesEx', collector, target=target,
+            specSet=[_view_filter_spec(factory, view, type_paths)],
+            options=_retrieve_options(factory, page_size))
+        while True:
+            # oslo.vmware turns an empty result into [] (no token).
+            token = getattr(result, 'token', None)
+            yield from _object_contents(result)
+            if not token:
+                break
+            result = session.invoke('ContinueRetrievePropertiesEx',
+                                    collector, target=target, token=token)
+            token = None
+    finally:
+        try:
+            if token:
+                _quietly(session, 'CancelRetrievePropertiesEx', collector,
+                         target, token=token)
+        finally:
+            _quietly(session, 'DestroyView', view, target)
+
+
+def _quietly(session, method, moref, target, **kwargs):
+    """Clean-up call whose failure must not hide the read's own outcome."""
+    try:
+        session.invoke(method, moref, target=target, **kwargs)
+    except Exception as err:  # clean-up is best effort
+        LOG.warning('%s while reading %s failed: %s', method, target, err)
+
+
+def read_container(session, type_paths, root=None, page_size=None,
+                   recursive=True):
+    """All objects :func:`iter_container` yields, as a list."""
+    objects = iter_container(session, type_paths, root=root,
+                             page_size=page_size, recursive=recursive)
+    try:
+        return list(objects)
+    finally:
+        objects.close()
+
+
+def get_properties(session, ref, paths):
+    """Some properties of one managed object, in one RetrievePropertiesEx.
+
+    :param ref: a :class:`MoRef` (or a suds reference).
+    :param paths: property paths to read.
+    :returns: dict of path -> plain value; unset properties are absent.
+    """
+    ref = from_suds(ref)
+    factory = session.factory
+    obj_spec = factory.create('ns0:ObjectSpec')
+    obj_spec.obj = to_suds(ref)
+    obj_spec.skip = False
+    filter_spec = factory.create('ns0:PropertyFilterSpec')
+    filter_spec.objectSet = [obj_spec]
+    filter_spec.propSet = _property_specs(factory, {ref.type: paths})
+    result = session.invoke('RetrievePropertiesEx',
+                            session.service_content.propertyCollector,
+                            target='%s:%s' % ref, specSet=[filter_spec],
+                            options=_retrieve_options(factory, 1))
+    for _ref, props in _object_contents(result):
+        return props
+    return {}

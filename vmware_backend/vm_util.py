@@ -1,0 +1,291 @@
+"""Pure builders of vSphere data objects.
+
+Every function takes plain values and a suds client factory
+(``session.factory``) and returns vSphere data objects: config specs, device
+specs, relocate and clone specs. Nothing here talks to vCenter, so all of it
+is tested without a server, against the real WSDL types.
+"""
+
+from vmware_backend import conf
+
+# Keys of the extraConfig entries this backend writes on backings.
+KEY_MANAGED = 'vmware_backend.managed'
+KEY_VOLUME_ID = 'vmware_backend.volume_id'
+# On a linked clone: "<source volume id>:<snapshot name>" it depends on.
+KEY_PARENT = 'vmware_backend.parent'
+# On a source backing, one entry per linked clone depending on one of its
+# snapshots: key prefix + clone volume id -> snapshot name.
+KEY_CLONE_PREFIX = 'vmware_backend.clone.'
+# On a backing: operation in progress that must be cleaned up on failure.
+KEY_TEMPORARY = 'vmware_backend.temporary'
+# On an instance VM: "volume-<id>" -> the attached disk's backing uuid, the
+# same convention Nova's vmwareapi driver uses.
+ATTACH_KEY_PREFIX = 'volume-'
+
+BACKING_GUEST_ID = 'otherGuest'
+CONTROLLER_UNIT = 7          # a SCSI controller's own unit number
+SCSI_UNITS = 16
+IDE_UNITS = 2
+DEFAULT_IDE_CONTROLLER_KEY = 200
+
+DISK_MODE_BACKING = 'persistent'
+DISK_MODE_ATTACHED = 'independent_persistent'
+
+LINKED_MOVE_TYPE = 'createNewChildDiskBacking'
+FULL_MOVE_TYPE = 'moveAllDiskBackingsAndDisallowSharing'
+
+_CONTROLLER_TYPES = {
+    'lsiLogic': 'VirtualLsiLogicController',
+    'busLogic': 'VirtualBusLogicController',
+    'lsiLogicsas': 'VirtualLsiLogicSASController',
+    'paraVirtual': 'ParaVirtualSCSIController',
+    'ide': 'VirtualIDEController',
+}
+CONTROLLER_ADAPTER = {v: k for k, v in _CONTROLLER_TYPES.items()}
+
+# vSphere escapes these in inventory names; we keep them out of names.
+_ESCAPED_CHARS = {'%': '%25', '/': '%2f', '\\': '%5c'}
+
+
+def create(factory, type_name, **attrs):
+    """Create a vSphere data object of ``type_name`` with ``attrs`` set."""
+    obj = factory.create('ns0:%s' % type_name)
+    for key, value in attrs.items():
+        setattr(obj, key, value)
+    return obj
+
+
+def escape_name(name):
+    """Escape the characters vSphere escapes in inventory names."""
+    return ''.join(_ESCAPED_CHARS.get(ch, ch) for ch in name)
+
+
+def backing_name(volume_name):
+    """Name of the backing VM of a volume called ``volume_name``."""
+    return escape_name(volume_name)
+
+
+def gib_to_kib(size_gb):
+    return int(size_gb) * 1024 * 1024
+
+
+def option_value(factory, key, value):
+    return create(factory, 'OptionValue', key=key, value=value)
+
+
+def extra_config(factory, entries):
+    """OptionValues for ``entries``; a value of '' removes the key."""
+    return [option_value(factory, key, value)
+            for key, value in sorted(entries.items())]
+
+
+def backing_extra_config(volume_id, parent=None):
+    """The extraConfig entries every backing of ``volume_id`` carries."""
+    entries = {KEY_MANAGED: 'true', KEY_VOLUME_ID: volume_id}
+    if parent:
+        entries[KEY_PARENT] = parent
+    return entries
+
+
+def controller_spec(factory, adapter_type, key, bus_number=0):
+    """A device spec adding a disk controller of ``adapter_type``."""
+    controller = create(factory, _CONTROLLER_TYPES[adapter_type], key=key,
+                        busNumber=bus_number)
+    if adapter_type != 'ide':
+        controller.sharedBus = 'noSharing'
+    return create(factory, 'VirtualDeviceConfigSpec', operation='add',
+                  device=controller)
+
+
+def _flat_backing(factory, file_name, disk_type, disk_mode):
+    backing = create(factory, 'VirtualDiskFlatVer2BackingInfo',
+                     fileName=file_name, diskMode=disk_mode)
+    if disk_type is not None:
+        backing.thinProvisioned = disk_type == 'thin'
+        backing.eagerlyScrub = disk_type == 'eagerZeroedThick'
+    return backing
+
+
+def new_disk_spec(factory, size_kb, disk_type, controller_key, unit_number,
+                  datastore_name, key=-100):
+    """A device spec creating a new disk file of ``size_kb``."""
+    disk = create(factory, 'VirtualDisk', key=key,
+                  controllerKey=controller_key, unitNumber=unit_number,
+                  capacityInKB=size_kb,
+                  backing=_flat_backing(factory, '[%s]' % datastore_name,
+                                        disk_type, DISK_MODE_BACKING))
+    return create(factory, 'VirtualDeviceConfigSpec', operation='add',
+                  fileOperation='create', device=disk)
+
+
+def backing_config_spec(factory, name, volume_id, size_gb, disk_type,
+                        adapter_type, datastore_name, memory_mb,
+                        extra_entries=None):
+    """Config spec of a new backing VM holding one disk of ``size_gb``.
+
+    The backing has minimal hardware (otherGuest, 1 vCPU, no NIC), its
+    ``instanceUuid`` is the volume id and its extraConfig marks it as
+    managed by this backend.
+    """
+    if disk_type not in conf.DISK_TYPES:
+        raise ValueError('disk type %r not in %s' % (disk_type,
+                                                     conf.DISK_TYPES))
+    changes = []
+    if adapter_type == 'ide':
+        controller_key = DEFAULT_IDE_CONTROLLER_KEY
+    else:
+        controller_key = -101
+        changes.append(controller_spec(factory, adapter_type,
+                                       controller_key))
+    changes.append(new_disk_spec(factory, gib_to_kib(size_gb), disk_type,
+                                 controller_key, 0, datastore_name))
+    entries = backing_extra_config(volume_id)
+    entries.update(extra_entries or {})
+    return create(
+        factory, 'VirtualMachineConfigSpec', name=name,
+        guestId=BACKING_GUEST_ID, numCPUs=1, memoryMB=memory_mb,
+        instanceUuid=volume_id,
+        annotation='Backing of volume %s, managed by vmware_backend; do '
+                   'not edit.' % volume_id,
+        files=create(factory, 'VirtualMachineFileInfo',
+                     vmPathName='[%s]' % datastore_name),
+        deviceChange=changes,
+        extraConfig=extra_config(factory, entries))
+
+
+def extra_config_spec(factory, entries):
+    """Reconfigure spec that only sets (or, with '', removes) extraConfig."""
+    return create(factory, 'VirtualMachineConfigSpec',
+                  extraConfig=extra_config(factory, entries))
+
+
+def extend_disk_spec(factory, disk, new_size_gb):
+    """Reconfigure spec growing ``disk`` (a VirtualDisk) to the new size."""
+    disk.capacityInKB = gib_to_kib(new_size_gb)
+    if hasattr(disk, 'capacityInBytes'):
+        disk.capacityInBytes = gib_to_kib(new_size_gb) * 1024
+    change = create(factory, 'VirtualDeviceConfigSpec', operation='edit',
+                    device=disk)
+    return create(factory, 'VirtualMachineConfigSpec', deviceChange=[change])
+
+
+def relocate_spec(factory, datastore, host=None, resource_pool=None,
+                  disk_move_type=None):
+    """A VirtualMachineRelocateSpec onto ``datastore`` (suds morefs)."""
+    spec = create(factory, 'VirtualMachineRelocateSpec', datastore=datastore)
+    if host is not None:
+        spec.host = host
+    if resource_pool is not None:
+        spec.pool = resource_pool
+    if disk_move_type:
+        spec.diskMoveType = disk_move_type
+    return spec
+
+
+def clone_spec(factory, name, volume_id, location, snapshot=None,
+               extra_entries=None):
+    """Clone spec giving the clone its own name, instanceUuid, extraConfig.
+
+    :param location: a relocate spec (see :func:`relocate_spec`), whose
+        ``diskMoveType`` decides between a linked and a full clone.
+    :param snapshot: moref of the snapshot to clone from, or None for the
+        current state.
+    """
+    entries = backing_extra_config(volume_id)
+    entries.update(extra_entries or {})
+    config = create(factory, 'VirtualMachineConfigSpec', name=name,
+                    instanceUuid=volume_id,
+                    extraConfig=extra_config(factory, entries))
+    spec = create(factory, 'VirtualMachineCloneSpec', location=location,
+                  powerOn=False, template=False, config=config)
+    if snapshot is not None:
+        spec.snapshot = snapshot
+    return spec
+
+
+def attach_disk_spec(factory, file_name, controller_key, unit_number,
+                     volume_id, disk_uuid=None, new_controller=None):
+    """Reconfigure spec attaching an existing vmdk file to an instance VM.
+
+    No file operation: the disk is the volume's own file. The disk mode is
+    independent-persistent so instance snapshots leave the volume alone.
+    ``new_controller`` is a controller spec to add in the same reconfigure.
+    """
+    disk = create(factory, 'VirtualDisk', key=-100,
+                  controllerKey=controller_key, unitNumber=unit_number,
+                  backing=_flat_backing(factory, file_name, None,
+                                        DISK_MODE_ATTACHED))
+    if disk_uuid:
+        disk.backing.uuid = disk_uuid
+    changes = [create(factory, 'VirtualDeviceConfigSpec', operation='add',
+                      device=disk)]
+    if new_controller is not None:
+        changes.insert(0, new_controller)
+    entries = {ATTACH_KEY_PREFIX + volume_id: disk_uuid or file_name}
+    return create(factory, 'VirtualMachineConfigSpec', deviceChange=changes,
+                  extraConfig=extra_config(factory, entries))
+
+
+def detach_disk_spec(factory, disk, volume_id):
+    """Reconfigure spec removing ``disk`` without deleting its file."""
+    change = create(factory, 'VirtualDeviceConfigSpec', operation='remove',
+                    device=disk)
+    return create(factory, 'VirtualMachineConfigSpec', deviceChange=[change],
+                  extraConfig=extra_config(
+                      factory, {ATTACH_KEY_PREFIX + volume_id: ''}))
+
+
+def free_unit(devices, controller, reserved=(CONTROLLER_UNIT,)):
+    """First free unit number on ``controller`` or None.
+
+    :param devices: the VM's device list (suds objects).
+    """
+    limit = IDE_UNITS if type(controller).__name__ == \
+        'VirtualIDEController' else SCSI_UNITS
+    used = {getattr(d, 'unitNumber', None) for d in devices
+            if getattr(d, 'controllerKey', None) == controller.key}
+    for unit in range(limit):
+        if unit in used or (limit == SCSI_UNITS and unit in reserved):
+            continue
+        return unit
+    return None
+
+
+def find_slot(devices, adapter_type):
+    """Pick (controller key, unit, None) or (key, 0, 'needs new bus number').
+
+    Returns ``(controller_key, unit_number, new_bus_number)``: when no
+    controller of ``adapter_type`` has a free unit, ``controller_key`` is a
+    negative placeholder and ``new_bus_number`` the bus to create it on.
+    """
+    type_name = _CONTROLLER_TYPES[adapter_type]
+    controllers = sorted((d for d in devices
+                          if type(d).__name__ == type_name),
+                         key=lambda d: d.key)
+    for controller in controllers:
+        unit = free_unit(devices, controller)
+        if unit is not None:
+            return controller.key, unit, None
+    if adapter_type == 'ide':
+        return None, None, None
+    used_buses = {d.busNumber for d in devices
+                  if type(d).__name__ in CONTROLLER_ADAPTER and
+                  type(d).__name__ != 'VirtualIDEController'}
+    bus = next(b for b in range(4) if b not in used_buses) \
+        if len(used_buses) < 4 else None
+    if bus is None:
+        return None, None, None
+    return -101, 0, bus
+
+
+def disks(devices):
+    """The VirtualDisk devices of a device list."""
+    return [d for d in devices if type(d).__name__ == 'VirtualDisk']
+
+
+def controller_of(devices, disk):
+    """The controller device ``disk`` sits on."""
+    for device in devices:
+        if device.key == disk.controllerKey:
+            return device
+    return None

@@ -1,0 +1,192 @@
+"""vCenter actions on backings, one method per action.
+
+Each method builds its spec with :mod:`vmware_backend.vm_util`, invokes the
+vSphere method through the session and waits for its task. Look-ups go
+through the SearchIndex (by instanceUuid, by child name), never through a
+scan of the inventory, so their cost does not grow with its size.
+"""
+
+import threading
+
+from oslo_log import log as logging
+from oslo_vmware import vim_util
+
+from vmware_backend import exceptions
+from vmware_backend import vm_util
+
+LOG = logging.getLogger(__name__)
+
+BACKING_PROPERTIES = ('name', 'config.hardware.device', 'config.extraConfig',
+                      'snapshot', 'datastore', 'runtime.host',
+                      'resourcePool', 'parent', 'config.instanceUuid')
+INSTANCE_PROPERTIES = ('name', 'config.hardware.device',
+                       'config.extraConfig', 'runtime.host')
+
+
+def moref(type_name, value):
+    """A suds managed object reference."""
+    return vim_util.get_moref(value, type_name)
+
+
+def moref_value(ref):
+    return vim_util.get_moref_value(ref)
+
+
+def extra_config_dict(props):
+    """extraConfig of a property dict as a plain {key: value} dict."""
+    options = props.get('config.extraConfig')
+    options = getattr(options, 'OptionValue', options) or []
+    return {o.key: getattr(o, 'value', None) for o in options}
+
+
+def ref_list(value):
+    """A list of morefs from a suds ArrayOfManagedObjectReference."""
+    return list(getattr(value, 'ManagedObjectReference', value) or [])
+
+
+def devices_of(props):
+    devices = props.get('config.hardware.device')
+    return list(getattr(devices, 'VirtualDevice', devices) or [])
+
+
+def snapshot_trees(props):
+    """Flattened (tree, depth) list of a VM's snapshot tree."""
+    info = props.get('snapshot')
+    roots = getattr(info, 'rootSnapshotList', None) or []
+    found = []
+    stack = [(tree, 0) for tree in reversed(roots)]
+    while stack:
+        tree, depth = stack.pop()
+        found.append((tree, depth))
+        children = getattr(tree, 'childSnapshotList', None) or []
+        stack.extend((child, depth + 1) for child in reversed(children))
+    return found
+
+
+def find_snapshot(props, name):
+    """Moref of the snapshot called ``name``, or None."""
+    for tree, _depth in snapshot_trees(props):
+        if tree.name == name:
+            return tree.snapshot
+    return None
+
+
+class VolumeOps:
+    """Calls on vCenter for volume backings."""
+
+    def __init__(self, session):
+        self._session = session
+        self._folders = {}
+        self._folder_lock = threading.Lock()
+
+    @property
+    def session(self):
+        return self._session
+
+    # Look-ups ------------------------------------------------------------
+
+    def find_vm_by_instance_uuid(self, uuid):
+        """Moref of the VM whose instanceUuid is ``uuid``, or None."""
+        found = self._session.invoke(
+            'FindAllByUuid', self._session.service_content.searchIndex,
+            target='instanceUuid %s' % uuid, uuid=uuid, vmSearch=True,
+            instanceUuid=True)
+        found = list(found or [])
+        if len(found) > 1:
+            LOG.warning('%d VMs share instanceUuid %s; using %s.',
+                        len(found), uuid, moref_value(found[0]))
+        return found[0] if found else None
+
+    def properties(self, vm, paths=BACKING_PROPERTIES, target=None):
+        """Read ``paths`` of ``vm`` (one call)."""
+        return self._session.get_properties(vm, paths, target=target)
+
+    def find_child(self, parent, name):
+        """Moref of the child entity ``name`` of folder ``parent``."""
+        return self._session.invoke(
+            'FindChild', self._session.service_content.searchIndex,
+            target='folder %s' % name, entity=parent, name=name)
+
+    def ensure_folder(self, root_folder, path):
+        """Moref of folder ``path`` ("a/b") below ``root_folder``.
+
+        Missing levels are created; a DuplicateName from a concurrent
+        creator is resolved by looking the folder up again. Results are
+        cached per root.
+        """
+        key = (moref_value(root_folder), path)
+        with self._folder_lock:
+            if key in self._folders:
+                return self._folders[key]
+        parent = root_folder
+        for name in path.split('/'):
+            name = vm_util.escape_name(name.strip())
+            child = self.find_child(parent, name)
+            if child is None:
+                try:
+                    child = self._session.invoke(
+                        'CreateFolder', parent, target='folder %s' % name,
+                        name=name)
+                except exceptions.VCenterFault as err:
+                    if err.fault != 'DuplicateName':
+                        raise
+                    child = self.find_child(parent, name)
+                    if child is None:
+                        raise
+            parent = child
+        with self._folder_lock:
+            self._folders[key] = parent
+        return parent
+
+    def forget_folder(self, root_folder, path):
+        with self._folder_lock:
+            self._folders.pop((moref_value(root_folder), path), None)
+
+    # Actions ---------------------------------------------------------------
+
+    def create_backing(self, folder, resource_pool, host, config_spec,
+                       target):
+        """``Folder.CreateVM_Task``; returns the new VM's moref."""
+        return self._session.invoke_task(
+            'CreateVM_Task', folder, target=target, config=config_spec,
+            pool=resource_pool, host=host)
+
+    def reconfigure(self, vm, spec, target):
+        """``VirtualMachine.ReconfigVM_Task``."""
+        self._session.invoke_task('ReconfigVM_Task', vm, target=target,
+                                  spec=spec)
+
+    def set_extra_config(self, vm, entries, target):
+        """Set (value '') or remove extraConfig entries of ``vm``."""
+        self.reconfigure(vm, vm_util.extra_config_spec(
+            self._session.factory, entries), target)
+
+    def destroy(self, vm, target):
+        """``Destroy_Task``: removes the VM and its files."""
+        self._session.invoke_task('Destroy_Task', vm, target=target)
+
+    def create_snapshot(self, vm, name, description, target):
+        """``CreateSnapshot_Task`` without memory or quiescing."""
+        return self._session.invoke_task(
+            'CreateSnapshot_Task', vm, target=target, name=name,
+            description=description, memory=False, quiesce=False)
+
+    def remove_snapshot(self, snapshot, target):
+        """``RemoveSnapshot_Task`` keeping child snapshots."""
+        self._session.invoke_task('RemoveSnapshot_Task', snapshot,
+                                  target=target, removeChildren=False)
+
+    def revert_to_snapshot(self, snapshot, target):
+        """``RevertToSnapshot_Task``."""
+        self._session.invoke_task('RevertToSnapshot_Task', snapshot,
+                                  target=target)
+
+    def clone(self, vm, folder, name, spec, target):
+        """``CloneVM_Task``; returns the clone's moref."""
+        return self._session.invoke_task('CloneVM_Task', vm, target=target,
+                                         folder=folder, name=name, spec=spec)
+
+    def relocate(self, vm, spec, target):
+        """``RelocateVM_Task``."""
+        self._session.invoke_task('RelocateVM_Task', vm, target=target,
+                                  spec=spec)
