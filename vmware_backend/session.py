@@ -31,10 +31,13 @@ from vmware_backend import exceptions
 
 LOG = oslo_logging.getLogger(__name__)
 
-# Loggers that may print SOAP envelopes (and so a Login request).
+# suds logs every marshalled value at DEBUG, a Login's password included, in
+# loggers below "suds"; they are capped at INFO whatever the log config says.
+_SUDS_LOGGER = 'suds'
+# Loggers that may still print request text; their records are filtered.
 _SOAP_LOGGERS = ('suds', 'suds.client', 'suds.transport',
                  'suds.transport.http', 'oslo_vmware', 'oslo_vmware.service',
-                 'oslo_vmware.api')
+                 'oslo_vmware.api', 'oslo_vmware.vim_util')
 _BODY_METHOD = re.compile(rb'<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?([\w]+)')
 
 FIRST_POLL_DELAY = 0.01
@@ -145,6 +148,9 @@ class VCenterSession:
         self._counter_plugin = _RequestCounter(self.request_counts,
                                                self._count_lock)
         self._secret_filter = _SecretFilter(options.get('vcenter_password'))
+        suds_logger = logging.getLogger(_SUDS_LOGGER)
+        if suds_logger.getEffectiveLevel() < logging.INFO:
+            suds_logger.setLevel(logging.INFO)
         for name in _SOAP_LOGGERS:
             logging.getLogger(name).addFilter(self._secret_filter)
 
@@ -233,7 +239,7 @@ class VCenterSession:
         except vexc.VimException as err:
             raise _to_fault(err, method, target or _describe(moref))
 
-    def wait_for_task(self, task, target=None):
+    def wait_for_task(self, task, target=None, action=None):
         """Wait for ``task`` and return its ``info`` on success.
 
         Polls immediately, then backs off from 10 ms up to
@@ -249,7 +255,7 @@ class VCenterSession:
         delay = FIRST_POLL_DELAY
         while True:
             info = self.get_properties(task, ['info'])['info']
-            name = getattr(info, 'name', None) or 'task'
+            name = action or getattr(info, 'name', None) or 'task'
             where = target or getattr(info, 'entityName', None) or '?'
             if info.state == 'success':
                 return info
@@ -294,7 +300,7 @@ class VCenterSession:
     def invoke_task(self, method, moref, target=None, **kwargs):
         """Start a ``*_Task`` method and wait for it; returns its result."""
         task = self.invoke(method, moref, target=target, **kwargs)
-        info = self.wait_for_task(task, target=target)
+        info = self.wait_for_task(task, target=target, action=method)
         return getattr(info, 'result', None)
 
     def logout(self):

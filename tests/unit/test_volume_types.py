@@ -1,0 +1,88 @@
+"""Reading sizes and extra specs of volumes."""
+
+import types
+
+import testtools
+
+from vmware_backend import conf
+from vmware_backend import exceptions
+from vmware_backend import volume_types
+
+
+def volume(size=1, specs=None, **kw):
+    vtype = types.SimpleNamespace(extra_specs=specs) if specs is not None \
+        else None
+    return types.SimpleNamespace(id='vol-1', name='volume-vol-1', size=size,
+                                 volume_type=vtype, **kw)
+
+
+class ProfileTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.options = conf.option_defaults()
+
+    def test_defaults_without_type(self):
+        self.assertEqual(('thin', 'lsiLogic', 'full'),
+                         tuple(volume_types.profile(volume(), self.options)))
+
+    def test_configured_defaults(self):
+        options = conf.option_defaults(vcenter_default_disk_type='thick',
+                                       vcenter_default_adapter_type='ide')
+        self.assertEqual(('thick', 'ide', 'full'),
+                         tuple(volume_types.profile(volume(), options)))
+
+    def test_specs_win(self):
+        vol = volume(specs={'vmware:vmdk_type': 'eagerZeroedThick',
+                            'vmware:adapter_type': 'paraVirtual',
+                            'vmware:clone_type': 'linked'})
+        self.assertEqual(('eagerZeroedThick', 'paraVirtual', 'linked'),
+                         tuple(volume_types.profile(vol, self.options)))
+
+    def test_unknown_value_names_spec_and_allowed(self):
+        vol = volume(specs={'vmware:adapter_type': 'nvme'})
+        err = self.assertRaises(exceptions.InvalidExtraSpec,
+                                volume_types.profile, vol, self.options)
+        text = str(err)
+        self.assertIn('vmware:adapter_type', text)
+        self.assertIn("'nvme'", text)
+        self.assertIn('paraVirtual', text)
+        self.assertIn('vol-1', text)
+
+    def test_dict_volume_type(self):
+        vol = types.SimpleNamespace(
+            id='v', volume_type={'extra_specs': {'vmware:vmdk_type': 'thick'}})
+        self.assertEqual('thick',
+                         volume_types.profile(vol, self.options).disk_type)
+
+
+class SizeTest(testtools.TestCase):
+
+    def test_valid(self):
+        self.assertEqual(3, volume_types.checked_size(volume(3)))
+        self.assertEqual(3, volume_types.checked_size(volume(3.0)))
+        self.assertEqual(5, volume_types.checked_size(volume(3), 5))
+
+    def test_invalid(self):
+        for bad in (0, -1, 1.5, '2', None, True):
+            err = self.assertRaises(exceptions.InvalidVolume,
+                                    volume_types.checked_size, volume(bad))
+            self.assertIn(repr(bad), str(err))
+
+
+class NamesTest(testtools.TestCase):
+
+    def test_pool_name(self):
+        self.assertEqual('ds1', volume_types.pool_name(
+            volume(host='h@vmware#ds1')))
+        self.assertIsNone(volume_types.pool_name(volume(host='h@vmware')))
+        self.assertIsNone(volume_types.pool_name(volume()))
+
+    def test_names(self):
+        self.assertEqual('volume-vol-1', volume_types.volume_name(volume()))
+        snap = types.SimpleNamespace(id='s1', name=None)
+        self.assertEqual('snapshot-s1', volume_types.snapshot_name(snap))
+
+    def test_in_use(self):
+        self.assertTrue(volume_types.in_use(volume(status='in-use')))
+        self.assertFalse(volume_types.in_use(volume(status='available')))
