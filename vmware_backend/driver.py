@@ -17,6 +17,7 @@ import threading
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend import inventory
 from vmware_backend import placement as placement_mod
 from vmware_backend import session as vc_session
 from vmware_backend import vm_util
@@ -160,11 +161,11 @@ class VMwareVolumeDriver:
                 reason='backing has %d disks, expected 1' % len(disks))
         return disks[0]
 
-    def _suds(self, ref):
-        """A suds moref for a plain (type, value) reference."""
-        if hasattr(ref, 'type') and hasattr(ref, 'value') and \
-                isinstance(ref, tuple):
-            return volumeops.moref(ref.type, ref.value)
+    @staticmethod
+    def _suds(ref):
+        """A suds moref for a plain :class:`inventory.MoRef`."""
+        if isinstance(ref, inventory.MoRef):
+            return inventory.to_suds(ref)
         return ref
 
     def _volume_folder(self, vm_folder):
@@ -196,7 +197,6 @@ class VMwareVolumeDriver:
                 folder, self._suds(place.resource_pool),
                 self._suds(place.host), spec, target)
         self._remember(volume.id, ref)
-        self.placement.invalidate()
         LOG.info('Created backing %s of volume %s (%s GiB, %s, %s) on '
                  'datastore %s.', volumeops.moref_value(ref), volume.id,
                  size, profile.disk_type, profile.adapter_type,
@@ -255,7 +255,6 @@ class VMwareVolumeDriver:
                        % ', '.join(clones))
         self.ops.destroy(ref, 'volume %s' % volume.id)
         self._remember(volume.id, None)
-        self.placement.invalidate()
         parent = extra.get(vm_util.KEY_PARENT)
         if parent:
             self._release_parent(volume.id, parent)
@@ -297,7 +296,6 @@ class VMwareVolumeDriver:
         self._check_extendable(volume.id, props, disk)
         spec = vm_util.extend_disk_spec(self.session.factory, disk, new_size)
         self.ops.reconfigure(ref, spec, 'volume %s' % volume.id)
-        self.placement.invalidate()
         LOG.info('Extended volume %s to %s GiB.', volume.id, new_size)
 
     @staticmethod
@@ -509,7 +507,6 @@ class VMwareVolumeDriver:
                     source_ref, {vm_util.KEY_CLONE_PREFIX + volume.id: ''},
                     'volume %s' % source_id)
             raise
-        self.placement.invalidate()
         LOG.info('Created volume %s as a %s clone of volume %s%s.',
                  volume.id, 'linked' if linked else 'full', source_id,
                  ' (snapshot %s)' % snapshot_name if snapshot_name else '')
@@ -558,7 +555,8 @@ class VMwareVolumeDriver:
         host = host.get('runtime.host')
         if host is None:
             return
-        mounted = self.placement.datastores_for_host(host)
+        mounted = {pool.datastore.value for pool in
+                   self.placement.datastores_for_host(host)}
         current = [volumeops.moref_value(d) for d in
                    volumeops.ref_list(props.get('datastore'))]
         if any(value in mounted for value in current):
@@ -572,9 +570,9 @@ class VMwareVolumeDriver:
                 reason='its host cannot see the volume\'s datastore and '
                        'linked clones tie the volume to it')
         size = self._disk(props, volume.id).capacityInKB // (1024 * 1024)
-        place = self.placement.choose_for_host(
-            host, size, volume_types.profile(volume, self.options).disk_type,
-            target='volume %s' % volume.id)
+        place = self.placement.choose(
+            size, volume_types.profile(volume, self.options).disk_type,
+            target='volume %s' % volume.id, host=inventory.from_suds(host))
         LOG.info('Moving volume %s to datastore %s, which host %s of '
                  'instance %s mounts.', volume.id, place.datastore_name,
                  volumeops.moref_value(host), instance)

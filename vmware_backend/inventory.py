@@ -19,7 +19,9 @@ recommends for large inventories:
 Results carry no suds objects: managed object references become
 :class:`MoRef` tuples, data objects become dicts, ``ArrayOf*`` wrappers
 become lists and suds text becomes ``str``. A property that is unset on the
-server is absent from an object's dict.
+server is absent from an object's dict. suds parses an *empty* array property
+as an empty string (the element carries no child to tell its type), so read
+array properties as ``props.get(path) or []``.
 
 All I/O goes through :meth:`vmware_backend.session.VCenterSession.invoke`,
 which counts the SOAP requests and turns faults into
@@ -80,7 +82,11 @@ def to_plain(value):
         if type(value).__name__.startswith('ArrayOf'):
             items = []
             for key in value.__keylist__:
-                items.extend(getattr(value, key) or [])
+                item = getattr(value, key)
+                if isinstance(item, list):
+                    items.extend(item)
+                elif item is not None:
+                    items.append(item)
             return [to_plain(item) for item in items]
         return {key: to_plain(getattr(value, key))
                 for key in value.__keylist__}
@@ -94,7 +100,7 @@ def to_plain(value):
 def _object_contents(result):
     """(MoRef, {path: plain value}) of every object of one result page."""
     for content in getattr(result, 'objects', None) or []:
-        props = {prop.name: to_plain(getattr(prop, 'val', None))
+        props = {str(prop.name): to_plain(getattr(prop, 'val', None))
                  for prop in getattr(content, 'propSet', None) or []}
         yield from_suds(content.obj), props
 
@@ -175,7 +181,6 @@ def iter_container(session, type_paths, root=None, page_size=None,
                 break
             result = session.invoke('ContinueRetrievePropertiesEx',
                                     collector, target=target, token=token)
-            token = None
     finally:
         try:
             if token:

@@ -30,7 +30,7 @@ def moref(type_, value):
 
 
 def content(ref, **props):
-    prop_set = [suds_obj('DynamicProperty', name=name, val=val)
+    prop_set = [suds_obj('DynamicProperty', name=sax_text.Text(name), val=val)
                 for name, val in props.items()]
     return suds_obj('ObjectContent', obj=ref, propSet=prop_set)
 
@@ -267,6 +267,7 @@ class PlainValuesTest(testtools.TestCase):
             'summary.accessible': True,
             'bootTime': when,
         }, props)
+        self.assertEqual({str}, {type(key) for key in props})
         self.assertIs(str, type(props['name']))
         self.assertIs(str, type(props['host'][0]['mountInfo']['path']))
         self.assertIs(inventory.MoRef, type(props['parent']))

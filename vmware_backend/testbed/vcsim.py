@@ -188,4 +188,3 @@ class VcsimServer:
 
     def __exit__(self, *exc):
         self.stop()
-
