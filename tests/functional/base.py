@@ -52,12 +52,21 @@ def shared_vcsim():
 
 
 class FunctionalTestCase(testtools.TestCase):
-    """A test talking to the process-wide simulator through a session."""
+    """A test talking to a simulator through a session.
+
+    The process-wide simulator by default; one of the test's own, started
+    with these flags, when ``VCSIM_FLAGS`` is set.
+    """
+
+    VCSIM_FLAGS = None
 
     def setUp(self):
         super().setUp()
         self.useFixture(fixtures.Timeout(300, gentle=True))
-        self.vcsim = shared_vcsim()
+        if self.VCSIM_FLAGS is None:
+            self.vcsim = shared_vcsim()
+        else:
+            self.vcsim = self.useFixture(VcsimFixture(self.VCSIM_FLAGS)).server
         self.options = conf.option_defaults(**self.vcsim.options())
         self.session = vc_session.VCenterSession(self.options)
         self.addCleanup(self.session.close)
