@@ -257,7 +257,13 @@ class VMwareVolumeDriver:
         self._remember(volume.id, None)
         parent = extra.get(vm_util.KEY_PARENT)
         if parent:
-            self._release_parent(volume.id, parent)
+            try:
+                self._release_parent(volume.id, parent)
+            except exceptions.VMwareBackendException:
+                LOG.exception('Volume %s is deleted, but its source %s still '
+                              'records it as a linked clone; '
+                              '"vmware-backend-manage audit" reports it.',
+                              volume.id, parent)
         LOG.info('Deleted backing of volume %s.', volume.id)
 
     def _release_parent(self, clone_id, parent):
@@ -284,6 +290,11 @@ class VMwareVolumeDriver:
         child disk; both are refused with an error saying so.
         """
         new_size = volume_types.checked_size(volume, new_size)
+        if volume_types.in_use(volume):
+            raise exceptions.VolumeIsBusy(
+                volume=volume.id,
+                reason='it is attached; this driver does not extend '
+                       'attached volumes')
         ref, props = self._require_backing(volume.id)
         disk = self._disk(props, volume.id)
         current_kb = disk.capacityInKB

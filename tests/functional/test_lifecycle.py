@@ -152,6 +152,13 @@ class ExtendTest(lb.LifecycleTestCase):
         self.assertIn('snapshots', str(err))
         self.assertEqual(GIB_KB, self.state(volume.id).disk.capacityInKB)
 
+    def test_extend_attached_volume_refused(self):
+        volume = self.create(size=1)
+        busy = types.SimpleNamespace(**dict(vars(volume), status='in-use'))
+        self.assertRaises(exceptions.VolumeIsBusy, self.driver.extend_volume,
+                          busy, 2)
+        self.assertEqual(GIB_KB, self.state(volume.id).disk.capacityInKB)
+
     def test_extend_missing_backing(self):
         volume = lb.make_volume()
         err = self.assertRaises(exceptions.BackingNotFound,

@@ -452,13 +452,15 @@ func describe() {
 // right for the ones it has.  Map.VirtualDiskManager() returns an interface, so
 // wrapping the singleton is safe.
 type diskManager struct {
-	*simulator.VirtualDiskManager
+	// embedded by value: the simulator's PropertyCollector and SearchIndex
+	// walk the first field of wrapper types down to the mo type
+	simulator.VirtualDiskManager
 }
 
 func installDiskManager() {
 	ref := simulator.Map.VirtualDiskManager().Reference()
 	vdm := simulator.Map.Get(ref).(*simulator.VirtualDiskManager)
-	simulator.Map.Put(&diskManager{vdm})
+	simulator.Map.Put(&diskManager{*vdm})
 }
 
 func nestedFault(res soap.HasFault) types.BaseMethodFault {

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (tools/bootstrap.sh) and run the whole test suite: unit tests,
+# functional tests on the embedded vCenter simulator, style checks, and the
+# OpenStack integration tests (Cinder and Nova from PyPI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/bootstrap.sh
+exec "${PYTHON:-python3}" -m tox -e "${TOX_ENVS:-py3,functional,pep8}" "$@"
