@@ -51,6 +51,17 @@ def shared_vcsim():
         return server
 
 
+def shared_session(server, options):
+    """One session per test process with the shared simulator."""
+    with _shared_lock:
+        session = _shared.get('session')
+        if session is None or _shared.get('session_server') is not server:
+            session = vc_session.VCenterSession(options)
+            _shared['session'] = session
+            _shared['session_server'] = server
+        return session
+
+
 class FunctionalTestCase(testtools.TestCase):
     """A test talking to a simulator through a session.
 
@@ -65,11 +76,15 @@ class FunctionalTestCase(testtools.TestCase):
         self.useFixture(fixtures.Timeout(300, gentle=True))
         if self.VCSIM_FLAGS is None:
             self.vcsim = shared_vcsim()
+            self.options = conf.option_defaults(**self.vcsim.options())
+            # Building a suds client parses the WSDL (over a second), so
+            # tests on the shared simulator share one session too.
+            self.session = shared_session(self.vcsim, self.options)
         else:
             self.vcsim = self.useFixture(VcsimFixture(self.VCSIM_FLAGS)).server
-        self.options = conf.option_defaults(**self.vcsim.options())
-        self.session = vc_session.VCenterSession(self.options)
-        self.addCleanup(self.session.close)
+            self.options = conf.option_defaults(**self.vcsim.options())
+            self.session = vc_session.VCenterSession(self.options)
+            self.addCleanup(self.session.close)
 
 
 def new_id():

@@ -39,17 +39,15 @@ class _LogCapture(fixtures.Fixture):
 class LoginTest(base.FunctionalTestCase):
 
     def test_login_counts_real_requests(self):
-        self.session.api
-        counts = self.session.counts_snapshot()
-        self.assertEqual(1, counts['Login'])
-        self.assertEqual(1, counts['RetrieveServiceContent'])
+        session = vc_session.VCenterSession(self.options)
+        self.addCleanup(session.close)
+        session.api
+        counts = session.counts_snapshot()
+        self.assertEqual({'Login': 1, 'RetrieveServiceContent': 1}, counts)
         # Another call adds exactly one request.
-        before = self.session.total_requests()
-        self.session.get_properties(self.session.service_content.rootFolder,
-                                    ['name'])
-        self.assertEqual(before + 1, self.session.total_requests())
-        self.assertEqual(1, self.session.counts_snapshot()[
-            'RetrievePropertiesEx'])
+        session.get_properties(session.service_content.rootFolder, ['name'])
+        self.assertEqual(3, session.total_requests())
+        self.assertEqual(1, session.counts_snapshot()['RetrievePropertiesEx'])
 
     def test_password_never_logged_on_success(self):
         logs = self.useFixture(_LogCapture())

@@ -7,6 +7,7 @@ def cache_dir():
     """Cache directory: $VMWARE_BACKEND_CACHE or ~/.cache/vmware_backend."""
     path = os.environ.get('VMWARE_BACKEND_CACHE') or os.path.join(
         os.path.expanduser('~'), '.cache', 'vmware_backend')
+    path = os.path.abspath(path)
     os.makedirs(path, exist_ok=True)
     return path
 
