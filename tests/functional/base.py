@@ -1,6 +1,7 @@
 """Shared set-up of the functional tests: a real vcsim spoken to over SOAP."""
 
 import atexit
+import logging
 import threading
 import uuid
 
@@ -74,6 +75,8 @@ class FunctionalTestCase(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.useFixture(fixtures.Timeout(300, gentle=True))
+        # Logs are kept and shown with a failure only.
+        self.useFixture(fixtures.FakeLogger(level=logging.INFO))
         if self.VCSIM_FLAGS is None:
             self.vcsim = shared_vcsim()
             self.options = conf.option_defaults(**self.vcsim.options())
