@@ -1,0 +1,215 @@
+"""The simulator-driving part of :mod:`vmware_backend.bench`.
+
+:func:`run_size` starts a fresh simulator, drives the volume operations
+through :class:`vmware_backend.driver.VMwareVolumeDriver` on one counted
+session and returns plain measurements (see :func:`vmware_backend.bench.
+sample`). Import it only after oslo.service's backend is chosen
+(:func:`vmware_backend.utils.use_threading_backend`), as oslo.vmware
+selects one when it is imported.
+"""
+
+import collections
+import time
+import types
+import uuid
+
+from oslo_vmware import vim_util
+
+from vmware_backend import bench
+from vmware_backend import conf
+from vmware_backend import driver as vmware_driver
+from vmware_backend import inventory
+from vmware_backend import session as vc_session
+from vmware_backend.testbed import vcsim
+from vmware_backend.testbed import wsdl
+
+# Pages of Cinder's in-tree driver: its vmware_max_objects_retrieval default.
+CINDER_PAGE_SIZE = 100
+# What Cinder's VMwareVolumeOps.build_backing_ref_cache reads of every VM.
+CINDER_SCAN_PATHS = ['name', 'config.instanceUuid',
+                     'config.extraConfig["cinder.volume.id"]']
+# Longer than any run, so "warm" and "steady state" never see an expiry.
+INVENTORY_CACHE_SECONDS = 3600.0
+LINKED = {'vmware:clone_type': 'linked'}
+
+
+class BenchError(Exception):
+    """An operation failed while being measured."""
+
+
+def make_volume(size=1, specs=None):
+    """A Cinder-like volume (only the attributes the driver reads)."""
+    volume_id = str(uuid.uuid4())
+    return types.SimpleNamespace(
+        id=volume_id, name='volume-%s' % volume_id, size=size,
+        volume_type=types.SimpleNamespace(extra_specs=dict(specs or {})),
+        status='available', host=None)
+
+
+def make_snapshot(volume):
+    """A Cinder-like snapshot of ``volume``."""
+    snap_id = str(uuid.uuid4())
+    return types.SimpleNamespace(
+        id=snap_id, name='snapshot-%s' % snap_id, volume=volume,
+        volume_id=volume.id, volume_size=volume.size)
+
+
+class Recorder:
+    """Counts the SOAP calls and the time of measured calls, by key."""
+
+    def __init__(self, session):
+        self._session = session
+        self.samples = collections.defaultdict(list)
+
+    def measure(self, key, func, *args, **kwargs):
+        """Call ``func`` and record its calls and duration under ``key``."""
+        before = self._session.counts_snapshot()
+        start = time.perf_counter()
+        try:
+            result = func(*args, **kwargs)
+        except Exception as err:
+            raise BenchError('%s failed: %s: %s' % (
+                bench.OPERATIONS_BY_KEY[key].label, type(err).__name__,
+                err)) from err
+        elapsed = time.perf_counter() - start
+        calls = self._session.counts_snapshot() - before
+        self.samples[key].append(bench.sample(calls, elapsed))
+        return result
+
+
+def count_objects(session):
+    """Managed objects of each of :data:`bench.OBJECT_TYPES`, read back."""
+    objects = inventory.read_container(
+        session, {type_name: [] for type_name, _label in
+                  bench.OBJECT_TYPES})
+    counts = collections.Counter(ref.type for ref, _props in objects)
+    return {type_name: counts.get(type_name, 0)
+            for type_name, _label in bench.OBJECT_TYPES}
+
+
+def cinder_scan(session, page_size=CINDER_PAGE_SIZE):
+    """Read every VM the way Cinder's ``build_backing_ref_cache`` does.
+
+    oslo.vmware's ``get_objects`` (recursive traversal from the root
+    folder) and ``continue_retrieval`` until the last page.
+
+    :returns: the number of VMs read.
+    """
+    api = session.api
+    vim = api.vim
+    result = api.invoke_api(vim_util, 'get_objects', vim, 'VirtualMachine',
+                            page_size, properties_to_collect=CINDER_SCAN_PATHS)
+    seen = 0
+    while result:
+        seen += len(getattr(result, 'objects', None) or [])
+        result = api.invoke_api(vim_util, 'continue_retrieval', vim, result)
+    return seen
+
+
+def _measure_driver(session, options, repeat, rec, progress):
+    """Every driver operation, ``repeat`` times, through ``rec``."""
+    driver = vmware_driver.VMwareVolumeDriver(options, session=session)
+
+    for _i in range(repeat):
+        rec.measure('stats_cold', driver.get_volume_stats, refresh=True)
+        rec.measure('stats_warm', driver.get_volume_stats)
+
+    # The first volume of a driver: nothing cached, its folder missing (a
+    # folder of its own per repetition, below the datacenter's VM folder).
+    firsts = []
+    for index in range(repeat):
+        fresh = vmware_driver.VMwareVolumeDriver(
+            dict(options,
+                 vcenter_volume_folder='bench-first-%d/Volumes' % index),
+            session=session)
+        volume = make_volume()
+        rec.measure('create_first', fresh.create_volume, volume)
+        firsts.append(volume)
+
+    # Steady state: placement data and folder cached by an earlier create.
+    driver.create_volume(make_volume())
+    volumes = []
+    for _i in range(repeat):
+        volume = make_volume()
+        rec.measure('create', driver.create_volume, volume)
+        volumes.append(volume)
+    progress('  create/stats done')
+
+    for volume in volumes:
+        driver._remember(volume.id, None)
+        rec.measure('lookup_cold', driver._backing, volume.id)
+    for volume in volumes:
+        rec.measure('lookup_warm', driver._backing, volume.id)
+
+    for volume in volumes:
+        snapshot = make_snapshot(volume)
+        rec.measure('snapshot', driver.create_snapshot, snapshot)
+        full = make_volume()
+        rec.measure('clone_full', driver.create_volume_from_snapshot, full,
+                    snapshot)
+        linked = make_volume(specs=LINKED)
+        rec.measure('clone_linked', driver.create_volume_from_snapshot,
+                    linked, snapshot)
+        rec.measure('extend', driver.extend_volume, full, 2)
+        rec.measure('delete_linked', driver.delete_volume, linked)
+        rec.measure('delete_snapshot', driver.delete_snapshot, snapshot)
+        driver.delete_volume(full)
+    progress('  lifecycle done')
+
+    for volume in volumes:
+        rec.measure('delete', driver.delete_volume, volume)
+    # The main driver never saw these volumes: no cached moref.
+    for volume in firsts:
+        rec.measure('delete_cold', driver.delete_volume, volume)
+
+
+def prepare():
+    """Build the simulator and the WSDL now, not inside a start-up time.
+
+    :returns: the seconds it took (near zero when both are cached).
+    """
+    began = time.monotonic()
+    vcsim.build()
+    wsdl.assemble()
+    return time.monotonic() - began
+
+
+def run_size(size, flags, repeat, progress=lambda message: None):
+    """Measure every operation on a fresh simulator started with ``flags``.
+
+    :param size: the number of VMs asked for (the report's key).
+    :returns: a dict with ``size``, ``flags``, ``startup_seconds``,
+        ``objects`` (type -> count read back), ``seconds`` (the whole run)
+        and ``operations`` (key -> list of samples).
+    """
+    progress('%d VMs: starting vcsim %s' % (size, ' '.join(
+        '-%s %s' % item for item in sorted(flags.items()))))
+    began = time.monotonic()
+    server = vcsim.VcsimServer(flags)
+    server.start()
+    startup = time.monotonic() - began
+    session = None
+    try:
+        options = conf.option_defaults(**server.options(
+            vcenter_inventory_cache_seconds=INVENTORY_CACHE_SECONDS))
+        session = vc_session.VCenterSession(options)
+        session.service_content  # logs in
+        objects = count_objects(session)
+        progress('%d VMs: vcsim up in %.1fs with %s' % (
+            size, startup, ', '.join(
+                '%d %s' % (objects[t], label)
+                for t, label in bench.OBJECT_TYPES)))
+        rec = Recorder(session)
+        # On the untouched inventory, before any backing exists.
+        for _i in range(repeat):
+            rec.measure('cinder_scan', cinder_scan, session)
+        _measure_driver(session, options, repeat, rec, progress)
+    finally:
+        if session is not None:
+            session.close()
+        server.stop()
+    seconds = time.monotonic() - began
+    progress('%d VMs: done in %.1fs' % (size, seconds))
+    return {'size': size, 'flags': dict(flags), 'startup_seconds': startup,
+            'objects': objects, 'seconds': seconds,
+            'operations': dict(rec.samples)}
