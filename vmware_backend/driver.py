@@ -245,9 +245,7 @@ class VMwareVolumeDriver:
             return
         ref, props = found
         extra = volumeops.extra_config_dict(props)
-        clones = sorted(k[len(vm_util.KEY_CLONE_PREFIX):] for k, v in
-                        extra.items()
-                        if k.startswith(vm_util.KEY_CLONE_PREFIX) and v)
+        clones = self._live_clones(volume.id, ref, extra)
         if clones:
             raise exceptions.VolumeIsBusy(
                 volume=volume.id,
@@ -265,6 +263,30 @@ class VMwareVolumeDriver:
                               '"vmware-backend-manage audit" reports it.',
                               volume.id, parent)
         LOG.info('Deleted backing of volume %s.', volume.id)
+
+    def _live_clones(self, volume_id, ref, extra, snapshot_name=None):
+        """Ids of linked clones that really read from this volume.
+
+        A marker is trusted only when its clone exists and names this
+        volume (and snapshot) as its parent; other markers, left by a crash
+        or copied into a clone by vCenter, are removed.
+        """
+        live, stale = [], {}
+        for key, snap in sorted(vm_util.clone_markers(extra).items()):
+            clone_id = key[len(vm_util.KEY_CLONE_PREFIX):]
+            found = self._backing(clone_id, ('config.extraConfig',))
+            parent = found and volumeops.extra_config_dict(found[1]).get(
+                vm_util.KEY_PARENT)
+            if parent == '%s:%s' % (volume_id, snap):
+                if snapshot_name in (None, snap):
+                    live.append(clone_id)
+            else:
+                stale[key] = ''
+        if stale:
+            LOG.info('Dropping stale linked-clone markers %s of volume %s.',
+                     ', '.join(sorted(stale)), volume_id)
+            self.ops.set_extra_config(ref, stale, 'volume %s' % volume_id)
+        return live
 
     def _release_parent(self, clone_id, parent):
         """Drop a deleted linked clone's dependency on its source."""
@@ -363,10 +385,7 @@ class VMwareVolumeDriver:
             LOG.info('Snapshot %s not found; nothing to delete.', name)
             return
         extra = volumeops.extra_config_dict(props)
-        clones = sorted(k[len(vm_util.KEY_CLONE_PREFIX):] for k, v in
-                        extra.items()
-                        if k.startswith(vm_util.KEY_CLONE_PREFIX) and
-                        v == name)
+        clones = self._live_clones(volume_id, ref, extra, snapshot_name=name)
         if clones:
             raise exceptions.SnapshotIsBusy(
                 snapshot=snapshot.id,
@@ -473,7 +492,12 @@ class VMwareVolumeDriver:
             linked = False
         target = 'volume %s' % volume.id
         factory = self.session.factory
-        extra = {}
+        # vCenter copies the source's extraConfig into the clone; the
+        # source's own dependency markers must not come along.
+        extra = {key: '' for key in vm_util.clone_markers(
+            volumeops.extra_config_dict(source_props))}
+        extra[vm_util.KEY_PARENT] = ''
+        extra[vm_util.KEY_CLONE_PREFIX + volume.id] = ''
         if linked:
             # A linked clone must stay where its parent disk is.
             datastore = volumeops.ref_list(source_props['datastore'])[0]
@@ -573,9 +597,7 @@ class VMwareVolumeDriver:
         if any(value in mounted for value in current):
             return
         extra = volumeops.extra_config_dict(props)
-        if extra.get(vm_util.KEY_PARENT) or any(
-                k.startswith(vm_util.KEY_CLONE_PREFIX) and v
-                for k, v in extra.items()):
+        if extra.get(vm_util.KEY_PARENT) or vm_util.clone_markers(extra):
             raise exceptions.VolumeAttachmentError(
                 action='attach', volume=volume.id, instance=instance,
                 reason='its host cannot see the volume\'s datastore and '

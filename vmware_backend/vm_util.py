@@ -87,6 +87,12 @@ def backing_extra_config(volume_id, parent=None):
     return entries
 
 
+def clone_markers(extra):
+    """The linked-clone markers (non-empty) among extraConfig entries."""
+    return {key: value for key, value in extra.items()
+            if key.startswith(KEY_CLONE_PREFIX) and value}
+
+
 def controller_spec(factory, adapter_type, key, bus_number=0):
     """A device spec adding a disk controller of ``adapter_type``."""
     controller = create(factory, _CONTROLLER_TYPES[adapter_type], key=key,

@@ -325,6 +325,33 @@ class CloneTest(lb.LifecycleTestCase):
         self.assertEqual([], src_state.snapshot_names)
         self.assertNotIn(vm_util.KEY_CLONE_PREFIX + clone.id, src_state.extra)
 
+    def test_full_clone_of_a_source_with_linked_clones(self):
+        # vCenter copies extraConfig into clones: the source's dependency
+        # markers must not make the full clone undeletable.
+        source = self.create(size=1)
+        linked = lb.make_volume(size=1, specs={'vmware:clone_type': 'linked'})
+        self.driver.create_cloned_volume(linked, source)
+        self.track(linked)
+        full = lb.make_volume(size=1)
+        self.driver.create_cloned_volume(full, source)
+        self.track(full)
+        state = self.state(full.id)
+        self.assertFalse(vm_util.clone_markers(state.extra))
+        self.assertFalse(state.extra.get(vm_util.KEY_PARENT))
+        self.driver.delete_volume(full)
+        self.assertGone(full.id)
+        # The linked clone's own backing carries no marker of itself.
+        self.assertFalse(vm_util.clone_markers(self.state(linked.id).extra))
+
+    def test_stale_marker_does_not_block_delete(self):
+        source = self.create(size=1)
+        ghost = lb.base.new_id()
+        self.driver.ops.set_extra_config(
+            self.find(source.id),
+            {vm_util.KEY_CLONE_PREFIX + ghost: 'snapshot-x'}, 'test')
+        self.driver.delete_volume(source)
+        self.assertGone(source.id)
+
     def test_linked_clone_of_attached_volume_refused(self):
         source = self.create(size=1)
         busy = types.SimpleNamespace(**dict(vars(source), status='in-use'))
