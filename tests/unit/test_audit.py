@@ -1,0 +1,393 @@
+"""Audit logic and the parsing of the inventory read, on synthetic data."""
+
+import types
+import uuid
+
+import testtools
+
+from vmware_backend import audit
+from vmware_backend import inventory
+from vmware_backend import listing
+from vmware_backend import vm_util
+
+R = inventory.MoRef
+GiB_KB = 1024 * 1024
+
+
+def new_id():
+    return str(uuid.uuid4())
+
+
+class FakeVCenter:
+    """Plain ``(MoRef, props)`` VM objects as the inventory read returns."""
+
+    def __init__(self):
+        self.objects = [(R('Datastore', 'ds-1'), {'name': 'DS1'})]
+        self._next = 100
+
+    def _ref(self, kind='VirtualMachine', prefix='vm'):
+        self._next += 1
+        return R(kind, '%s-%d' % (prefix, self._next))
+
+    def backing(self, volume_id=None, size_gb=1, snapshots=(), parent=None,
+                markers=None, extra=None):
+        volume_id = volume_id or new_id()
+        entries = {vm_util.KEY_MANAGED: 'true',
+                   vm_util.KEY_VOLUME_ID: volume_id}
+        if parent:
+            entries[vm_util.KEY_PARENT] = parent
+        for clone_id, snap in (markers or {}).items():
+            entries[vm_util.KEY_CLONE_PREFIX + clone_id] = snap
+        entries.update(extra or {})
+        ref = self._ref()
+        file_name = '[DS1] volume-%s/volume-%s.vmdk' % (volume_id, volume_id)
+        props = {
+            'name': 'volume-%s' % volume_id,
+            'config.instanceUuid': volume_id,
+            'config.extraConfig': [{'key': k, 'value': v}
+                                   for k, v in entries.items()],
+            'datastore': [R('Datastore', 'ds-1')],
+            'config.hardware.device': [
+                {'key': 1000, 'busNumber': 0},
+                {'key': 2000, 'controllerKey': 1000, 'unitNumber': 0,
+                 'capacityInKB': size_gb * GiB_KB,
+                 'backing': {'fileName': file_name,
+                             'uuid': 'disk-%s' % volume_id}}],
+        }
+        if snapshots:
+            props['snapshot'] = {
+                'currentSnapshot': None,
+                'rootSnapshotList': self._tree(list(snapshots))}
+        self.objects.append((ref, props))
+        return volume_id
+
+    def _tree(self, names):
+        if not names:
+            return []
+        return [{'name': names[0],
+                 'snapshot': self._ref('VirtualMachineSnapshot', 'snap'),
+                 'childSnapshotList': self._tree(names[1:])}]
+
+    def instance(self, name, attached=(), files=()):
+        extra = [{'key': 'volume-%s' % v, 'value': 'disk-%s' % v}
+                 for v in attached]
+        devices = [{'key': 3000 + i, 'capacityInKB': 1,
+                    'backing': {'fileName': f}}
+                   for i, f in enumerate(files)]
+        self.objects.append((self._ref(), {
+            'name': name, 'config.extraConfig': extra,
+            'config.hardware.device': devices}))
+
+    def parsed(self):
+        return listing.parse(self.objects)
+
+
+class ParseTest(testtools.TestCase):
+
+    def test_backings_and_instances(self):
+        vc = FakeVCenter()
+        vid = vc.backing(size_gb=2, snapshots=['s1', 's2'])
+        vc.instance('plain-vm')
+        vc.instance('web-1', attached=[vid],
+                    files=['[DS1] volume-%s/volume-%s.vmdk' % (vid, vid)])
+        backings, instances = vc.parsed()
+        self.assertEqual([vid], [b.volume_id for b in backings])
+        backing = backings[0]
+        self.assertEqual(2.0, backing.size_gb)
+        self.assertEqual(['DS1'], backing.datastores)
+        self.assertEqual({'s1', 's2'}, set(backing.snapshots))
+        self.assertEqual(['web-1'], [i.name for i in instances])
+        listing.link_attachments(backings, instances)
+        self.assertEqual(['web-1'], backing.attached_to)
+
+    def test_mark_without_the_disk_is_not_an_attachment(self):
+        vc = FakeVCenter()
+        vid = vc.backing()
+        vc.instance('stale-mark', attached=[vid],
+                    files=['[DS1] other/other.vmdk'])
+        backings, instances = vc.parsed()
+        listing.link_attachments(backings, instances)
+        self.assertEqual([], backings[0].attached_to)
+
+    def test_unmanaged_vm_with_managed_false_is_ignored(self):
+        vc = FakeVCenter()
+        vc.backing(extra={vm_util.KEY_MANAGED: 'false'})
+        backings, instances = vc.parsed()
+        self.assertEqual([], backings)
+
+    def test_empty_array_properties(self):
+        # suds parses an empty array as ''.
+        objects = [(R('VirtualMachine', 'vm-1'),
+                    {'name': 'x', 'config.extraConfig': '',
+                     'datastore': '', 'snapshot': None})]
+        self.assertEqual(([], []), listing.parse(objects))
+
+    def test_markers_and_parent(self):
+        vc = FakeVCenter()
+        source = new_id()
+        clone = new_id()
+        vc.backing(source, snapshots=['snap-a'], markers={clone: 'snap-a'})
+        vc.backing(clone, parent='%s:snap-a' % source)
+        backings, _ = vc.parsed()
+        by_id = {b.volume_id: b for b in backings}
+        self.assertEqual({clone: 'snap-a'}, by_id[source].clone_markers)
+        self.assertEqual('%s:snap-a' % source, by_id[clone].parent)
+        self.assertIsNone(by_id[source].parent)
+
+    def test_volume_row(self):
+        vc = FakeVCenter()
+        vid = vc.backing(size_gb=3, snapshots=['b', 'a'])
+        backings, _ = vc.parsed()
+        row = listing.volume_row(backings[0])
+        self.assertEqual(vid, row['volume_id'])
+        self.assertEqual(3.0, row['size_gb'])
+        self.assertEqual(['a', 'b'], row['snapshots'])
+
+
+class ParseVolumeIdsTest(testtools.TestCase):
+
+    def test_ids_comments_and_blanks(self):
+        a, b = new_id(), new_id()
+        ids = audit.parse_volume_ids(['# cinder ids', '', '  %s ' % a,
+                                      b.upper()])
+        self.assertEqual({a, b}, ids)
+
+    def test_a_line_that_is_not_an_id_is_an_error(self):
+        err = self.assertRaises(ValueError, audit.parse_volume_ids,
+                                [new_id(), '| ID | Name |'])
+        self.assertIn('line 2', str(err))
+
+
+class FindTest(testtools.TestCase):
+
+    def find(self, vc, known, **kw):
+        backings, instances = vc.parsed()
+        return audit.find(backings, known, instances, **kw)
+
+    def kinds(self, findings):
+        return sorted((f.kind, f.volume_id, f.item) for f in findings)
+
+    def test_nothing_to_report(self):
+        vc = FakeVCenter()
+        a = vc.backing()
+        self.assertEqual([], self.find(vc, {a}))
+
+    def test_orphaned_backing(self):
+        vc = FakeVCenter()
+        known = vc.backing()
+        orphan = vc.backing()
+        findings = self.find(vc, {known})
+        self.assertEqual([(audit.ORPHAN, orphan, None)],
+                         self.kinds(findings))
+        self.assertTrue(findings[0].fixable)
+        self.assertEqual('destroy backing', findings[0].action())
+
+    def test_failed_clone(self):
+        vc = FakeVCenter()
+        source = new_id()
+        clone = new_id()
+        vc.backing(source, snapshots=['clone-%s' % clone],
+                   markers={clone: 'clone-%s' % clone})
+        vc.backing(clone, parent='%s:clone-%s' % (source, clone))
+        findings = self.find(vc, {source})
+        # The temporary snapshot and the marker still protect the clone
+        # while it exists: only the clone itself is reported.
+        self.assertEqual([(audit.FAILED_CLONE, clone, None)],
+                         self.kinds(findings))
+        self.assertTrue(findings[0].fixable)
+
+    def test_stale_marker_and_temporary_snapshot(self):
+        vc = FakeVCenter()
+        gone = new_id()
+        source = vc.backing(snapshots=['snapshot-1', 'clone-%s' % gone],
+                            markers={gone: 'clone-%s' % gone})
+        findings = self.find(vc, {source})
+        self.assertEqual(
+            sorted([(audit.STALE_MARKER, source,
+                     vm_util.KEY_CLONE_PREFIX + gone),
+                    (audit.STALE_SNAPSHOT, source, 'clone-%s' % gone)]),
+            self.kinds(findings))
+        snap = [f for f in findings if f.kind == audit.STALE_SNAPSHOT][0]
+        self.assertEqual('VirtualMachineSnapshot', snap.item_ref.type)
+
+    def test_cinder_snapshots_are_never_temporary(self):
+        vc = FakeVCenter()
+        source = vc.backing(snapshots=['snapshot-%s' % new_id()])
+        self.assertEqual([], self.find(vc, {source}))
+
+    def test_clone_known_to_cinder_without_backing_is_left_alone(self):
+        # A linked clone being created: Cinder knows its id, the marker
+        # and the snapshot exist, the backing not yet.
+        vc = FakeVCenter()
+        creating = new_id()
+        source = vc.backing(snapshots=['clone-%s' % creating],
+                            markers={creating: 'clone-%s' % creating})
+        self.assertEqual([], self.find(vc, {source, creating}))
+
+    def test_marker_copied_into_a_clone_is_stale(self):
+        # vCenter copies extraConfig into clones: a full clone of a source
+        # carries the source's marker for a linked clone of the source.
+        vc = FakeVCenter()
+        source, linked, full = new_id(), new_id(), new_id()
+        vc.backing(source, snapshots=['snap'], markers={linked: 'snap'})
+        vc.backing(linked, parent='%s:snap' % source)
+        vc.backing(full, markers={linked: 'snap'})
+        findings = self.find(vc, {source, linked, full})
+        self.assertEqual(
+            [(audit.STALE_MARKER, full, vm_util.KEY_CLONE_PREFIX + linked)],
+            self.kinds(findings))
+        self.assertIn('copied', findings[0].detail)
+
+    def test_orphan_a_known_clone_depends_on_is_kept(self):
+        vc = FakeVCenter()
+        orphan, known_clone = new_id(), new_id()
+        vc.backing(orphan, snapshots=['s'], markers={known_clone: 's'})
+        vc.backing(known_clone, parent='%s:s' % orphan)
+        findings = self.find(vc, {known_clone})
+        self.assertEqual([(audit.ORPHAN, orphan, None)],
+                         self.kinds(findings))
+        self.assertFalse(findings[0].fixable)
+        self.assertIn(known_clone, findings[0].blocked)
+        self.assertEqual([], audit.removal_order(findings,
+                                                 vc.parsed()[0]))
+
+    def test_kept_orphans_propagate_up_a_chain(self):
+        # top <- middle (orphan linked clone) <- known linked clone
+        vc = FakeVCenter()
+        top, middle, known = new_id(), new_id(), new_id()
+        vc.backing(top, snapshots=['a'], markers={middle: 'a'})
+        vc.backing(middle, parent='%s:a' % top, snapshots=['b'],
+                   markers={known: 'b'})
+        vc.backing(known, parent='%s:b' % middle)
+        findings = {f.volume_id: f for f in self.find(vc, {known})}
+        self.assertEqual({top, middle}, set(findings))
+        self.assertFalse(findings[top].fixable)
+        self.assertFalse(findings[middle].fixable)
+
+    def test_orphan_with_orphan_clone_is_removed_after_it(self):
+        vc = FakeVCenter()
+        top, clone = new_id(), new_id()
+        vc.backing(top, snapshots=['s'], markers={clone: 's'})
+        vc.backing(clone, parent='%s:s' % top)
+        backings, instances = vc.parsed()
+        findings = audit.find(backings, set(), instances)
+        order = audit.removal_order(findings, backings)
+        self.assertEqual([clone, top], [f.volume_id for f in order])
+
+    def test_attached_orphan_is_kept(self):
+        vc = FakeVCenter()
+        orphan = vc.backing()
+        vc.instance('db-1', attached=[orphan])
+        findings = self.find(vc, set())
+        self.assertFalse(findings[0].fixable)
+        self.assertIn('db-1', findings[0].blocked)
+
+    def test_removal_order_small_items_first(self):
+        vc = FakeVCenter()
+        gone = new_id()
+        source = vc.backing(snapshots=['clone-%s' % gone],
+                            markers={gone: 'clone-%s' % gone})
+        orphan = vc.backing()
+        backings, instances = vc.parsed()
+        findings = audit.find(backings, {source}, instances)
+        order = [(f.kind, f.volume_id) for f in
+                 audit.removal_order(findings, backings)]
+        self.assertEqual([(audit.STALE_MARKER, source),
+                          (audit.STALE_SNAPSHOT, source),
+                          (audit.ORPHAN, orphan)], order)
+
+    def test_summary_counts_every_kind(self):
+        vc = FakeVCenter()
+        vc.backing()
+        counts = audit.summary(self.find(vc, set()))
+        self.assertEqual({audit.ORPHAN: 1, audit.FAILED_CLONE: 0,
+                          audit.STALE_MARKER: 0, audit.STALE_SNAPSHOT: 0},
+                         counts)
+
+
+class FakeOps:
+    """Records the VolumeOps calls of the fixer."""
+
+    def __init__(self, extra=None):
+        self.calls = []
+        self.extra = extra or {}
+
+    def properties(self, ref, paths):
+        self.calls.append(('properties', ref.value))
+        options = [types.SimpleNamespace(key=k, value=v)
+                   for k, v in self.extra.get(ref.value, {}).items()]
+        return {'config.extraConfig': options}
+
+    def set_extra_config(self, ref, entries, target):
+        self.calls.append(('set_extra_config', ref.value, entries))
+
+    def remove_snapshot(self, ref, target):
+        self.calls.append(('remove_snapshot', ref.value))
+
+    def destroy(self, ref, target):
+        self.calls.append(('destroy', ref.value))
+
+
+class FixerTest(testtools.TestCase):
+
+    def _scenario(self):
+        vc = FakeVCenter()
+        self.source, self.clone, self.gone = new_id(), new_id(), new_id()
+        vc.backing(self.source,
+                   snapshots=['clone-%s' % self.clone, 'clone-%s' % self.gone],
+                   markers={self.clone: 'clone-%s' % self.clone,
+                            self.gone: 'snapshot-x'})
+        vc.backing(self.clone, parent='%s:clone-%s' % (self.source,
+                                                       self.clone))
+        self.backings, instances = vc.parsed()
+        self.refs = {b.volume_id: b.ref for b in self.backings}
+        return audit.find(self.backings, {self.source}, instances)
+
+    def test_fix_in_order(self):
+        findings = self._scenario()
+        ops = FakeOps({self.refs[self.clone].value: {
+            vm_util.KEY_VOLUME_ID: self.clone}})
+        fixer = audit.Fixer(ops, self.backings, {self.source})
+        for finding in audit.removal_order(findings, self.backings):
+            fixer.fix(finding)
+        src, clone = self.refs[self.source].value, self.refs[self.clone].value
+        source = [b for b in self.backings if b.volume_id == self.source][0]
+        self.assertEqual([
+            ('set_extra_config', src,
+             {vm_util.KEY_CLONE_PREFIX + self.gone: ''}),
+            ('remove_snapshot',
+             source.snapshots['clone-%s' % self.gone].value),
+            ('properties', clone),
+            ('destroy', clone),
+            # Releasing the failed clone's source, as delete_volume does.
+            ('set_extra_config', src,
+             {vm_util.KEY_CLONE_PREFIX + self.clone: ''}),
+            ('remove_snapshot',
+             source.snapshots['clone-%s' % self.clone].value),
+        ], ops.calls)
+
+    def test_refuses_a_vm_that_is_no_longer_the_backing(self):
+        findings = self._scenario()
+        failed = [f for f in findings if f.kind == audit.FAILED_CLONE][0]
+        ops = FakeOps({self.refs[self.clone].value: {
+            vm_util.KEY_VOLUME_ID: new_id()}})
+        fixer = audit.Fixer(ops, self.backings, {self.source})
+        self.assertRaises(ValueError, fixer.fix, failed)
+        self.assertNotIn('destroy', [c[0] for c in ops.calls])
+
+    def test_never_destroys_a_known_volume(self):
+        findings = self._scenario()
+        failed = [f for f in findings if f.kind == audit.FAILED_CLONE][0]
+        ops = FakeOps()
+        fixer = audit.Fixer(ops, self.backings, {self.source, self.clone})
+        self.assertRaises(ValueError, fixer.fix, failed)
+        self.assertEqual([], ops.calls)
+
+    def test_refuses_a_kept_finding(self):
+        finding = audit.Finding(audit.ORPHAN, new_id(), R('VirtualMachine',
+                                                          'vm-1'), 'x',
+                                blocked='attached')
+        ops = FakeOps()
+        self.assertRaises(ValueError, audit.Fixer(ops, [], set()).fix,
+                          finding)
+        self.assertEqual([], ops.calls)

@@ -1,0 +1,227 @@
+"""The backings this backend manages, read from vCenter as plain records.
+
+:func:`read` makes one paged ContainerView read of every virtual machine
+(and the datastore names) through :func:`vmware_backend.inventory.
+iter_container`, asking only for the property paths it needs. It is meant
+for operator commands (``volumes``, ``audit``), never for the volume
+operations, whose look-ups go through the SearchIndex.
+
+Everything else here is pure: :func:`parse` turns the read objects into
+:class:`Backing` and :class:`Instance` records, and :func:`link_attachments`
+finds which instance VMs use a backing's disk. An instance VM is found
+cheaply by its extraConfig key ``volume-<volume id>`` (written on attach),
+then confirmed by a disk of the instance backed by the volume's vmdk file.
+"""
+
+import dataclasses
+
+from vmware_backend import inventory
+from vmware_backend import vm_util
+
+KiB_PER_GiB = 1024 * 1024
+
+VM_PATHS = ('name', 'config.instanceUuid', 'config.extraConfig', 'snapshot',
+            'datastore')
+DEVICE_PATH = 'config.hardware.device'
+
+
+@dataclasses.dataclass
+class Backing:
+    """A backing VM managed by this backend."""
+
+    ref: inventory.MoRef
+    name: str
+    volume_id: str
+    instance_uuid: str
+    extra: dict
+    datastores: list
+    snapshots: dict
+    disks: list = None
+    attached_to: list = dataclasses.field(default_factory=list)
+
+    @property
+    def parent(self):
+        """'<source id>:<snapshot name>' of a linked clone, or None."""
+        return self.extra.get(vm_util.KEY_PARENT) or None
+
+    @property
+    def clone_markers(self):
+        """{clone volume id: snapshot name} of linked clones of this one."""
+        prefix = vm_util.KEY_CLONE_PREFIX
+        return {key[len(prefix):]: value
+                for key, value in self.extra.items()
+                if key.startswith(prefix) and value}
+
+    @property
+    def size_gb(self):
+        """Capacity of its disk(s) in GiB, or None when not read."""
+        if self.disks is None:
+            return None
+        return sum(d.get('capacityInKB') or 0
+                   for d in self.disks) / KiB_PER_GiB
+
+    @property
+    def file_names(self):
+        """The vmdk file names of its disks."""
+        return [_file_name(d) for d in self.disks or () if _file_name(d)]
+
+
+@dataclasses.dataclass
+class Instance:
+    """A VM that is not a backing and has volumes marked as attached."""
+
+    ref: inventory.MoRef
+    name: str
+    marks: dict
+    disks: list = None
+
+
+def extra_config(props):
+    """A VM's extraConfig as a plain {key: value} dict."""
+    options = props.get('config.extraConfig') or []
+    return {str(o.get('key')): o.get('value') for o in options
+            if isinstance(o, dict)}
+
+
+def snapshot_names(props):
+    """{name: snapshot MoRef} of every snapshot in a VM's snapshot tree."""
+    info = props.get('snapshot') or {}
+    stack = list(info.get('rootSnapshotList') or []) \
+        if isinstance(info, dict) else []
+    found = {}
+    while stack:
+        tree = stack.pop()
+        found[tree.get('name')] = tree.get('snapshot')
+        stack.extend(tree.get('childSnapshotList') or [])
+    return found
+
+
+def current_snapshot(props):
+    """The MoRef of a VM's current snapshot, or None."""
+    info = props.get('snapshot') or {}
+    return info.get('currentSnapshot') if isinstance(info, dict) else None
+
+
+def disks(props):
+    """The virtual disks in a VM's plain device list.
+
+    Plain values carry no type name; a VirtualDisk is the only device with
+    ``capacityInKB``.
+    """
+    devices = props.get(DEVICE_PATH) or []
+    return [d for d in devices
+            if isinstance(d, dict) and 'capacityInKB' in d]
+
+
+def _file_name(disk):
+    return (disk.get('backing') or {}).get('fileName')
+
+
+def is_managed(extra):
+    """Whether extraConfig marks a VM as a backing of this backend."""
+    return (str(extra.get(vm_util.KEY_MANAGED, '')).lower() == 'true' and
+            bool(extra.get(vm_util.KEY_VOLUME_ID)))
+
+
+def attachment_marks(extra):
+    """{volume id: disk uuid or file} from an instance's extraConfig."""
+    prefix = vm_util.ATTACH_KEY_PREFIX
+    return {key[len(prefix):]: value for key, value in extra.items()
+            if key.startswith(prefix) and value}
+
+
+def parse(objects):
+    """Backings and instance VMs from ``(MoRef, props)`` pairs.
+
+    :param objects: virtual machines (with :data:`VM_PATHS`, and
+        optionally :data:`DEVICE_PATH`) and datastores (with ``name``).
+    :returns: ``(backings, instances)``: lists of :class:`Backing` sorted
+        by volume id and of :class:`Instance` (VMs with attachment marks).
+    """
+    objects = list(objects)
+    ds_names = {ref: props.get('name') for ref, props in objects
+                if ref.type == 'Datastore'}
+    backings = []
+    instances = []
+    for ref, props in objects:
+        if ref.type != 'VirtualMachine':
+            continue
+        extra = extra_config(props)
+        vm_disks = disks(props) if DEVICE_PATH in props else None
+        if is_managed(extra):
+            backings.append(Backing(
+                ref=ref, name=props.get('name') or ref.value,
+                volume_id=str(extra[vm_util.KEY_VOLUME_ID]),
+                instance_uuid=props.get('config.instanceUuid'),
+                extra=extra,
+                datastores=sorted(ds_names.get(d) or d.value
+                                  for d in props.get('datastore') or []),
+                snapshots=snapshot_names(props),
+                disks=vm_disks))
+            continue
+        marks = attachment_marks(extra)
+        if marks:
+            instances.append(Instance(ref=ref,
+                                      name=props.get('name') or ref.value,
+                                      marks=marks, disks=vm_disks))
+    backings.sort(key=lambda b: (b.volume_id, b.ref.value))
+    return backings, instances
+
+
+def link_attachments(backings, instances):
+    """Fill each backing's ``attached_to`` with the instances using it.
+
+    An instance counts when it carries the ``volume-<id>`` mark and, if its
+    disks were read, has a disk with the backing's vmdk file (or the disk
+    uuid recorded in the mark).
+    """
+    by_volume = {}
+    for inst in instances:
+        for volume_id in inst.marks:
+            by_volume.setdefault(volume_id, []).append(inst)
+    for backing in backings:
+        backing.attached_to = []
+        files = set(backing.file_names)
+        for inst in by_volume.get(backing.volume_id, ()):
+            mark = inst.marks[backing.volume_id]
+            if inst.disks is None or any(
+                    _file_name(d) in files or
+                    (d.get('backing') or {}).get('uuid') == mark
+                    for d in inst.disks):
+                backing.attached_to.append(inst.name)
+        backing.attached_to.sort()
+    return backings
+
+
+def read(session, devices=True, root=None):
+    """Read the managed backings (and the instances they are attached to).
+
+    :param session: a :class:`vmware_backend.session.VCenterSession`.
+    :param devices: also read the device lists (sizes, attachments).
+    :param root: the container to read below; default: the root folder.
+    :returns: ``(backings, instances)``, see :func:`parse`; with
+        ``devices``, ``attached_to`` is filled.
+    """
+    vm_paths = list(VM_PATHS) + ([DEVICE_PATH] if devices else [])
+    objects = inventory.read_container(
+        session, {'VirtualMachine': vm_paths, 'Datastore': ['name']},
+        root=root)
+    backings, instances = parse(objects)
+    if devices:
+        link_attachments(backings, instances)
+    return backings, instances
+
+
+def volume_row(backing):
+    """A backing as a plain dict for tables and JSON."""
+    return {
+        'volume_id': backing.volume_id,
+        'name': backing.name,
+        'moref': backing.ref.value,
+        'size_gb': backing.size_gb,
+        'datastores': list(backing.datastores),
+        'snapshots': sorted(backing.snapshots),
+        'attached_to': list(backing.attached_to),
+        'parent': backing.parent,
+        'linked_clones': dict(backing.clone_markers),
+    }
