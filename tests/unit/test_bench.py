@@ -10,10 +10,7 @@ import testtools
 
 from vmware_backend import bench
 
-try:
-    from docutils import core as docutils_core
-except ImportError:  # docutils is optional: only one test needs it
-    docutils_core = None
+from docutils import core as docutils_core
 
 STEADY = {'CreateVM_Task': 1, 'FindAllByUuid': 1, 'RetrievePropertiesEx': 1}
 STATS = {'CreateContainerView': 1, 'RetrievePropertiesEx': 1,
@@ -285,7 +282,6 @@ class GridTableTest(testtools.TestCase):
         self.assertIn('FAILED', text)
         self.assertNotIn('OK:', text)
 
-    @testtools.skipIf(docutils_core is None, 'docutils is not installed')
     def test_report_is_restructuredtext(self):
         text = bench.report({'repeat': 3, 'runs': same_runs(),
                              'runtime_seconds': 1})
