@@ -10,8 +10,6 @@ selects one when it is imported.
 
 import collections
 import time
-import types
-import uuid
 
 from oslo_vmware import vim_util
 
@@ -19,6 +17,7 @@ from vmware_backend import bench
 from vmware_backend import conf
 from vmware_backend import driver as vmware_driver
 from vmware_backend import inventory
+from vmware_backend import plain_objects
 from vmware_backend import session as vc_session
 from vmware_backend.testbed import vcsim
 from vmware_backend.testbed import wsdl
@@ -35,23 +34,6 @@ LINKED = {'vmware:clone_type': 'linked'}
 
 class BenchError(Exception):
     """An operation failed while being measured."""
-
-
-def make_volume(size=1, specs=None):
-    """A Cinder-like volume (only the attributes the driver reads)."""
-    volume_id = str(uuid.uuid4())
-    return types.SimpleNamespace(
-        id=volume_id, name='volume-%s' % volume_id, size=size,
-        volume_type=types.SimpleNamespace(extra_specs=dict(specs or {})),
-        status='available', host=None)
-
-
-def make_snapshot(volume):
-    """A Cinder-like snapshot of ``volume``."""
-    snap_id = str(uuid.uuid4())
-    return types.SimpleNamespace(
-        id=snap_id, name='snapshot-%s' % snap_id, volume=volume,
-        volume_id=volume.id, volume_size=volume.size)
 
 
 class Recorder:
@@ -122,15 +104,15 @@ def _measure_driver(session, options, repeat, rec, progress):
             dict(options,
                  vcenter_volume_folder='bench-first-%d/Volumes' % index),
             session=session)
-        volume = make_volume()
+        volume = plain_objects.volume()
         rec.measure('create_first', fresh.create_volume, volume)
         firsts.append(volume)
 
     # Steady state: placement data and folder cached by an earlier create.
-    driver.create_volume(make_volume())
+    driver.create_volume(plain_objects.volume())
     volumes = []
     for _i in range(repeat):
-        volume = make_volume()
+        volume = plain_objects.volume()
         rec.measure('create', driver.create_volume, volume)
         volumes.append(volume)
     progress('  create/stats done')
@@ -142,12 +124,12 @@ def _measure_driver(session, options, repeat, rec, progress):
         rec.measure('lookup_warm', driver._backing, volume.id)
 
     for volume in volumes:
-        snapshot = make_snapshot(volume)
+        snapshot = plain_objects.snapshot(volume)
         rec.measure('snapshot', driver.create_snapshot, snapshot)
-        full = make_volume()
+        full = plain_objects.volume()
         rec.measure('clone_full', driver.create_volume_from_snapshot, full,
                     snapshot)
-        linked = make_volume(specs=LINKED)
+        linked = plain_objects.volume(specs=LINKED)
         rec.measure('clone_linked', driver.create_volume_from_snapshot,
                     linked, snapshot)
         rec.measure('extend', driver.extend_volume, full, 2)

@@ -16,14 +16,13 @@ the attributes the driver reads.
 
 import dataclasses
 import time
-import types
-import uuid
 
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
 from vmware_backend import inventory
 from vmware_backend import listing
+from vmware_backend import plain_objects
 from vmware_backend import vm_util
 from vmware_backend import volumeops
 
@@ -58,24 +57,6 @@ class CheckFailed(Exception):
 
 class Skip(Exception):
     """The step cannot run in this set-up; the message says why."""
-
-
-def new_volume(size, clone_type=None):
-    """A Cinder-like volume object with a fresh uuid4 id."""
-    volume_id = str(uuid.uuid4())
-    specs = {'vmware:clone_type': clone_type} if clone_type else {}
-    return types.SimpleNamespace(
-        id=volume_id, name='volume-%s' % volume_id, size=size,
-        volume_type=types.SimpleNamespace(extra_specs=specs),
-        status='available', host=None)
-
-
-def new_snapshot(volume):
-    """A Cinder-like snapshot object of ``volume``."""
-    snapshot_id = str(uuid.uuid4())
-    return types.SimpleNamespace(
-        id=snapshot_id, name='snapshot-%s' % snapshot_id, volume=volume,
-        volume_id=volume.id, volume_size=volume.size)
 
 
 def pick_instance(session):
@@ -303,7 +284,8 @@ class Lifecycle:
         return state
 
     def _created_volume(self, size, clone_type=None):
-        volume = new_volume(size, clone_type)
+        volume = plain_objects.volume(
+            size, {'vmware:clone_type': clone_type} if clone_type else None)
         self._created.append(volume)
         return volume
 
@@ -323,7 +305,7 @@ class Lifecycle:
         return 'disk is now 2 GiB'
 
     def create_snapshot(self):
-        self.snapshot = new_snapshot(self.source)
+        self.snapshot = plain_objects.snapshot(self.source)
         self._timed(self.driver.create_snapshot, self.snapshot)
         state = self._require(self.source)
         _expect(self.snapshot.name in state.snapshots,

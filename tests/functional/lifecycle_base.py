@@ -10,6 +10,7 @@ import types
 from tests.functional import base
 from vmware_backend import driver as vmware_driver
 from vmware_backend import exceptions
+from vmware_backend import plain_objects
 from vmware_backend import vm_util
 from vmware_backend import volumeops
 
@@ -19,20 +20,8 @@ STATE_PATHS = ('name', 'parent', 'config.guestId', 'config.hardware.numCPU',
                'datastore', 'runtime.host')
 
 
-def make_volume(size=1, specs=None, name=None, status='available',
-                host=None):
-    volume_id = base.new_id()
-    vtype = types.SimpleNamespace(extra_specs=dict(specs or {}))
-    return types.SimpleNamespace(
-        id=volume_id, name=name or 'volume-%s' % volume_id, size=size,
-        volume_type=vtype, status=status, host=host)
-
-
-def make_snapshot(volume):
-    snap_id = base.new_id()
-    return types.SimpleNamespace(
-        id=snap_id, name='snapshot-%s' % snap_id, volume=volume,
-        volume_id=volume.id, volume_size=volume.size)
+make_volume = plain_objects.volume
+make_snapshot = plain_objects.snapshot
 
 
 class BackingState:

@@ -16,6 +16,7 @@ from vmware_backend import demo
 from vmware_backend import driver as vmware_driver
 from vmware_backend import exceptions
 from vmware_backend import listing
+from vmware_backend import plain_objects
 from vmware_backend import session as vc_session
 from vmware_backend import vm_util
 
@@ -178,7 +179,7 @@ class VolumesCliTest(CliMixin, base.FunctionalTestCase):
                                                        session=self.session)
 
     def create(self, size):
-        volume = demo.new_volume(size)
+        volume = plain_objects.volume(size)
         self.driver.create_volume(volume)
         self.addCleanup(self.driver.delete_volume, volume)
         return volume
@@ -186,7 +187,7 @@ class VolumesCliTest(CliMixin, base.FunctionalTestCase):
     def test_lists_created_volumes(self):
         small = self.create(1)
         large = self.create(3)
-        snapshot = demo.new_snapshot(large)
+        snapshot = plain_objects.snapshot(large)
         self.driver.create_snapshot(snapshot)
         self.addCleanup(self.driver.delete_snapshot, snapshot)
         instance, instance_name = demo.pick_instance(self.session)
@@ -227,17 +228,18 @@ class AuditCliTest(CliMixin, testtools.TestCase):
         self.config = self.ini(self.vcsim.server)
 
     def create(self, size=1):
-        volume = demo.new_volume(size)
+        volume = plain_objects.volume(size)
         self.driver.create_volume(volume)
         return volume
 
     def snapshot(self, volume):
-        snapshot = demo.new_snapshot(volume)
+        snapshot = plain_objects.snapshot(volume)
         self.driver.create_snapshot(snapshot)
         return snapshot
 
     def linked_from(self, snapshot):
-        clone = demo.new_volume(snapshot.volume_size, 'linked')
+        clone = plain_objects.volume(snapshot.volume_size,
+                                     {'vmware:clone_type': 'linked'})
         self.driver.create_volume_from_snapshot(clone, snapshot)
         return clone
 
@@ -247,7 +249,7 @@ class AuditCliTest(CliMixin, testtools.TestCase):
         self.known_snap = self.snapshot(self.known)
         self.known_clone = self.linked_from(self.known_snap)
         self.orphan = self.create(2)
-        self.failed = demo.new_volume(1, 'linked')
+        self.failed = plain_objects.volume(1, {'vmware:clone_type': 'linked'})
         self.driver.create_cloned_volume(self.failed, self.known)
         ref = self.driver.ops.find_vm_by_instance_uuid(self.known.id)
         self.gone_marker = str(uuid.uuid4())
