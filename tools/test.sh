@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/bootstrap.sh
-exec "${PYTHON:-python3}" -m tox -e "${TOX_ENVS:-py3,functional,pep8}" "$@"
+exec "${PYTHON:-python3}" -m tox -e "${TOX_ENVS:-py3,functional,pep8,cinder,nova-interop}" "$@"
