@@ -193,9 +193,21 @@ class VMwareVolumeDriver:
             volume.id, size, profile.disk_type, profile.adapter_type,
             place.datastore_name, self.options['vcenter_backing_memory_mb'])
         with self._cleanup_on_failure(volume.id):
-            ref = self.ops.create_backing(
-                folder, self._suds(place.resource_pool),
-                self._suds(place.host), spec, target)
+            try:
+                ref = self.ops.create_backing(
+                    folder, self._suds(place.resource_pool),
+                    self._suds(place.host), spec, target)
+            except exceptions.VCenterFault as err:
+                if err.fault != 'ManagedObjectNotFound':
+                    raise
+                # The cached volume folder was removed meanwhile: find or
+                # create it again, once.
+                self.ops.forget_folder(self._suds(place.vm_folder),
+                                       self.options['vcenter_volume_folder'])
+                folder = self._volume_folder(place.vm_folder)
+                ref = self.ops.create_backing(
+                    folder, self._suds(place.resource_pool),
+                    self._suds(place.host), spec, target)
         self._remember(volume.id, ref)
         LOG.info('Created backing %s of volume %s (%s GiB, %s, %s) on '
                  'datastore %s.', volumeops.moref_value(ref), volume.id,

@@ -110,6 +110,18 @@ class CreateDeleteTest(lb.LifecycleTestCase):
         never_created = lb.make_volume()
         self.driver.delete_volume(never_created)
 
+    def test_removed_volume_folder_is_recreated(self):
+        first = self.create(size=1)
+        folder = self.state(first.id).props['parent']
+        self.driver.delete_volume(first)
+        # An administrator removes the (now empty) volume folder.
+        self.session.invoke_task('Destroy_Task', folder)
+        second = self.create(size=1)
+        new_folder = self.state(second.id).props['parent']
+        self.assertNotEqual(lb.volumeops.moref_value(folder),
+                            lb.volumeops.moref_value(new_folder))
+        self.assertEqual('Volumes', self.entity_name(new_folder))
+
     def test_delete_attached_volume_is_refused(self):
         volume = self.create(size=1)
         busy = types.SimpleNamespace(**dict(vars(volume), status='in-use'))
