@@ -25,6 +25,8 @@ class VcsimFixture(fixtures.Fixture):
         self.flags = flags
 
     def _setUp(self):
+        # Logs are kept and shown with a failure only.
+        self.useFixture(fixtures.FakeLogger(level=logging.INFO))
         self.server = vcsim.VcsimServer(self.flags)
         self.server.start()
         self.addCleanup(self.server.stop)
