@@ -1,7 +1,8 @@
 """Benchmark: SOAP round trips per volume operation at growing inventories.
 
 ``python -m vmware_backend.bench [--sizes 10,1000,5000] [--repeat N]
-[--output DIR] [--quick]`` (``tox -e bench``) starts, for each inventory
+[--output DIR] [--quick] [--taskwait-delays 50,300,1000] [--taskwait-repeat
+N] [--only sizes|taskwait]`` (``tox -e bench``) starts, for each inventory
 size, a fresh simulator with that many VMs spread over several clusters,
 hosts and datastores, runs the volume operations against it through the
 driver and reports, per operation and size:
@@ -18,6 +19,13 @@ operation differ between sizes (or between repetitions). A reference
 operation, oslo.vmware's full-inventory VM scan the way Cinder's in-tree
 driver builds its backing cache, is measured beside them to show what
 growing counts look like; it is exempt from the check.
+
+Then, for each task delay D, a simulator started with ``-task-delay-ms D``
+measures task waits (:mod:`vmware_backend.bench_taskwait`): our
+``wait_for_task`` against oslo.vmware's with Cinder's 2.0 s poll interval,
+polls and medians of the time to notice the task's end. The times are
+information; the command also exits with status 1 when our wait polled
+more often than its back-off schedule allows. ``--only`` runs one part.
 
 The report (reStructuredText grid tables, ready to paste into README.rst) is
 printed and written, with the raw measurements as JSON, to the output
@@ -40,6 +48,7 @@ import time
 import traceback
 import warnings
 
+from vmware_backend import bench_taskwait
 from vmware_backend import utils
 
 DEFAULT_SIZES = (10, 1000, 5000)
@@ -56,6 +65,9 @@ INVENTORY_FLAGS = {'datacenters': 1, 'clusters': 2, 'hosts': 4,
 EXIT_OK = 0
 EXIT_COUNTS_DIFFER = 1
 EXIT_ERROR = 2
+
+# What --only can select.
+PARTS = ('sizes', 'taskwait')
 
 Operation = collections.namedtuple('Operation', 'key label reference')
 Operation.__doc__ = ('One measured operation; ``reference`` operations are '
@@ -392,8 +404,74 @@ def inventory_table(runs):
     return grid_table(headings, rows, 'r' * (len(headings) - 1) + 'l')
 
 
+def taskwait_table(rows):
+    """Task waits (:func:`bench_taskwait.summarize` rows) as a grid table."""
+    return grid_table(bench_taskwait.HEADINGS,
+                      bench_taskwait.table_rows(rows), bench_taskwait.ALIGN)
+
+
+def taskwait_report_lines(taskwait):
+    """The task-wait section of the report, as a list of lines."""
+    rows = bench_taskwait.summarize(taskwait)
+    found = bench_taskwait.problems(taskwait)
+    lines = ['Task waits: Rename_Task on simulators started with '
+             '-task-delay-ms D (%d repetitions each; start to done = from '
+             'sending the task request to the wait returning; overshoot = '
+             'start to done minus D; polls = SOAP calls of the wait; polls '
+             'by schedule = what the poll schedule needs to see a task end '
+             'at D with no latency)' % taskwait.get('repeat', 0),
+             '', taskwait_table(rows), '']
+    if found:
+        lines += ['FAILED: task waits polled more often than their schedule '
+                  'allows:', '']
+        lines.extend('- %s' % sentence for sentence in found)
+    else:
+        checked = ' and '.join(w.label for w in bench_taskwait.WAITERS
+                               if w.checked)
+        lines.append('OK: %s polled with %s only, never more often than '
+                     'its back-off schedule allows in the time it waited.'
+                     % (checked, bench_taskwait.POLL_METHOD))
+    backends = sorted({run['oslo_service_backend']
+                       for run in taskwait.get('runs', [])
+                       if run.get('oslo_service_backend')})
+    intervals = sorted({run['waiters']['oslo']['interval']
+                        for run in taskwait.get('runs', [])
+                        if run.get('samples', {}).get('oslo')})
+    if intervals:
+        note = ("oslo.vmware's wait_for_task polled every %s s (Cinder's "
+                'default vmware_task_poll_interval is %g s)' % (
+                    ', '.join('%g' % i for i in intervals),
+                    bench_taskwait.CINDER_TASK_POLL_INTERVAL))
+        if backends:
+            note += (", its looping call on oslo.service's %s backend"
+                     % ', '.join(backends))
+        lines += ['', note + '.']
+    return lines
+
+
+def problems_of(results):
+    """Every count problem of ``results``: sizes, then task waits."""
+    return (count_problems(results.get('runs') or []) +
+            bench_taskwait.problems(results.get('taskwait') or {}))
+
+
 def report(results):
     """The whole report as reStructuredText."""
+    lines = []
+    if results.get('runs'):
+        lines += _sizes_report_lines(results)
+    if (results.get('taskwait') or {}).get('runs'):
+        if lines:
+            lines.append('')
+        lines += taskwait_report_lines(results['taskwait'])
+    if results.get('runtime_seconds') is not None:
+        lines += ['', 'Total run time %.0fs (simulator build check %.1fs).'
+                  % (results['runtime_seconds'],
+                     results.get('prepare_seconds') or 0.0)]
+    return '\n'.join(lines)
+
+
+def _sizes_report_lines(results):
     runs = results['runs']
     summary = summarize(runs)
     problems = count_problems(runs)
@@ -415,18 +493,19 @@ def report(results):
             lines += ['', 'Reference, exempt from the check: %s: calls per '
                       'size %s.' % (op['label'], ' -> '.join(
                           str(e['calls_total']) for e in op['sizes']))]
-    if results.get('runtime_seconds') is not None:
-        lines += ['', 'Total run time %.0fs (simulator build check %.1fs).'
-                  % (results['runtime_seconds'],
-                     results.get('prepare_seconds') or 0.0)]
-    return '\n'.join(lines)
+    return lines
 
 
 def jsonable(results):
     """``results`` with its summary and check, ready for ``json.dump``."""
     out = dict(results)
-    out['summary'] = summarize(results['runs'])
-    out['problems'] = count_problems(results['runs'])
+    out['summary'] = summarize(results.get('runs') or [])
+    out['problems'] = count_problems(results.get('runs') or [])
+    if results.get('taskwait'):
+        out['taskwait_summary'] = bench_taskwait.summarize(
+            results['taskwait'])
+        out['taskwait_problems'] = bench_taskwait.problems(
+            results['taskwait'])
     return out
 
 
@@ -459,9 +538,11 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog='python -m vmware_backend.bench',
         description='SOAP round trips per volume operation at growing '
-                    'inventory sizes, each on a fresh vCenter simulator. '
+                    'inventory sizes, each on a fresh vCenter simulator, '
+                    'then task waits on simulators with task delays. '
                     'Exits 1 when the call counts of an operation differ '
-                    'between sizes.')
+                    'between sizes, or a task wait polled more often than '
+                    'its schedule allows.')
     which = parser.add_mutually_exclusive_group()
     which.add_argument('--sizes', default=None,
                        help='comma-separated numbers of VMs (default: %s)'
@@ -476,10 +557,31 @@ def parse_args(argv):
     parser.add_argument('--output', default=DEFAULT_OUTPUT, metavar='DIR',
                         help='directory for the JSON and the table '
                              '(default: %(default)s)')
+    parser.add_argument('--taskwait-delays', default=None, metavar='MS',
+                        help='comma-separated task delays in ms, one '
+                             'simulator each (default: %s)' % ','.join(
+                                 map(str, bench_taskwait.DEFAULT_DELAYS_MS)))
+    parser.add_argument('--taskwait-repeat', type=int, default=None,
+                        metavar='N',
+                        help='task waits per delay and waiter (default: %d '
+                             'with --only taskwait, else %d)' % (
+                                 bench_taskwait.DEFAULT_REPEAT,
+                                 bench_taskwait.FULL_RUN_REPEAT))
+    parser.add_argument('--only', choices=PARTS, default=None,
+                        help='run only the inventory sizes part or only the '
+                             'task waits (default: both)')
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error('--repeat must be at least 1')
-    if args.quick:
+    if args.only == 'taskwait' and (args.quick or args.sizes is not None):
+        parser.error('--sizes and --quick do not apply to --only taskwait')
+    if args.only == 'sizes' and (args.taskwait_delays is not None or
+                                 args.taskwait_repeat is not None):
+        parser.error('--taskwait-delays and --taskwait-repeat do not apply '
+                     'to --only sizes')
+    if args.only == 'taskwait':
+        args.sizes = []
+    elif args.quick:
         args.sizes = list(QUICK_SIZES)
     elif args.sizes is None:
         args.sizes = list(DEFAULT_SIZES)
@@ -488,6 +590,22 @@ def parse_args(argv):
             args.sizes = parse_sizes(args.sizes)
         except ValueError as err:
             parser.error('--sizes: %s' % err)
+    if args.only == 'sizes':
+        args.taskwait_delays = []
+    elif args.taskwait_delays is None:
+        args.taskwait_delays = list(bench_taskwait.DEFAULT_DELAYS_MS)
+    else:
+        try:
+            args.taskwait_delays = bench_taskwait.parse_delays(
+                args.taskwait_delays)
+        except ValueError as err:
+            parser.error('--taskwait-delays: %s' % err)
+    if args.taskwait_repeat is None:
+        args.taskwait_repeat = (bench_taskwait.DEFAULT_REPEAT
+                                if args.only == 'taskwait'
+                                else bench_taskwait.FULL_RUN_REPEAT)
+    elif args.taskwait_repeat < 1:
+        parser.error('--taskwait-repeat must be at least 1')
     return args
 
 
@@ -511,6 +629,7 @@ def main(argv=None):
 
     start = time.monotonic()
     runs = []
+    taskwait_runs = []
     status = EXIT_OK
     prepare_seconds = None
     try:
@@ -519,24 +638,31 @@ def main(argv=None):
         for size in args.sizes:
             runs.append(bench_run.run_size(size, simulator_flags(size),
                                            args.repeat, progress=_progress))
+        for delay_ms in args.taskwait_delays:
+            taskwait_runs.append(bench_run.run_taskwait(
+                delay_ms, args.taskwait_repeat, progress=_progress))
     except (vcsim.TestBedError, bench_run.BenchError) as err:
         _progress('failed: %s' % err)
         status = EXIT_ERROR
     except Exception:  # report what was measured, then the error
         _progress('failed:\n%s' % traceback.format_exc())
         status = EXIT_ERROR
-    if not runs:
+    if not runs and not taskwait_runs:
         return status
     results = {'sizes': args.sizes, 'repeat': args.repeat, 'runs': runs,
                'prepare_seconds': prepare_seconds,
                'runtime_seconds': time.monotonic() - start,
                'finished': datetime.datetime.now(
                    datetime.timezone.utc).isoformat()}
+    if args.taskwait_delays:
+        results['taskwait'] = {'delays_ms': args.taskwait_delays,
+                               'repeat': args.taskwait_repeat,
+                               'runs': taskwait_runs}
     text = report(results)
     print(text)
     for path in write_results(results, text, args.output):
         _progress('wrote %s' % path)
-    if status == EXIT_OK and count_problems(runs):
+    if status == EXIT_OK and problems_of(results):
         status = EXIT_COUNTS_DIFFER
     return status
 

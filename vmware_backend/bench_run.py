@@ -3,7 +3,9 @@
 :func:`run_size` starts a fresh simulator, drives the volume operations
 through :class:`vmware_backend.driver.VMwareVolumeDriver` on one counted
 session and returns plain measurements (see :func:`vmware_backend.bench.
-sample`). Import it only after oslo.service's backend is chosen
+sample`). :func:`run_taskwait` starts one with a task delay and times task
+waits (see :mod:`vmware_backend.bench_taskwait`). Import it only after
+oslo.service's backend is chosen
 (:func:`vmware_backend.utils.use_threading_backend`), as oslo.vmware
 selects one when it is imported.
 """
@@ -11,9 +13,11 @@ selects one when it is imported.
 import collections
 import time
 
+from oslo_service import loopingcall
 from oslo_vmware import vim_util
 
 from vmware_backend import bench
+from vmware_backend import bench_taskwait
 from vmware_backend import conf
 from vmware_backend import driver as vmware_driver
 from vmware_backend import inventory
@@ -195,3 +199,127 @@ def run_size(size, flags, repeat, progress=lambda message: None):
     return {'size': size, 'flags': dict(flags), 'startup_seconds': startup,
             'objects': objects, 'seconds': seconds,
             'operations': dict(rec.samples)}
+
+
+# Task waits -----------------------------------------------------------------
+
+TASKWAIT_FOLDER = 'bench-taskwait'
+
+
+def oslo_service_backend():
+    """The oslo.service backend of oslo.vmware's looping calls, by name."""
+    module = loopingcall.FixedIntervalLoopingCall.__module__
+    for name in ('threading', 'eventlet'):
+        if '_%s' % name in module:
+            return name
+    return module
+
+
+def taskwait_waiters(options):
+    """Poll schedule parameters of each :data:`bench_taskwait.WAITERS`."""
+    return {
+        'ours': {'schedule': 'backoff',
+                 'first_delay': vc_session.FIRST_POLL_DELAY,
+                 'max_interval': options['vcenter_task_poll_interval']},
+        'oslo': {'schedule': 'fixed',
+                 'interval': bench_taskwait.CINDER_TASK_POLL_INTERVAL},
+    }
+
+
+def _taskwait_folder(session):
+    """A new folder below the first datacenter's VM folder."""
+    root = session.service_content.rootFolder
+    children = session.get_properties(root, ['childEntity'])['childEntity']
+    datacenters = [ref for ref in children.ManagedObjectReference
+                   if vim_util.get_moref_type(ref) == 'Datacenter']
+    if not datacenters:
+        raise BenchError('the simulator has no datacenter')
+    vm_folder = session.get_properties(datacenters[0],
+                                       ['vmFolder'])['vmFolder']
+    return session.invoke('CreateFolder', vm_folder, name=TASKWAIT_FOLDER)
+
+
+def time_task_wait(session, wait, folder, new_name):
+    """Rename ``folder`` with a task and ``wait`` for it; one sample.
+
+    :param session: the counted session that starts the task and whose
+        requests the wait sends.
+    :param wait: a callable taking the task moref.
+    """
+    start = time.perf_counter()
+    task = session.invoke('Rename_Task', folder, newName=new_name)
+    started = time.perf_counter()
+    before = session.counts_snapshot()
+    info = wait(task)
+    done = time.perf_counter()
+    calls = session.counts_snapshot() - before
+    if getattr(info, 'state', None) != 'success':
+        raise BenchError('Rename_Task ended in state %s'
+                         % getattr(info, 'state', None))
+    return bench_taskwait.wait_sample(calls, started - start, done - started)
+
+
+def run_taskwait(delay_ms, repeat, progress=lambda message: None):
+    """Task waits on a fresh simulator whose tasks take ``delay_ms``.
+
+    Two logged-in sessions: one with the default options, whose
+    :meth:`~vmware_backend.session.VCenterSession.wait_for_task` is ours,
+    and one whose oslo.vmware session has Cinder's task poll interval,
+    whose ``api.wait_for_task`` is oslo.vmware's own. Each repetition
+    renames the bench's folder once per waiter, alternating.
+
+    :returns: a dict with ``delay_ms``, ``flags``, ``startup_seconds``,
+        ``seconds`` (the whole run), ``oslo_service_backend``, ``waiters``
+        (key -> poll schedule) and ``samples`` (key -> list of
+        :func:`bench_taskwait.wait_sample` dicts).
+    """
+    flags = {'task-delay-ms': delay_ms}
+    progress('task waits, %d ms delay: starting vcsim -task-delay-ms %d'
+             % (delay_ms, delay_ms))
+    began = time.monotonic()
+    server = vcsim.VcsimServer(flags)
+    server.start()
+    startup = time.monotonic() - began
+    sessions = []
+    try:
+        options = conf.option_defaults(**server.options())
+        waiters = taskwait_waiters(options)
+        ours = vc_session.VCenterSession(options)
+        sessions.append(ours)
+        oslo = vc_session.VCenterSession(dict(
+            options,
+            vcenter_task_poll_interval=waiters['oslo']['interval']))
+        sessions.append(oslo)
+        for session in sessions:
+            session.service_content  # logs in, outside the measurements
+        folder = _taskwait_folder(ours)
+        waits = {'ours': (ours, ours.wait_for_task),
+                 'oslo': (oslo, oslo.api.wait_for_task)}
+        samples = collections.defaultdict(list)
+        for index in range(repeat):
+            for waiter in bench_taskwait.WAITERS:
+                session, wait = waits[waiter.key]
+                name = '%s-%s-%d' % (TASKWAIT_FOLDER, waiter.key, index)
+                try:
+                    sample = time_task_wait(session, wait, folder, name)
+                except BenchError:
+                    raise
+                except Exception as err:
+                    raise BenchError('task wait (%s) failed: %s: %s' % (
+                        waiter.label, type(err).__name__, err)) from err
+                samples[waiter.key].append(sample)
+                last = name
+        renamed = ours.get_properties(folder, ['name']).get('name')
+        if repeat and renamed != last:
+            raise BenchError('the folder is named %r after the renames, not '
+                             '%r' % (renamed, last))
+    finally:
+        for session in sessions:
+            session.close()
+        server.stop()
+    seconds = time.monotonic() - began
+    progress('task waits, %d ms delay: done in %.1fs' % (delay_ms, seconds))
+    return {'delay_ms': delay_ms, 'flags': flags,
+            'startup_seconds': startup, 'seconds': seconds,
+            'oslo_service_backend': oslo_service_backend(),
+            'waiters': waiters, 'samples': dict(samples)}

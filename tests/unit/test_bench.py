@@ -9,6 +9,7 @@ import fixtures
 import testtools
 
 from vmware_backend import bench
+from vmware_backend import bench_taskwait
 
 from docutils import core as docutils_core
 
@@ -48,6 +49,38 @@ def make_run(size, create=None, seconds=0.01, repeat=3, vms=None):
 
 def same_runs():
     return [make_run(10), make_run(1000), make_run(5000)]
+
+
+OURS = {'schedule': 'backoff', 'first_delay': 0.01, 'max_interval': 1.0}
+OSLO = {'schedule': 'fixed', 'interval': 2.0}
+
+
+def wait(polls, wait_seconds, start_seconds=0.005, calls=None):
+    calls = calls or {'RetrievePropertiesEx': polls}
+    return bench_taskwait.wait_sample(calls, start_seconds, wait_seconds)
+
+
+def make_taskwait_run(delay_ms, ours=None, oslo=None):
+    """A run as bench_run.run_taskwait returns it, with chosen waits."""
+    delay = delay_ms / 1000.0
+    if ours is None:
+        # 10, 30, 70, 150, 310, 630, 1630 ms of sleeps: within the waits.
+        ours = [wait(4, 0.07), wait(4, 0.08), wait(5, 0.2)]
+        if delay_ms >= 300:
+            ours = [wait(6, delay + 0.05)] * 3
+    if oslo is None:
+        oslo = [wait(2, 2.01), wait(2, 2.03), wait(3, 4.0)]
+    return {'delay_ms': delay_ms, 'flags': {'task-delay-ms': delay_ms},
+            'startup_seconds': 0.1, 'seconds': 9.0,
+            'oslo_service_backend': 'threading',
+            'waiters': {'ours': dict(OURS), 'oslo': dict(OSLO)},
+            'samples': {'ours': ours, 'oslo': oslo}}
+
+
+def make_taskwait(*runs, repeat=3):
+    runs = runs or (make_taskwait_run(300), make_taskwait_run(50))
+    return {'delays_ms': sorted(r['delay_ms'] for r in runs),
+            'repeat': repeat, 'runs': list(runs)}
 
 
 class SimulatorFlagsTest(testtools.TestCase):
@@ -94,9 +127,43 @@ class ParseTest(testtools.TestCase):
     def test_usage_errors(self):
         self.useFixture(mock_stderr())
         for argv in (['--quick', '--sizes', '10'], ['--repeat', '0'],
-                     ['--sizes', 'x']):
+                     ['--sizes', 'x'], ['--taskwait-delays', '50,x'],
+                     ['--taskwait-delays', '-5'], ['--taskwait-repeat', '0'],
+                     ['--only', 'taskwait', '--sizes', '10'],
+                     ['--only', 'taskwait', '--quick'],
+                     ['--only', 'sizes', '--taskwait-delays', '50'],
+                     ['--only', 'sizes', '--taskwait-repeat', '2'],
+                     ['--only', 'other']):
             err = self.assertRaises(SystemExit, bench.parse_args, argv)
-            self.assertEqual(2, err.code)
+            self.assertEqual(2, err.code, argv)
+
+    def test_delays_sorted_and_distinct(self):
+        self.assertEqual([0, 50, 300, 1000],
+                         bench_taskwait.parse_delays('1000,50, 300,50,0,'))
+
+    def test_bad_delays(self):
+        for text in ('', ',', 'fast', '50,-1', '1.5'):
+            self.assertRaises(ValueError, bench_taskwait.parse_delays, text)
+
+    def test_full_run_has_a_short_task_wait_part(self):
+        args = bench.parse_args([])
+        self.assertEqual([50, 300, 1000], args.taskwait_delays)
+        self.assertEqual(bench_taskwait.FULL_RUN_REPEAT, args.taskwait_repeat)
+        self.assertLess(args.taskwait_repeat, bench_taskwait.DEFAULT_REPEAT)
+
+    def test_only_taskwait(self):
+        args = bench.parse_args(['--only', 'taskwait'])
+        self.assertEqual([], args.sizes)
+        self.assertEqual(5, args.taskwait_repeat)
+        args = bench.parse_args(['--only', 'taskwait', '--taskwait-delays',
+                                 '300,50', '--taskwait-repeat', '2'])
+        self.assertEqual([50, 300], args.taskwait_delays)
+        self.assertEqual(2, args.taskwait_repeat)
+
+    def test_only_sizes(self):
+        args = bench.parse_args(['--only', 'sizes', '--quick'])
+        self.assertEqual([10, 1000], args.sizes)
+        self.assertEqual([], args.taskwait_delays)
 
 
 def mock_stderr():
@@ -305,18 +372,27 @@ class GridTableTest(testtools.TestCase):
 
 class MainTest(testtools.TestCase):
 
-    def run_main(self, runs):
+    def run_main(self, runs, taskwait_runs=None, argv=None):
         out = self.useFixture(fixtures.TempDir()).path
         self.useFixture(mock_stderr())
         by_size = {run['size']: run for run in runs}
-        sizes = ','.join(str(size) for size in by_size)
+        if taskwait_runs is None:
+            taskwait_runs = make_taskwait()['runs']
+        by_delay = {run['delay_ms']: run for run in taskwait_runs}
+        if argv is None:
+            argv = ['--sizes', ','.join(str(size) for size in by_size),
+                    '--repeat', '3', '--taskwait-delays',
+                    ','.join(str(delay) for delay in by_delay)]
         with mock.patch('vmware_backend.bench_run.run_size',
                         side_effect=lambda size, *a, **k: by_size[size]), \
+                mock.patch('vmware_backend.bench_run.run_taskwait',
+                           side_effect=lambda delay, *a, **k:
+                           by_delay[delay]) as run_taskwait, \
                 mock.patch('vmware_backend.bench_run.prepare',
                            return_value=0.5), \
                 mock.patch('builtins.print'):
-            status = bench.main(['--sizes', sizes, '--repeat', '3',
-                                 '--output', out])
+            status = bench.main(argv + ['--output', out])
+        self.run_taskwait = run_taskwait
         return status, out
 
     def test_exit_zero_when_counts_hold(self):
@@ -336,3 +412,250 @@ class MainTest(testtools.TestCase):
         self.assertEqual(bench.EXIT_COUNTS_DIFFER, status)
         with open(os.path.join(out, 'latest.json')) as f:
             self.assertEqual(3, len(json.load(f)['problems']))
+
+    def test_task_waits_in_the_default_run(self):
+        status, out = self.run_main(same_runs())
+        self.assertEqual(bench.EXIT_OK, status)
+        self.assertEqual([mock.call(50, bench_taskwait.FULL_RUN_REPEAT,
+                                    progress=mock.ANY),
+                          mock.call(300, bench_taskwait.FULL_RUN_REPEAT,
+                                    progress=mock.ANY)],
+                         self.run_taskwait.call_args_list)
+        with open(os.path.join(out, 'latest.json')) as f:
+            data = json.load(f)
+        self.assertEqual([], data['taskwait_problems'])
+        self.assertEqual(4, len(data['taskwait_summary']))
+        self.assertEqual(2, len(data['taskwait']['runs']))
+        with open(os.path.join(out, 'latest.rst')) as f:
+            self.assertIn('Task waits', f.read())
+
+    def test_exit_one_when_a_wait_polls_too_often(self):
+        bad = make_taskwait_run(50, ours=[wait(9, 0.07)])
+        status, out = self.run_main(same_runs(), [bad])
+        self.assertEqual(bench.EXIT_COUNTS_DIFFER, status)
+        with open(os.path.join(out, 'latest.json')) as f:
+            data = json.load(f)
+        self.assertEqual([], data['problems'])
+        self.assertEqual(1, len(data['taskwait_problems']))
+
+    def test_only_taskwait(self):
+        with mock.patch('vmware_backend.bench_run.run_size') as run_size:
+            status, out = self.run_main(
+                [], argv=['--only', 'taskwait', '--taskwait-delays',
+                          '50,300'])
+        self.assertEqual(bench.EXIT_OK, status)
+        run_size.assert_not_called()
+        self.assertEqual(2, self.run_taskwait.call_count)
+        self.assertEqual(5, self.run_taskwait.call_args[0][1])
+        with open(os.path.join(out, 'latest.json')) as f:
+            data = json.load(f)
+        self.assertEqual([], data['runs'])
+        self.assertEqual(5, data['taskwait']['repeat'])
+
+    def test_only_sizes(self):
+        status, out = self.run_main(same_runs(), argv=[
+            '--only', 'sizes', '--sizes', '10,1000,5000'])
+        self.assertEqual(bench.EXIT_OK, status)
+        self.run_taskwait.assert_not_called()
+        with open(os.path.join(out, 'latest.json')) as f:
+            self.assertNotIn('taskwait', json.load(f))
+
+
+class PollScheduleTest(testtools.TestCase):
+
+    def test_backoff_polls_within_a_wait(self):
+        # Sleeps 10, 20, 40, 40 ms (capped): sums 10, 30, 70, 110 ms.
+        def within(seconds):
+            return bench_taskwait.backoff_polls_within(seconds, 0.01, 0.04)
+        self.assertEqual(1, within(0.0))
+        self.assertEqual(1, within(0.0099))
+        self.assertEqual(2, within(0.01))
+        self.assertEqual(3, within(0.069))
+        self.assertEqual(4, within(0.07))
+        self.assertEqual(4, within(0.109))
+        self.assertEqual(5, within(0.11))
+        self.assertEqual(6, within(0.15))
+
+    def test_backoff_polls_to_see_a_task(self):
+        def to_see(delay):
+            return bench_taskwait.backoff_polls_to_see(delay, 0.01, 1.0)
+        self.assertEqual(1, to_see(0.0))
+        self.assertEqual(2, to_see(0.01))
+        self.assertEqual(4, to_see(0.05))   # polls at 0, 10, 30, 70 ms
+        self.assertEqual(6, to_see(0.3))    # ..., 150, 310 ms
+        self.assertEqual(8, to_see(1.0))    # ..., 630, 1270 ms
+        self.assertEqual(9, to_see(2.0))    # 2270 ms: the 8th sleep is capped
+
+    def test_fixed_polls_to_see_a_task(self):
+        self.assertEqual(1, bench_taskwait.fixed_polls_to_see(0.0, 2.0))
+        self.assertEqual(2, bench_taskwait.fixed_polls_to_see(0.05, 2.0))
+        self.assertEqual(2, bench_taskwait.fixed_polls_to_see(2.0, 2.0))
+        self.assertEqual(3, bench_taskwait.fixed_polls_to_see(2.001, 2.0))
+
+    def test_bad_schedules(self):
+        self.assertRaises(ValueError, bench_taskwait.backoff_polls_within,
+                          1.0, 0, 1.0)
+        self.assertRaises(ValueError, bench_taskwait.fixed_polls_to_see,
+                          1.0, 0)
+
+    def test_schedule_text(self):
+        self.assertEqual('back-off 10 ms -> 1 s',
+                         bench_taskwait.schedule_text(OURS))
+        self.assertEqual('every 2 s', bench_taskwait.schedule_text(OSLO))
+
+
+class TaskWaitSummaryTest(testtools.TestCase):
+
+    def test_sample_times_add_up(self):
+        sample = wait(3, 0.06, start_seconds=0.004)
+        self.assertAlmostEqual(0.064, sample['seconds'])
+        self.assertEqual({'RetrievePropertiesEx': 3}, sample['calls'])
+        self.assertEqual({}, bench_taskwait.wait_sample(
+            {'RetrievePropertiesEx': 0}, 0, 0)['calls'])
+
+    def test_rows_by_delay_then_waiter(self):
+        rows = bench_taskwait.summarize(make_taskwait())
+        self.assertEqual([(50, 'ours'), (50, 'oslo'), (300, 'ours'),
+                          (300, 'oslo')],
+                         [(r['delay_ms'], r['key']) for r in rows])
+
+    def test_medians_and_overshoot(self):
+        ours, oslo = bench_taskwait.summarize(make_taskwait(
+            make_taskwait_run(50)))
+        # waits 70, 80, 200 ms after a 5 ms start request
+        self.assertAlmostEqual(0.085, ours['median_seconds'])
+        self.assertAlmostEqual(0.08, ours['median_wait_seconds'])
+        self.assertAlmostEqual(0.035, ours['median_overshoot_seconds'])
+        self.assertEqual((0.025, 0.155), tuple(
+            round(x, 6) for x in ours['overshoot_range']))
+        self.assertEqual(4, ours['polls'])
+        self.assertEqual((4, 5), ours['polls_range'])
+        self.assertEqual(['RetrievePropertiesEx'], ours['methods'])
+        self.assertEqual(4, ours['schedule_polls'])
+        self.assertEqual('back-off 10 ms -> 1 s', ours['schedule'])
+        self.assertAlmostEqual(2.035, oslo['median_seconds'])
+        self.assertAlmostEqual(1.985, oslo['median_overshoot_seconds'])
+        self.assertEqual((2, 3), oslo['polls_range'])
+        self.assertEqual(2, oslo['schedule_polls'])
+
+    def test_a_waiter_without_samples_is_left_out(self):
+        run = make_taskwait_run(50)
+        del run['samples']['oslo']
+        rows = bench_taskwait.summarize(make_taskwait(run))
+        self.assertEqual(['ours'], [r['key'] for r in rows])
+
+
+class TaskWaitCheckTest(testtools.TestCase):
+
+    def test_waits_within_the_schedule_pass(self):
+        self.assertEqual([], bench_taskwait.problems(make_taskwait()))
+
+    def test_more_polls_than_the_schedule_allows_fail(self):
+        # 70 ms of waiting allow sleeps of 10, 20 and 40 ms: 4 polls.
+        run = make_taskwait_run(50, ours=[wait(4, 0.07), wait(5, 0.07)])
+        found = bench_taskwait.problems(make_taskwait(run))
+        self.assertEqual(1, len(found), found)
+        self.assertIn('at 50 ms task delay (repetition 2)', found[0])
+        self.assertIn('5 polls in 70 ms', found[0])
+        self.assertIn('at most 4', found[0])
+
+    def test_other_methods_fail(self):
+        calls = {'RetrievePropertiesEx': 2, 'Login': 1}
+        run = make_taskwait_run(50, ours=[wait(0, 0.07, calls=calls)])
+        found = bench_taskwait.problems(make_taskwait(run))
+        self.assertEqual(1, len(found), found)
+        self.assertIn('Login 1 besides RetrievePropertiesEx', found[0])
+
+    def test_no_poll_fails(self):
+        run = make_taskwait_run(50, ours=[wait(0, 0.07, calls={'x': 0})])
+        found = bench_taskwait.problems(make_taskwait(run))
+        self.assertEqual(['VCenterSession.wait_for_task at 50 ms task delay '
+                          '(repetition 1): made no call'], found)
+
+    def test_oslo_is_not_checked(self):
+        run = make_taskwait_run(50, oslo=[wait(40, 0.01)])
+        self.assertEqual([], bench_taskwait.problems(make_taskwait(run)))
+
+    def test_problems_of_results_joins_both_parts(self):
+        grown = dict(STEADY, RetrievePropertiesEx=2)
+        runs = [make_run(10), make_run(1000, create=[grown] * 3)]
+        bad = make_taskwait(make_taskwait_run(50, ours=[wait(9, 0.07)]))
+        self.assertEqual(3, len(bench.problems_of({'runs': runs})))
+        self.assertEqual(1, len(bench.problems_of({'runs': [],
+                                                   'taskwait': bad})))
+        self.assertEqual(4, len(bench.problems_of({'runs': runs,
+                                                   'taskwait': bad})))
+        self.assertEqual([], bench.problems_of(
+            {'runs': same_runs(), 'taskwait': make_taskwait()}))
+
+
+class TaskWaitReportTest(testtools.TestCase):
+
+    def cells(self, text, start):
+        line = [line for line in text.split('\n')
+                if line.startswith(start)][0]
+        return [c.strip() for c in line.strip('|').split('|')]
+
+    def test_table(self):
+        text = bench.taskwait_table(bench_taskwait.summarize(make_taskwait(
+            make_taskwait_run(50))))
+        GridTableTest('test_layout').assertWellFormed(text)
+        lines = text.split('\n')
+        self.assertEqual(['50', 'VCenterSession.wait_for_task', '4..5', '4',
+                          '85.0', '35.0', '25.0..155'],
+                         self.cells(text, '|         50 | VCenter'))
+        oslo = [i for i, line in enumerate(lines) if 'oslo.vmware' in line]
+        self.assertEqual(
+            ['50', 'oslo.vmware VMwareAPISession.wait_for_task', '2..3', '2',
+             '2035', '1985', '1965..3955'],
+            [c.strip() for c in lines[oslo[0]].strip('|').split('|')])
+        self.assertIn('(every 2 s)', lines[oslo[0] + 1])
+
+    def test_report_section(self):
+        text = bench.report({'repeat': 3, 'runs': same_runs(),
+                             'taskwait': make_taskwait(),
+                             'runtime_seconds': 30})
+        self.assertIn('OK: the 3 driver operations', text)
+        self.assertIn('-task-delay-ms D (3 repetitions each', text)
+        self.assertIn('OK: VCenterSession.wait_for_task polled', text)
+        self.assertIn("oslo.service's threading backend", text)
+        self.assertIn('polled every 2 s', text)
+        self.assertNotIn('FAILED', text)
+        self.assertTrue(text.endswith('Total run time 30s (simulator build '
+                                      'check 0.0s).'))
+
+    def test_report_section_failed(self):
+        bad = make_taskwait(make_taskwait_run(50, ours=[wait(9, 0.07)]))
+        text = bench.report({'repeat': 3, 'runs': same_runs(),
+                             'taskwait': bad})
+        self.assertIn('FAILED: task waits polled more often', text)
+        self.assertIn('- VCenterSession.wait_for_task at 50 ms', text)
+        self.assertIn('OK: the 3 driver operations', text)
+
+    def test_report_of_task_waits_only(self):
+        text = bench.report({'repeat': 5, 'runs': [],
+                             'taskwait': make_taskwait()})
+        self.assertNotIn('Inventories', text)
+        self.assertIn('Task waits', text)
+
+    def test_report_is_restructuredtext(self):
+        for runs, tables in ((same_runs(), 4), ([], 1)):
+            text = bench.report({'repeat': 3, 'runs': runs,
+                                 'taskwait': make_taskwait(),
+                                 'runtime_seconds': 1})
+            doc = docutils_core.publish_doctree(
+                text, settings_overrides={'report_level': 2,
+                                          'halt_level': 2})
+            found = [node for node in doc.traverse()
+                     if node.tagname == 'table']
+            self.assertEqual(tables, len(found))
+            rows = [node for node in found[-1].traverse()
+                    if node.tagname == 'row']
+            self.assertEqual(1 + 4, len(rows))  # heading + 2 delays x 2
+        bad = make_taskwait(make_taskwait_run(50, ours=[wait(9, 0.07)] * 2))
+        doc = docutils_core.publish_doctree(
+            bench.report({'repeat': 3, 'runs': [], 'taskwait': bad}),
+            settings_overrides={'report_level': 2, 'halt_level': 2})
+        items = [node for node in doc.traverse()
+                 if node.tagname == 'list_item']
+        self.assertEqual(2, len(items))
