@@ -227,17 +227,42 @@ class VCenterSession:
     def invoke(self, method, moref, target=None, **kwargs):
         """Call vSphere ``method`` on ``moref``; faults become VCenterFault.
 
+        A connection error is retried ``vcenter_api_retry_count`` times
+        with a short back-off, and an expired session is logged in again
+        at once. (oslo.vmware's ``invoke_api`` does the same but sleeps 10 s
+        before each retry, also after a re-login.)
+
         :param target: a description of what the call is about, used in
             error messages (defaults to the moref).
         """
-        try:
-            return self.api.invoke_api(self.vim, method, moref, **kwargs)
-        except (vexc.VimConnectionException,
-                vexc.VimSessionOverLoadException) as err:
-            raise exceptions.VCenterConnectionError(
-                url=self.url, reason=_connection_reason(err))
-        except vexc.VimException as err:
-            raise _to_fault(err, method, target or _describe(moref))
+        api = self.api
+        retries = self._options['vcenter_api_retry_count']
+        for attempt in range(retries + 1):
+            last = attempt == retries
+            try:
+                return getattr(api.vim, method)(moref, **kwargs)
+            except vexc.VimFaultException as err:
+                if vexc.NOT_AUTHENTICATED not in (err.fault_list or []):
+                    raise _to_fault(err, method, target or _describe(moref))
+                # oslo.vmware reports an empty RetrievePropertiesEx answer
+                # as NotAuthenticated; on a live session it means "nothing".
+                if api.is_current_session_active():
+                    return []
+                if last:
+                    raise exceptions.VCenterConnectionError(
+                        url=self.url, reason='the session keeps expiring')
+                LOG.info('vCenter session expired; logging in again.')
+                api._create_session()
+            except (vexc.VimConnectionException,
+                    vexc.VimSessionOverLoadException) as err:
+                if last:
+                    raise exceptions.VCenterConnectionError(
+                        url=self.url, reason=_connection_reason(err))
+                LOG.warning('%s failed (%s); retrying.', method,
+                            _fault_text(err))
+                time.sleep(min(0.5 * 2 ** attempt, 10))
+            except vexc.VimException as err:
+                raise _to_fault(err, method, target or _describe(moref))
 
     def wait_for_task(self, task, target=None, action=None):
         """Wait for ``task`` and return its ``info`` on success.

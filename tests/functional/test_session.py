@@ -75,6 +75,20 @@ class LoginTest(base.FunctionalTestCase):
         self.assertNotIn(secret, logs.text)
         self.assertTrue(logs.records)
 
+    def test_expired_session_logs_in_again(self):
+        session = vc_session.VCenterSession(self.options)
+        self.addCleanup(session.close)
+        session.api
+        # vCenter drops the session (idle timeout, restart...).
+        session.vim.Logout(session.service_content.sessionManager)
+        before = session.counts_snapshot()
+        props = session.get_properties(session.service_content.rootFolder,
+                                       ['name'])
+        self.assertEqual('Datacenters', props['name'])
+        calls = session.counts_snapshot() - before
+        self.assertEqual(1, calls['Login'])
+        self.assertEqual(2, calls['RetrievePropertiesEx'])
+
     def test_unreachable_server_is_a_connection_error(self):
         options = conf.option_defaults(**self.vcsim.options(
             vcenter_port=1, vcenter_api_retry_count=0))
