@@ -178,9 +178,7 @@ class VMwareVolumeDriver:
         """Create the volume's backing VM with one disk of its size."""
         size = volume_types.checked_size(volume)
         profile = volume_types.profile(volume, self.options)
-        existing = self._backing(volume.id)
-        if existing is not None:
-            self._check_existing(volume, existing[1], size)
+        if self._already_created(volume, size):
             return None
         target = 'volume %s' % volume.id
         place = self.placement.choose(size, profile.disk_type,
@@ -214,6 +212,19 @@ class VMwareVolumeDriver:
                  size, profile.disk_type, profile.adapter_type,
                  place.datastore_name)
         return None
+
+    def _already_created(self, volume, size):
+        """Whether a backing for ``volume`` exists already (and fits).
+
+        A retried create finds the backing of its earlier attempt: the same
+        volume and size is success, anything else an error; never a second
+        VM with the same instanceUuid.
+        """
+        existing = self._backing(volume.id)
+        if existing is None:
+            return False
+        self._check_existing(volume, existing[1], size)
+        return True
 
     def _check_existing(self, volume, props, size):
         extra = volumeops.extra_config_dict(props)
@@ -440,6 +451,8 @@ class VMwareVolumeDriver:
                 volume=volume.id,
                 reason='size %s GiB is smaller than snapshot %s (%s GiB)'
                        % (size, snapshot.id, source_size))
+        if self._already_created(volume, size):
+            return
         ref, props = self._require_backing(snapshot.volume_id)
         snap = self._snapshot_of(snapshot, props)
         if snap is None:
@@ -463,9 +476,14 @@ class VMwareVolumeDriver:
                 reason='size %s GiB is smaller than source volume %s'
                        % (size, src_vref.id))
         profile = volume_types.profile(volume, self.options)
+        if self._already_created(volume, size):
+            return
         ref, props = self._require_backing(src_vref.id)
+        # The disk decides, not Cinder's record of the source's size: a
+        # linked clone cannot be larger than the disk it reads from.
+        source_kb = self._disk(props, src_vref.id).capacityInKB
         if profile.clone_type == 'linked' and \
-                size == volume_types.checked_size(src_vref):
+                vm_util.gib_to_kib(size) <= source_kb:
             if volume_types.in_use(src_vref):
                 raise exceptions.VolumeIsBusy(
                     volume=src_vref.id,
@@ -699,7 +717,8 @@ class VMwareVolumeDriver:
         mark = extra.get(vm_util.ATTACH_KEY_PREFIX + volume_id)
         for disk in vm_util.disks(volumeops.devices_of(inst_props)):
             backing = disk.backing
-            if mark and getattr(backing, 'uuid', None) == mark:
+            if mark and mark in (getattr(backing, 'uuid', None),
+                                 getattr(backing, 'fileName', None)):
                 return disk
             if file_name and getattr(backing, 'fileName', None) == file_name:
                 return disk

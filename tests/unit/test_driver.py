@@ -1238,3 +1238,50 @@ class DetachTest(InstanceTestBase):
         self.driver.detach_volume('vm-inst', self.vol)
         (change,) = self.arg('reconfigure', 'spec').deviceChange
         self.assertIs(attached, change.device)
+
+    def test_detach_by_file_name_mark_without_backing(self):
+        # A disk without uuid is recorded by its file name.
+        attached = self.disk(file_name='[ds1] y.vmdk', uuid=None,
+                             key=3100, unit=1)
+        self.add_instance(self.scsi_instance() + [attached], extra={
+            vm_util.ATTACH_KEY_PREFIX + self.vol.id: '[ds1] y.vmdk'})
+        self.vc.remove(self.ref)
+        self.driver.detach_volume('vm-inst', self.vol)
+        (change,) = self.arg('reconfigure', 'spec').deviceChange
+        self.assertIs(attached, change.device)
+
+
+class CloneTargetExistsTest(CloneTestBase):
+    """A retried clone finds the backing of its earlier attempt."""
+
+    def test_cloned_volume_already_there_is_success(self):
+        vol = self.volume(clone_type='full')
+        self.add_backing(vol, size_gb=2)
+        self.driver.create_cloned_volume(vol, self.src)
+        self.assertNoChange()
+
+    def test_volume_from_snapshot_already_there_is_success(self):
+        vol = self.volume(clone_type='full')
+        self.add_backing(vol, size_gb=2)
+        self.driver.create_volume_from_snapshot(vol, self.src_snap)
+        self.assertNoChange()
+
+    def test_existing_backing_of_another_size_is_refused_untouched(self):
+        vol = self.volume(clone_type='full')
+        self.add_backing(vol, size_gb=5)
+        self.assertRaises(exceptions.InvalidVolume,
+                          self.driver.create_cloned_volume, vol, self.src)
+        self.assertNoChange()
+
+
+class LinkedCloneDiskSizeTest(CloneTestBase):
+
+    def test_linked_decision_follows_the_disk_not_cinder(self):
+        # Cinder says the source has 3 GiB, its disk has 2: a 3 GiB linked
+        # clone cannot read from that disk, so no temporary snapshot is
+        # taken and a full clone is made (nothing left behind).
+        src = types.SimpleNamespace(**dict(vars(self.src), size=3))
+        vol = self.volume(size=3, host='c@b#dc-2:ds-new')
+        self.driver.create_cloned_volume(vol, src)
+        self.ops.create_snapshot.assert_not_called()
+        self.assertFullClone(vol, 3)
