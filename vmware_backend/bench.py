@@ -128,21 +128,7 @@ def parse_sizes(text):
 
     :raises ValueError: an item is not a positive integer, or none is given.
     """
-    sizes = set()
-    for item in text.split(','):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            size = int(item)
-        except ValueError:
-            raise ValueError('%r is not a number of VMs' % item)
-        if size < 1:
-            raise ValueError('%d is not a positive number of VMs' % size)
-        sizes.add(size)
-    if not sizes:
-        raise ValueError('no inventory size given')
-    return sorted(sizes)
+    return bench_taskwait.parse_numbers(text, 1, 'number of VMs')
 
 
 # Summaries ----------------------------------------------------------------

@@ -53,26 +53,36 @@ WAITERS = (
 WAITERS_BY_KEY = {waiter.key: waiter for waiter in WAITERS}
 
 
-def parse_delays(text):
-    """The sorted, distinct task delays (ms) of a "50,300,1000" list.
+def parse_numbers(text, minimum, noun):
+    """The sorted, distinct integers >= ``minimum`` of a "1,2,3" list.
 
-    :raises ValueError: an item is not an integer >= 0, or none is given.
+    :param noun: what the numbers count, for errors ("number of VMs").
+    :raises ValueError: an item is not such an integer, or none is given.
     """
-    delays = set()
+    numbers = set()
     for item in text.split(','):
         item = item.strip()
         if not item:
             continue
         try:
-            delay = int(item)
+            number = int(item)
         except ValueError:
-            raise ValueError('%r is not a number of milliseconds' % item)
-        if delay < 0:
-            raise ValueError('%d is not a task delay (ms >= 0)' % delay)
-        delays.add(delay)
-    if not delays:
-        raise ValueError('no task delay given')
-    return sorted(delays)
+            raise ValueError('%r is not a %s' % (item, noun))
+        if number < minimum:
+            raise ValueError('%d is not a %s (>= %d)'
+                             % (number, noun, minimum))
+        numbers.add(number)
+    if not numbers:
+        raise ValueError('no %s given' % noun)
+    return sorted(numbers)
+
+
+def parse_delays(text):
+    """The sorted, distinct task delays (ms) of a "50,300,1000" list.
+
+    :raises ValueError: an item is not an integer >= 0, or none is given.
+    """
+    return parse_numbers(text, 0, 'task delay in ms')
 
 
 def wait_sample(calls, start_seconds, wait_seconds):
