@@ -6,6 +6,8 @@ specs, relocate and clone specs. Nothing here talks to vCenter, so all of it
 is tested without a server, against the real WSDL types.
 """
 
+import time
+
 from vmware_backend import conf
 
 # Keys of the extraConfig entries this backend writes on backings.
@@ -16,8 +18,11 @@ KEY_PARENT = 'vmware_backend.parent'
 # On a source backing, one entry per linked clone depending on one of its
 # snapshots: key prefix + clone volume id -> snapshot name.
 KEY_CLONE_PREFIX = 'vmware_backend.clone.'
-# On a backing: operation in progress that must be cleaned up on failure.
-KEY_TEMPORARY = 'vmware_backend.temporary'
+# Beside each clone marker: when it was set (seconds since the epoch), so
+# a marker whose clone is still being created is told from a stale one.
+KEY_CLONE_SINCE_PREFIX = 'vmware_backend.clone_since.'
+# On a backing: when it was created (seconds since the epoch).
+KEY_CREATED = 'vmware_backend.created'
 # On an instance VM: "volume-<id>" -> the attached disk's backing uuid, the
 # same convention Nova's vmwareapi driver uses.
 ATTACH_KEY_PREFIX = 'volume-'
@@ -79,9 +84,14 @@ def extra_config(factory, entries):
             for key, value in sorted(entries.items())]
 
 
-def backing_extra_config(volume_id, parent=None):
-    """The extraConfig entries every backing of ``volume_id`` carries."""
-    entries = {KEY_MANAGED: 'true', KEY_VOLUME_ID: volume_id}
+def backing_extra_config(volume_id, parent=None, created=None):
+    """The extraConfig entries every backing of ``volume_id`` carries.
+
+    :param created: creation time, seconds since the epoch (default: now).
+    """
+    entries = {KEY_MANAGED: 'true', KEY_VOLUME_ID: volume_id,
+               KEY_CREATED: str(int(time.time() if created is None
+                                    else created))}
     if parent:
         entries[KEY_PARENT] = parent
     return entries
@@ -91,6 +101,38 @@ def clone_markers(extra):
     """The linked-clone markers (non-empty) among extraConfig entries."""
     return {key: value for key, value in extra.items()
             if key.startswith(KEY_CLONE_PREFIX) and value}
+
+
+def marker_entries(clone_id, snapshot_name, now=None):
+    """extraConfig entries recording that ``clone_id`` reads a snapshot."""
+    return {KEY_CLONE_PREFIX + clone_id: snapshot_name,
+            KEY_CLONE_SINCE_PREFIX + clone_id: str(int(
+                time.time() if now is None else now))}
+
+
+def clear_marker_entries(clone_id):
+    """extraConfig entries removing the marker of ``clone_id``."""
+    return {KEY_CLONE_PREFIX + clone_id: '',
+            KEY_CLONE_SINCE_PREFIX + clone_id: ''}
+
+
+def marker_since(extra, clone_id):
+    """When the marker of ``clone_id`` was set, or None when unknown."""
+    try:
+        return int(extra.get(KEY_CLONE_SINCE_PREFIX + clone_id))
+    except (TypeError, ValueError):
+        return None
+
+
+def inherited_markers(extra):
+    """Entries blanking dependency records a clone copied from its source.
+
+    vCenter copies the source's extraConfig into a clone.
+    """
+    entries = {key: '' for key in extra
+               if key.startswith((KEY_CLONE_PREFIX, KEY_CLONE_SINCE_PREFIX))}
+    entries[KEY_PARENT] = ''
+    return entries
 
 
 def controller_spec(factory, adapter_type, key, bus_number=0):
