@@ -13,6 +13,7 @@ plain ones both work. Nothing here imports Cinder.
 """
 
 import threading
+import time
 
 from oslo_log import log as logging
 
@@ -172,6 +173,21 @@ class VMwareVolumeDriver:
         return self.ops.ensure_folder(self._suds(vm_folder),
                                       self.options['vcenter_volume_folder'])
 
+    def _in_volume_folder(self, place, create):
+        """``create(folder)`` in the volume folder of ``place``.
+
+        The folder's moref is cached; when vCenter says it is gone (an
+        administrator removed it), it is found or created again, once.
+        """
+        try:
+            return create(self._volume_folder(place.vm_folder))
+        except exceptions.VCenterFault as err:
+            if err.fault != 'ManagedObjectNotFound':
+                raise
+            self.ops.forget_folder(self._suds(place.vm_folder),
+                                   self.options['vcenter_volume_folder'])
+            return create(self._volume_folder(place.vm_folder))
+
     # Volumes ---------------------------------------------------------------
 
     def create_volume(self, volume):
@@ -184,28 +200,16 @@ class VMwareVolumeDriver:
         place = self.placement.choose(size, profile.disk_type,
                                       pool_name=volume_types.pool_name(volume),
                                       target=target)
-        folder = self._volume_folder(place.vm_folder)
         spec = vm_util.backing_config_spec(
             self.session.factory,
             vm_util.backing_name(volume_types.volume_name(volume)),
             volume.id, size, profile.disk_type, profile.adapter_type,
             place.datastore_name, self.options['vcenter_backing_memory_mb'])
         with self._cleanup_on_failure(volume.id):
-            try:
-                ref = self.ops.create_backing(
+            ref = self._in_volume_folder(
+                place, lambda folder: self.ops.create_backing(
                     folder, self._suds(place.resource_pool),
-                    self._suds(place.host), spec, target)
-            except exceptions.VCenterFault as err:
-                if err.fault != 'ManagedObjectNotFound':
-                    raise
-                # The cached volume folder was removed meanwhile: find or
-                # create it again, once.
-                self.ops.forget_folder(self._suds(place.vm_folder),
-                                       self.options['vcenter_volume_folder'])
-                folder = self._volume_folder(place.vm_folder)
-                ref = self.ops.create_backing(
-                    folder, self._suds(place.resource_pool),
-                    self._suds(place.host), spec, target)
+                    self._suds(place.host), spec, target))
         self._remember(volume.id, ref)
         LOG.info('Created backing %s of volume %s (%s GiB, %s, %s) on '
                  'datastore %s.', volumeops.moref_value(ref), volume.id,
@@ -288,28 +292,43 @@ class VMwareVolumeDriver:
         LOG.info('Deleted backing of volume %s.', volume.id)
 
     def _live_clones(self, volume_id, ref, extra, snapshot_name=None):
-        """Ids of linked clones that really read from this volume.
+        """Ids of linked clones that read (or will read) from this volume.
 
-        A marker is trusted only when its clone exists and names this
-        volume (and snapshot) as its parent; other markers, left by a crash
-        or copied into a clone by vCenter, are removed.
+        A marker counts while its clone exists and names this volume (and
+        snapshot) as its parent, and while its clone is still being created
+        (the marker is set before the clone task starts). Other markers,
+        left by a crash or copied into a clone by vCenter, are removed.
         """
         live, stale = [], {}
         for key, snap in sorted(vm_util.clone_markers(extra).items()):
             clone_id = key[len(vm_util.KEY_CLONE_PREFIX):]
             found = self._backing(clone_id, ('config.extraConfig',))
-            parent = found and volumeops.extra_config_dict(found[1]).get(
-                vm_util.KEY_PARENT)
-            if parent == '%s:%s' % (volume_id, snap):
-                if snapshot_name in (None, snap):
-                    live.append(clone_id)
+            if found is None:
+                alive = self._clone_in_progress(extra, clone_id)
             else:
-                stale[key] = ''
+                alive = volumeops.extra_config_dict(found[1]).get(
+                    vm_util.KEY_PARENT) == '%s:%s' % (volume_id, snap)
+            if not alive:
+                stale.update(vm_util.clear_marker_entries(clone_id))
+            elif snapshot_name in (None, snap):
+                live.append(clone_id)
         if stale:
-            LOG.info('Dropping stale linked-clone markers %s of volume %s.',
-                     ', '.join(sorted(stale)), volume_id)
+            LOG.info('Dropping stale linked-clone markers of volume %s: %s.',
+                     volume_id, ', '.join(sorted(stale)))
             self.ops.set_extra_config(ref, stale, 'volume %s' % volume_id)
         return live
+
+    def _clone_in_progress(self, extra, clone_id):
+        """Whether a marker without its clone may still see it created.
+
+        A clone task cannot outlive its deadline; twice that (and a minute)
+        after the marker was set, the clone is not coming.
+        """
+        since = vm_util.marker_since(extra, clone_id)
+        if since is None:
+            return False
+        grace = 2 * self.options['vcenter_task_timeout'] + 60
+        return time.time() - since < grace
 
     def _release_parent(self, clone_id, parent):
         """Drop a deleted linked clone's dependency on its source."""
@@ -318,9 +337,8 @@ class VMwareVolumeDriver:
         if found is None:
             return
         ref, props = found
-        self.ops.set_extra_config(
-            ref, {vm_util.KEY_CLONE_PREFIX + clone_id: ''},
-            'volume %s' % source_id)
+        self.ops.set_extra_config(ref, vm_util.clear_marker_entries(clone_id),
+                                  'volume %s' % source_id)
         if snap_name.startswith(CLONE_SNAPSHOT_PREFIX):
             # The snapshot was taken only to serve this clone.
             snap = volumeops.find_snapshot(props, snap_name)
@@ -490,17 +508,38 @@ class VMwareVolumeDriver:
                     reason='a linked clone needs a snapshot of it, and it '
                            'is attached')
             snap_name = CLONE_SNAPSHOT_PREFIX + volume.id
-            snap = self.ops.create_snapshot(
-                ref, snap_name, 'Kept for linked clone %s' % volume.id,
-                'volume %s' % src_vref.id)
+            # The marker comes first: a crash after it leaves a marker that
+            # expires, never a snapshot nothing points to.
+            self._mark_clone(ref, src_vref.id, volume.id, snap_name)
+            snap = None
             try:
+                snap = self.ops.create_snapshot(
+                    ref, snap_name, 'Kept for linked clone %s' % volume.id,
+                    'volume %s' % src_vref.id)
                 self._clone(volume, size, src_vref.id, ref, props, snap,
-                            snap_name)
+                            snap_name, marked=True)
             except Exception:
-                self._remove_quietly(snap, snap_name, src_vref.id)
+                if snap is not None:
+                    self._remove_quietly(snap, snap_name, src_vref.id)
+                self._unmark_clone(ref, src_vref.id, volume.id)
                 raise
             return
         self._clone(volume, size, src_vref.id, ref, props, None, None)
+
+    def _mark_clone(self, source_ref, source_id, clone_id, snapshot_name):
+        self.ops.set_extra_config(
+            source_ref, vm_util.marker_entries(clone_id, snapshot_name),
+            'volume %s' % source_id)
+
+    def _unmark_clone(self, source_ref, source_id, clone_id):
+        try:
+            self.ops.set_extra_config(
+                source_ref, vm_util.clear_marker_entries(clone_id),
+                'volume %s' % source_id)
+        except exceptions.VMwareBackendException:
+            LOG.exception('Could not remove the marker of clone %s from '
+                          'volume %s; it expires, and "vmware-backend-manage '
+                          'audit" reports it.', clone_id, source_id)
 
     def _remove_quietly(self, snap, name, volume_id):
         try:
@@ -512,7 +551,12 @@ class VMwareVolumeDriver:
                           name, volume_id)
 
     def _clone(self, volume, size, source_id, source_ref, source_props,
-               snapshot_ref, snapshot_name):
+               snapshot_ref, snapshot_name, marked=False):
+        """Clone the source into the backing of ``volume``.
+
+        :param marked: the caller already recorded (and will clear on
+            failure) the linked-clone marker on the source.
+        """
         profile = volume_types.profile(volume, self.options)
         linked = profile.clone_type == 'linked' and snapshot_ref is not None
         source_disk = self._disk(source_props, source_id)
@@ -521,60 +565,71 @@ class VMwareVolumeDriver:
                      'clone instead of a linked one.', volume.id)
             linked = False
         target = 'volume %s' % volume.id
-        factory = self.session.factory
-        # vCenter copies the source's extraConfig into the clone; the
-        # source's own dependency markers must not come along.
-        extra = {key: '' for key in vm_util.clone_markers(
-            volumeops.extra_config_dict(source_props))}
-        extra[vm_util.KEY_PARENT] = ''
-        extra[vm_util.KEY_CLONE_PREFIX + volume.id] = ''
+        name = vm_util.backing_name(volume_types.volume_name(volume))
+        extra = vm_util.inherited_markers(
+            volumeops.extra_config_dict(source_props))
+        extra.update(vm_util.clear_marker_entries(volume.id))
         if linked:
-            # A linked clone must stay where its parent disk is.
-            datastore = volumeops.ref_list(source_props['datastore'])[0]
-            location = vm_util.relocate_spec(
-                factory, datastore,
-                resource_pool=source_props.get('resourcePool'),
-                disk_move_type=vm_util.LINKED_MOVE_TYPE)
-            folder = source_props['parent']
             extra[vm_util.KEY_PARENT] = '%s:%s' % (source_id, snapshot_name)
-            # Record the dependency before it exists: a crash then leaves a
-            # marker that audit reports, never an unprotected snapshot.
-            self.ops.set_extra_config(
-                source_ref,
-                {vm_util.KEY_CLONE_PREFIX + volume.id: snapshot_name},
-                'volume %s' % source_id)
-        else:
-            place = self.placement.choose(
-                size, profile.disk_type,
-                pool_name=volume_types.pool_name(volume), target=target)
-            location = vm_util.relocate_spec(
-                factory, self._suds(place.datastore),
-                host=self._suds(place.host),
-                resource_pool=self._suds(place.resource_pool),
-                disk_move_type=vm_util.FULL_MOVE_TYPE)
-            folder = self._volume_folder(place.vm_folder)
-        spec = vm_util.clone_spec(
-            factory, vm_util.backing_name(volume_types.volume_name(volume)),
-            volume.id, location, snapshot=snapshot_ref, extra_entries=extra)
+            if not marked:
+                # Record the dependency before it exists: a crash then
+                # leaves a marker that expires, never an unprotected
+                # snapshot.
+                self._mark_clone(source_ref, source_id, volume.id,
+                                 snapshot_name)
         try:
             with self._cleanup_on_failure(volume.id):
-                clone = self.ops.clone(
-                    source_ref, folder,
-                    vm_util.backing_name(volume_types.volume_name(volume)),
-                    spec, target)
+                if linked:
+                    clone = self._linked_clone(source_ref, source_props,
+                                               name, volume.id, extra,
+                                               snapshot_ref, target)
+                else:
+                    clone = self._full_clone(source_ref, source_disk, name,
+                                             volume, size, profile, extra,
+                                             snapshot_ref, target)
                 self._remember(volume.id, clone)
                 if not linked and \
                         vm_util.gib_to_kib(size) > source_disk.capacityInKB:
                     self._grow_clone(volume.id, clone, size)
         except Exception:
-            if linked:
-                self.ops.set_extra_config(
-                    source_ref, {vm_util.KEY_CLONE_PREFIX + volume.id: ''},
-                    'volume %s' % source_id)
+            if linked and not marked:
+                self._unmark_clone(source_ref, source_id, volume.id)
             raise
         LOG.info('Created volume %s as a %s clone of volume %s%s.',
                  volume.id, 'linked' if linked else 'full', source_id,
                  ' (snapshot %s)' % snapshot_name if snapshot_name else '')
+
+    def _linked_clone(self, source_ref, source_props, name, volume_id,
+                      extra, snapshot_ref, target):
+        # A linked clone stays where its parent disk is.
+        factory = self.session.factory
+        location = vm_util.relocate_spec(
+            factory, volumeops.ref_list(source_props['datastore'])[0],
+            resource_pool=source_props.get('resourcePool'),
+            disk_move_type=vm_util.LINKED_MOVE_TYPE)
+        spec = vm_util.clone_spec(factory, name, volume_id, location,
+                                  snapshot=snapshot_ref, extra_entries=extra)
+        return self.ops.clone(source_ref, source_props['parent'], name, spec,
+                              target)
+
+    def _full_clone(self, source_ref, source_disk, name, volume, size,
+                    profile, extra, snapshot_ref, target):
+        factory = self.session.factory
+        place = self.placement.choose(
+            size, profile.disk_type,
+            pool_name=volume_types.pool_name(volume), target=target)
+        datastore = self._suds(place.datastore)
+        location = vm_util.relocate_spec(
+            factory, datastore, host=self._suds(place.host),
+            resource_pool=self._suds(place.resource_pool),
+            disk_move_type=vm_util.FULL_MOVE_TYPE,
+            disks=[vm_util.disk_locator(factory, source_disk.key, datastore,
+                                        profile.disk_type)])
+        spec = vm_util.clone_spec(factory, name, volume.id, location,
+                                  snapshot=snapshot_ref, extra_entries=extra)
+        return self._in_volume_folder(
+            place, lambda folder: self.ops.clone(source_ref, folder, name,
+                                                 spec, target))
 
     def _grow_clone(self, volume_id, clone, size):
         props = self.ops.properties(clone, ('config.hardware.device',))

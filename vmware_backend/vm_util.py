@@ -217,10 +217,24 @@ def extend_disk_spec(factory, disk, new_size_gb):
     return create(factory, 'VirtualMachineConfigSpec', deviceChange=[change])
 
 
+def disk_locator(factory, disk_key, datastore, disk_type):
+    """Where and in which format a relocated or cloned disk is written."""
+    return create(factory, 'VirtualMachineRelocateSpecDiskLocator',
+                  diskId=disk_key, datastore=datastore,
+                  diskBackingInfo=_flat_backing(factory, '', disk_type,
+                                                DISK_MODE_BACKING))
+
+
 def relocate_spec(factory, datastore, host=None, resource_pool=None,
-                  disk_move_type=None):
-    """A VirtualMachineRelocateSpec onto ``datastore`` (suds morefs)."""
+                  disk_move_type=None, disks=None):
+    """A VirtualMachineRelocateSpec onto ``datastore`` (suds morefs).
+
+    :param disks: disk locators (see :func:`disk_locator`) converting the
+        disks' format on the way.
+    """
     spec = create(factory, 'VirtualMachineRelocateSpec', datastore=datastore)
+    if disks:
+        spec.disk = disks
     if host is not None:
         spec.host = host
     if resource_pool is not None:

@@ -290,6 +290,16 @@ class CloneTest(lb.LifecycleTestCase):
         self.driver.delete_snapshot(snap)
         self.assertIsNotNone(self.find(clone.id))
 
+    def test_full_clone_takes_the_new_volume_disk_type(self):
+        source, snap = self._source_with_snapshot(size=1)
+        clone = lb.make_volume(size=1, specs={'vmware:vmdk_type': 'thick'})
+        self.driver.create_volume_from_snapshot(clone, snap)
+        self.track(clone)
+        self.assertTrue(self.state(source.id).disk.backing.thinProvisioned)
+        backing = self.state(clone.id).disk.backing
+        self.assertFalse(backing.thinProvisioned)
+        self.assertFalse(backing.eagerlyScrub)
+
     def test_linked_clone_larger_falls_back_to_full(self):
         source, snap = self._source_with_snapshot(size=1)
         clone = lb.make_volume(size=2, specs={'vmware:clone_type': 'linked'})

@@ -30,6 +30,7 @@ from vmware_backend import volumeops
 
 R = inventory.MoRef
 GIB_KB = 1024 * 1024
+NOW = 1800000000
 SECRET = 'S3cret-Passw0rd'
 USER = 'svc-cinder@vsphere.local'
 OPTIONS = {'vcenter_host': 'vc.example.org', 'vcenter_username': USER,
@@ -112,6 +113,8 @@ class DriverTestBase(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.log = self.useFixture(fixtures.FakeLogger())
+        # Markers and backings record when they were made.
+        self.useFixture(fixtures.MockPatch('time.time', return_value=NOW))
         self.factory = wsdl_factory.factory()
         self.vc = FakeVCenter()
         self.snaps = {}
@@ -524,7 +527,7 @@ class DeleteVolumeTest(DriverTestBase):
         ref = self.add_source('snapshot-1')
         self.driver.delete_volume(self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, {self.marker: ''}, mock.ANY)
+            ref, vm_util.clear_marker_entries(self.clone.id), mock.ANY)
         self.ops.destroy.assert_called_once_with(ref, mock.ANY)
         names = self.op_names()
         self.assertLess(names.index('set_extra_config'),
@@ -535,7 +538,7 @@ class DeleteVolumeTest(DriverTestBase):
         self.add_clone('%s:snapshot-1' % plain_objects.volume().id)
         self.driver.delete_volume(self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, {self.marker: ''}, mock.ANY)
+            ref, vm_util.clear_marker_entries(self.clone.id), mock.ANY)
         self.ops.destroy.assert_called_once_with(ref, mock.ANY)
 
     def test_marker_of_a_clone_of_another_snapshot_is_removed(self):
@@ -543,7 +546,7 @@ class DeleteVolumeTest(DriverTestBase):
         self.add_clone('%s:snapshot-other' % self.src.id)
         self.driver.delete_volume(self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, {self.marker: ''}, mock.ANY)
+            ref, vm_util.clear_marker_entries(self.clone.id), mock.ANY)
         self.ops.destroy.assert_called_once_with(ref, mock.ANY)
 
     def test_stale_markers_are_removed_even_when_busy(self):
@@ -554,8 +557,28 @@ class DeleteVolumeTest(DriverTestBase):
         self.assertRaises(exceptions.VolumeIsBusy,
                           self.driver.delete_volume, self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, {stale: ''}, mock.ANY)
+            ref, vm_util.clear_marker_entries('gone'), mock.ANY)
         self.ops.destroy.assert_not_called()
+
+    def test_marker_of_a_clone_being_created_keeps_the_source(self):
+        since = vm_util.KEY_CLONE_SINCE_PREFIX + self.clone.id
+        self.add_backing(self.src, snapshots=['snapshot-1'], extra={
+            self.marker: 'snapshot-1', since: str(NOW - 60)})
+        err = self.assertRaises(exceptions.VolumeIsBusy,
+                                self.driver.delete_volume, self.src)
+        self.assertIn(self.clone.id, str(err))
+        self.assertNoChange()
+
+    def test_expired_marker_of_a_missing_clone_is_removed(self):
+        since = vm_util.KEY_CLONE_SINCE_PREFIX + self.clone.id
+        timeout = conf.option_defaults()['vcenter_task_timeout']
+        ref = self.add_backing(self.src, snapshots=['snapshot-1'], extra={
+            self.marker: 'snapshot-1',
+            since: str(int(NOW - 2 * timeout - 61))})
+        self.driver.delete_volume(self.src)
+        self.ops.set_extra_config.assert_called_once_with(
+            ref, vm_util.clear_marker_entries(self.clone.id), mock.ANY)
+        self.ops.destroy.assert_called_once_with(ref, mock.ANY)
 
     def test_removed_markers_are_ignored(self):
         self.add_backing(self.src, extra={self.marker: ''})
@@ -570,7 +593,7 @@ class DeleteVolumeTest(DriverTestBase):
         self.driver.delete_volume(self.clone)
         self.ops.destroy.assert_called_once_with(clone_ref, mock.ANY)
         self.ops.set_extra_config.assert_called_once_with(
-            src_ref, {self.marker: ''}, mock.ANY)
+            src_ref, vm_util.clear_marker_entries(self.clone.id), mock.ANY)
         self.ops.remove_snapshot.assert_called_once_with(
             self.snaps[snap_name], mock.ANY)
         self.assertEqual('destroy', self.op_names()[2])
@@ -581,7 +604,7 @@ class DeleteVolumeTest(DriverTestBase):
         self.driver.delete_volume(self.clone)
         self.ops.destroy.assert_called_once()
         self.ops.set_extra_config.assert_called_once_with(
-            src_ref, {self.marker: ''}, mock.ANY)
+            src_ref, vm_util.clear_marker_entries(self.clone.id), mock.ANY)
         self.ops.remove_snapshot.assert_not_called()
 
     def test_deleting_a_clone_whose_source_is_gone(self):
@@ -732,7 +755,7 @@ class SnapshotTest(DriverTestBase):
                                extra={marker: self.snap.name})
         self.driver.delete_snapshot(self.snap)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, {marker: ''}, mock.ANY)
+            ref, vm_util.clear_marker_entries('gone'), mock.ANY)
         self.ops.remove_snapshot.assert_called_once_with(
             self.snaps[self.snap.name], mock.ANY)
 
@@ -837,7 +860,7 @@ class CloneTestBase(DriverTestBase):
         self.assertEqual('', entries[vm_util.KEY_CLONE_PREFIX + vol.id])
         self.assertEqual(vol.id, entries[vm_util.KEY_VOLUME_ID])
         self.ops.set_extra_config.assert_called_once_with(
-            self.src_ref, {vm_util.KEY_CLONE_PREFIX + vol.id: snap_name},
+            self.src_ref, vm_util.marker_entries(vol.id, snap_name),
             mock.ANY)
         names = self.op_names()
         self.assertLess(names.index('set_extra_config'),
@@ -887,10 +910,12 @@ class CloneFromSnapshotTest(CloneTestBase):
         self.assertRaises(exceptions.VCenterFault,
                           self.driver.create_volume_from_snapshot, vol,
                           self.src_snap)
-        marker = vm_util.KEY_CLONE_PREFIX + vol.id
         self.assertEqual(
-            [mock.call(self.src_ref, {marker: self.src_snap.name}, mock.ANY),
-             mock.call(self.src_ref, {marker: ''}, mock.ANY)],
+            [mock.call(self.src_ref,
+                       vm_util.marker_entries(vol.id, self.src_snap.name),
+                       mock.ANY),
+             mock.call(self.src_ref, vm_util.clear_marker_entries(vol.id),
+                       mock.ANY)],
             self.ops.set_extra_config.call_args_list)
         self.ops.destroy.assert_called_once_with(leftover[0], mock.ANY)
         names = self.op_names()
@@ -941,17 +966,35 @@ class CloneVolumeTest(CloneTestBase):
         self.ops.remove_snapshot.assert_called_once_with(self.temp_snap,
                                                          mock.ANY)
         self.ops.set_extra_config.assert_called_with(
-            self.src_ref, {vm_util.KEY_CLONE_PREFIX + vol.id: ''}, mock.ANY)
-        self.assertEqual('remove_snapshot', self.op_names()[-1])
+            self.src_ref, vm_util.clear_marker_entries(vol.id), mock.ANY)
+        # The marker protects the snapshot until the snapshot is gone.
+        self.assertEqual(['remove_snapshot', 'set_extra_config'],
+                         self.op_names()[-2:])
 
-    def test_failed_marker_removes_the_temporary_snapshot(self):
+    def test_marker_comes_before_the_temporary_snapshot(self):
+        vol = self.volume()
+        self.driver.create_cloned_volume(vol, self.src)
+        names = self.op_names()
+        self.assertLess(names.index('set_extra_config'),
+                        names.index('create_snapshot'))
+
+    def test_failed_marker_takes_no_snapshot(self):
         vol = self.volume()
         self.ops.set_extra_config.side_effect = failure('ReconfigVM_Task')
         self.assertRaises(exceptions.VCenterFault,
                           self.driver.create_cloned_volume, vol, self.src)
+        self.ops.create_snapshot.assert_not_called()
         self.ops.clone.assert_not_called()
-        self.ops.remove_snapshot.assert_called_once_with(self.temp_snap,
-                                                         mock.ANY)
+        self.ops.remove_snapshot.assert_not_called()
+
+    def test_failed_temporary_snapshot_clears_the_marker(self):
+        vol = self.volume()
+        self.ops.create_snapshot.side_effect = failure('CreateSnapshot_Task')
+        self.assertRaises(exceptions.VCenterFault,
+                          self.driver.create_cloned_volume, vol, self.src)
+        self.ops.clone.assert_not_called()
+        self.ops.set_extra_config.assert_called_with(
+            self.src_ref, vm_util.clear_marker_entries(vol.id), mock.ANY)
 
     def test_linked_clone_of_attached_source_is_refused(self):
         self.src.status = 'in-use'

@@ -1,5 +1,7 @@
 """Spec builders, checked against the real vSphere types."""
 
+import time
+
 from suds import TypeNotFound
 import testtools
 
@@ -33,6 +35,8 @@ class BackingConfigSpecTest(SpecTestBase):
         self.assertEqual(128, spec.memoryMB)
         self.assertEqual('[ds1]', spec.files.vmPathName)
         extra = {o.key: o.value for o in spec.extraConfig}
+        created = int(extra.pop(vm_util.KEY_CREATED))
+        self.assertLess(abs(time.time() - created), 60)
         self.assertEqual({vm_util.KEY_MANAGED: 'true',
                           vm_util.KEY_VOLUME_ID: '1111'}, extra)
 
@@ -187,3 +191,39 @@ class SlotTest(SpecTestBase):
                     for u in range(16) if u != 7]
         self.assertEqual((None, None, None),
                          vm_util.find_slot(devices, 'lsiLogic'))
+
+
+class MarkerAndLocatorTest(SpecTestBase):
+
+    def test_marker_entries_round_trip(self):
+        entries = vm_util.marker_entries('c1', 'snapshot-1', now=1234)
+        self.assertEqual({vm_util.KEY_CLONE_PREFIX + 'c1': 'snapshot-1',
+                          vm_util.KEY_CLONE_SINCE_PREFIX + 'c1': '1234'},
+                         entries)
+        self.assertEqual(1234, vm_util.marker_since(entries, 'c1'))
+        self.assertIsNone(vm_util.marker_since({}, 'c1'))
+        self.assertEqual({vm_util.KEY_CLONE_PREFIX + 'c1': 'snapshot-1'},
+                         vm_util.clone_markers(entries))
+        cleared = vm_util.clear_marker_entries('c1')
+        self.assertEqual({'', }, set(cleared.values()))
+        self.assertEqual(set(entries), set(cleared))
+
+    def test_inherited_markers_are_blanked(self):
+        source = dict(vm_util.marker_entries('c1', 's'), other='x')
+        source[vm_util.KEY_PARENT] = 'p:s'
+        blanked = vm_util.inherited_markers(source)
+        self.assertEqual({vm_util.KEY_CLONE_PREFIX + 'c1': '',
+                          vm_util.KEY_CLONE_SINCE_PREFIX + 'c1': '',
+                          vm_util.KEY_PARENT: ''}, blanked)
+
+    def test_disk_locator_converts_format(self):
+        ds = volumeops.moref('Datastore', 'datastore-1')
+        loc = vm_util.disk_locator(self.factory, 2000, ds, 'thick')
+        self.assertEqual(2000, loc.diskId)
+        self.assertFalse(loc.diskBackingInfo.thinProvisioned)
+        self.assertFalse(loc.diskBackingInfo.eagerlyScrub)
+        spec = vm_util.relocate_spec(self.factory, ds, disks=[loc])
+        self.assertEqual([loc], spec.disk)
+        eager = vm_util.disk_locator(self.factory, 2000, ds,
+                                     'eagerZeroedThick')
+        self.assertTrue(eager.diskBackingInfo.eagerlyScrub)
