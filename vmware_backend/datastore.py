@@ -353,6 +353,9 @@ def pool_stats(pool, vcenter_id=''):
         'max_over_subscription_ratio': pool.max_over_subscription_ratio,
         'thin_provisioning_support': True,
         'thick_provisioning_support': True,
+        # Attached volumes are extended through the instance, not here.
+        'online_extend_support': False,
+        'multiattach': False,
         'datastore_type': pool.type,
         'datastore_name': pool.datastore_name,
         'location_info': 'vmware_backend:%s:%s' % (vcenter_id,

@@ -105,6 +105,7 @@ class VMwareVolumeDriver:
                 'thin_provisioning_support': True,
                 'thick_provisioning_support': True,
                 'multiattach': False,
+                'online_extend_support': False,
                 'pools': pools,
             }
         return self._stats

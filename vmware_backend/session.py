@@ -20,6 +20,7 @@ import os
 import re
 import threading
 import time
+from xml.sax import saxutils
 
 from oslo_log import log as oslo_logging
 from oslo_vmware import api as vmware_api
@@ -32,8 +33,11 @@ from vmware_backend import exceptions
 LOG = oslo_logging.getLogger(__name__)
 
 # suds logs every marshalled value at DEBUG, a Login's password included, in
-# loggers below "suds"; they are capped at INFO whatever the log config says.
-_SUDS_LOGGER = 'suds'
+# loggers below "suds"; they are capped at INFO whatever the log config says
+# (also those a config names explicitly).
+_SUDS_LOGGERS = ('suds', 'suds.client', 'suds.transport',
+                 'suds.transport.http', 'suds.mx', 'suds.mx.core',
+                 'suds.mx.literal')
 # Loggers that may still print request text; their records are filtered.
 _SOAP_LOGGERS = ('suds', 'suds.client', 'suds.transport',
                  'suds.transport.http', 'oslo_vmware', 'oslo_vmware.service',
@@ -41,6 +45,9 @@ _SOAP_LOGGERS = ('suds', 'suds.client', 'suds.transport',
 _BODY_METHOD = re.compile(rb'<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?([\w]+)')
 
 FIRST_POLL_DELAY = 0.01
+# Calls that change nothing, safe to send again after a connection error.
+_IDEMPOTENT_PREFIXES = ('Retrieve', 'ContinueRetrieve', 'Find', 'Query',
+                        'SessionIsActive')
 
 
 class _RequestCounter(suds_plugin.MessagePlugin):
@@ -58,21 +65,26 @@ class _RequestCounter(suds_plugin.MessagePlugin):
 
 
 class _SecretFilter(logging.Filter):
-    """Replaces a secret in any log record passing through a logger."""
+    """Replaces a secret, raw or XML-escaped, in log records."""
 
     def __init__(self, secret):
         super().__init__()
-        self._secret = secret
+        self._forms = sorted({secret, saxutils.escape(secret),
+                              saxutils.escape(secret, {'"': '&quot;',
+                                                       "'": '&apos;'})},
+                             key=len, reverse=True) if secret else []
 
     def filter(self, record):
-        if not self._secret:
+        if not self._forms:
             return True
         try:
             text = record.getMessage()
         except Exception:  # a broken record is not ours to fix
             return True
-        if self._secret in text:
-            record.msg = text.replace(self._secret, '***')
+        if any(form in text for form in self._forms):
+            for form in self._forms:
+                text = text.replace(form, '***')
+            record.msg = text
             record.args = None
         return True
 
@@ -148,9 +160,10 @@ class VCenterSession:
         self._counter_plugin = _RequestCounter(self.request_counts,
                                                self._count_lock)
         self._secret_filter = _SecretFilter(options.get('vcenter_password'))
-        suds_logger = logging.getLogger(_SUDS_LOGGER)
-        if suds_logger.getEffectiveLevel() < logging.INFO:
-            suds_logger.setLevel(logging.INFO)
+        for name in _SUDS_LOGGERS:
+            suds_logger = logging.getLogger(name)
+            if suds_logger.getEffectiveLevel() < logging.INFO:
+                suds_logger.setLevel(logging.INFO)
         for name in _SOAP_LOGGERS:
             logging.getLogger(name).addFilter(self._secret_filter)
 
@@ -228,9 +241,10 @@ class VCenterSession:
         """Call vSphere ``method`` on ``moref``; faults become VCenterFault.
 
         A connection error is retried ``vcenter_api_retry_count`` times
-        with a short back-off, and an expired session is logged in again
-        at once. (oslo.vmware's ``invoke_api`` does the same but sleeps 10 s
-        before each retry, also after a re-login.)
+        with a short back-off for calls that only read (a lost answer to a
+        ``*_Task`` call may hide work vCenter did), and an expired session
+        is logged in again at once. (oslo.vmware's ``invoke_api`` sleeps
+        10 s before each retry, also after a re-login.)
 
         :param target: a description of what the call is about, used in
             error messages (defaults to the moref).
@@ -255,7 +269,9 @@ class VCenterSession:
                 api._create_session()
             except (vexc.VimConnectionException,
                     vexc.VimSessionOverLoadException) as err:
-                if last:
+                # vCenter may have carried out a request whose answer was
+                # lost; only reads are sent again.
+                if last or not method.startswith(_IDEMPOTENT_PREFIXES):
                     raise exceptions.VCenterConnectionError(
                         url=self.url, reason=_connection_reason(err))
                 LOG.warning('%s failed (%s); retrying.', method,
@@ -288,11 +304,22 @@ class VCenterSession:
                 raise _task_fault(info, name, where)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                self._cancel(task, name, where)
                 raise exceptions.TaskTimeout(
                     task=vim_util.get_moref_value(task), name=name,
                     target=where, timeout=timeout, state=info.state)
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, max_delay)
+
+    def _cancel(self, task, name, target):
+        """Ask vCenter to cancel a task that ran out of time (best effort)."""
+        try:
+            self.invoke('CancelTask', task, target=target)
+            LOG.warning('Cancelled %s on %s after its deadline.', name,
+                        target)
+        except exceptions.VMwareBackendException as err:
+            LOG.warning('Could not cancel %s on %s after its deadline: %s',
+                        name, target, err)
 
     def get_properties(self, moref, paths, target=None):
         """Read ``paths`` of one managed object in one call.

@@ -97,7 +97,22 @@ def snapshot_name(snapshot):
     return getattr(snapshot, 'name', None) or 'snapshot-%s' % snapshot.id
 
 
+def _loaded(obj, name):
+    """``obj.name``, or None; never lazy-loads a Cinder object's field."""
+    is_set = getattr(obj, 'obj_attr_is_set', None)
+    if is_set is not None and not is_set(name):
+        return None
+    return getattr(obj, name, None)
+
+
 def in_use(volume):
-    """Whether Cinder reports the volume attached."""
-    return getattr(volume, 'status', None) in ('in-use', 'attaching',
-                                               'detaching')
+    """Whether Cinder reports the volume attached (or being attached).
+
+    Cinder sets ``status`` to ``extending`` or ``retyping`` while it calls
+    the driver, also for attached volumes; ``attach_status`` and
+    ``previous_status`` still tell.
+    """
+    return (_loaded(volume, 'status') in ('in-use', 'attaching',
+                                          'detaching') or
+            _loaded(volume, 'attach_status') == 'attached' or
+            _loaded(volume, 'previous_status') == 'in-use')

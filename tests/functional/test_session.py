@@ -154,6 +154,8 @@ class TaskWaitTest(testtools.TestCase):
         self.assertIn('Rename_Task', text)
         self.assertIn('folder under test', text)
         self.assertIn('1.0 seconds', text)
+        # The task that ran out of time is cancelled, not left running.
+        self.assertEqual(1, slow.counts_snapshot()['CancelTask'])
 
     def test_task_error_names_fault(self):
         session = self._session(vcenter_task_poll_interval=0.05)

@@ -270,6 +270,8 @@ class StatsTest(testtools.TestCase):
             'max_over_subscription_ratio': 3.0,
             'thin_provisioning_support': True,
             'thick_provisioning_support': True,
+            'online_extend_support': False,
+            'multiattach': False,
             'datastore_type': 'NFS',
             'datastore_name': 'ds1',
             'location_info': 'vmware_backend:vc-uuid:datastore-ds1',

@@ -86,3 +86,21 @@ class NamesTest(testtools.TestCase):
     def test_in_use(self):
         self.assertTrue(volume_types.in_use(volume(status='in-use')))
         self.assertFalse(volume_types.in_use(volume(status='available')))
+        # Cinder's extend of an attached volume: status is 'extending'.
+        self.assertTrue(volume_types.in_use(volume(
+            status='extending', attach_status='attached')))
+        self.assertTrue(volume_types.in_use(volume(
+            status='extending', previous_status='in-use')))
+        self.assertFalse(volume_types.in_use(volume(
+            status='extending', attach_status='detached',
+            previous_status='available')))
+
+    def test_in_use_never_lazy_loads(self):
+        class Ovo(types.SimpleNamespace):
+            def obj_attr_is_set(self, name):
+                return name == 'status'
+
+            def __getattr__(self, name):
+                raise AssertionError('lazy load of %s' % name)
+
+        self.assertFalse(volume_types.in_use(Ovo(status='extending')))
