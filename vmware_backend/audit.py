@@ -23,11 +23,22 @@ snapshot naming a volume id Cinder knows (a clone being created right now)
 is left alone, and so is an orphan that a volume Cinder knows depends on
 (through a linked clone) or that an instance VM still has attached.
 
+The id list is taken before vCenter is read, so what was created after it
+looks unknown: a new volume's backing, the marker and temporary snapshot of
+a linked clone being made right now. Given ``min_age``, a finding younger
+than that is *recent*: reported, never removed, not counted as a leftover
+(a later run decides). Its age comes from the backing's
+``vmware_backend.created``, the marker's ``vmware_backend.clone_since.<id>``
+or the snapshot's ``createTime``; without a time (made before the driver
+recorded it) a backing or marker counts as old. An old orphan a recent one
+depends on (through a linked clone) is kept as well.
+
 :func:`find` and :func:`removal_order` are pure; :func:`fix` removes the
 findings through :class:`vmware_backend.volumeops.VolumeOps`.
 """
 
 import dataclasses
+import time
 import uuid
 
 from oslo_log import log as logging
@@ -44,6 +55,7 @@ STALE_MARKER = 'stale-clone-marker'
 KINDS = (STALE_MARKER, STALE_SNAPSHOT, FAILED_CLONE, ORPHAN)
 
 TEMP_SNAPSHOT_PREFIX = 'clone-'
+DEFAULT_MIN_AGE = 3600
 
 
 @dataclasses.dataclass
@@ -52,7 +64,10 @@ class Finding:
 
     ``volume_id``/``ref``/``backing_name`` name the backing it is on (or
     is); ``item`` the extraConfig key or snapshot name; ``blocked`` why it
-    is kept even with ``--fix`` (None when it can be removed).
+    is kept even with ``--fix`` (None when it can be removed); ``since``
+    when the object was made (epoch seconds, None when unknown) and
+    ``recent`` whether that is less than the minimum age ago (then it is
+    skipped: neither removed nor counted).
     """
 
     kind: str
@@ -64,10 +79,19 @@ class Finding:
     detail: str = ''
     blocked: str = None
     parent: str = None
+    since: float = None
+    recent: bool = False
 
     @property
     def fixable(self):
-        return self.blocked is None
+        return self.blocked is None and not self.recent
+
+    @property
+    def clone_id(self):
+        """The clone volume id a marker finding names, or None."""
+        if self.kind != STALE_MARKER or not self.item:
+            return None
+        return self.item[len(vm_util.KEY_CLONE_PREFIX):]
 
     def as_dict(self):
         """Plain values for tables and JSON."""
@@ -78,11 +102,15 @@ class Finding:
             'moref': self.ref.value,
             'item': self.item,
             'detail': self.detail,
+            'since': self.since,
+            'recent': self.recent,
             'action': self.action(),
         }
 
     def action(self):
         """What ``--fix`` does about it."""
+        if self.recent:
+            return 'recent, skipped'
         if self.blocked:
             return 'kept: %s' % self.blocked
         if self.kind == STALE_MARKER:
@@ -160,8 +188,23 @@ def dependents(backings, known=()):
     return found
 
 
-def _blocked_orphans(orphans, deps, known, attached):
-    """{orphan id: reason} of orphans that must be kept."""
+def is_recent(since, now, min_age):
+    """Whether ``since`` (epoch seconds or None) is under ``min_age`` ago.
+
+    An unknown time counts as old; ``min_age`` 0 (or less) makes nothing
+    recent.
+    """
+    if not min_age or min_age <= 0 or since is None:
+        return False
+    return now - since < min_age
+
+
+def _blocked_orphans(orphans, deps, known, attached, recent=()):
+    """{orphan id: reason} of orphans that must be kept.
+
+    ``recent``: orphans that are skipped as recent; what they depend on is
+    kept too.
+    """
     blocked = {}
     for volume_id in orphans:
         if volume_id in attached:
@@ -179,7 +222,7 @@ def _blocked_orphans(orphans, deps, known, attached):
             if volume_id in blocked:
                 continue
             kept = sorted(d for d in deps.get(volume_id, ())
-                          if d in blocked)
+                          if d in blocked or d in recent)
             if kept:
                 blocked[volume_id] = ('linked clone(s) %s that are kept '
                                       'depend on it' % ', '.join(kept))
@@ -187,15 +230,19 @@ def _blocked_orphans(orphans, deps, known, attached):
     return blocked
 
 
-def find(backings, known_ids, instances=()):
+def find(backings, known_ids, instances=(), min_age=0, now=None):
     """Every leftover among ``backings`` given the ids Cinder knows.
 
     :param backings: :class:`vmware_backend.listing.Backing` records.
     :param known_ids: the volume ids Cinder knows.
     :param instances: :class:`vmware_backend.listing.Instance` records;
         an orphan an instance has attached is kept.
+    :param min_age: seconds; younger findings are marked ``recent``
+        (0: none is).
+    :param now: the current time in epoch seconds (default: now).
     :returns: a list of :class:`Finding`, in :data:`KINDS` order.
     """
+    now = time.time() if now is None else now
     known = set(known_ids)
     by_id = {b.volume_id: b for b in backings}
     alive = set(by_id) | known
@@ -205,20 +252,31 @@ def find(backings, known_ids, instances=()):
         for volume_id in inst.marks:
             attached.setdefault(volume_id, set()).add(inst.name)
     orphans = {b.volume_id for b in backings if b.volume_id not in known}
-    blocked = _blocked_orphans(orphans, deps, known, attached)
+    recent_orphans = {b.volume_id for b in backings
+                      if b.volume_id in orphans and
+                      is_recent(b.created, now, min_age)}
+    blocked = _blocked_orphans(orphans, deps, known, attached,
+                               recent_orphans)
 
     findings = []
     for b in backings:
         in_use = set()
+        recent_snaps = set()
         for clone_id, snap_name in sorted(b.clone_markers.items()):
             problem = marker_problem(b, clone_id, by_id, known)
             if problem is None:
                 in_use.add(snap_name)
                 continue
+            since = b.marker_since(clone_id)
+            recent = is_recent(since, now, min_age)
+            if recent:
+                # The snapshot a clone being made reads is as young.
+                recent_snaps.add(snap_name)
             findings.append(Finding(
                 STALE_MARKER, b.volume_id, b.ref, b.name,
                 item=vm_util.KEY_CLONE_PREFIX + clone_id,
-                detail='%s (snapshot %s)' % (problem, snap_name)))
+                detail='%s (snapshot %s)' % (problem, snap_name),
+                since=since, recent=recent))
         for snap_name, snap_ref in sorted(b.snapshots.items()):
             if not snap_name or \
                     not snap_name.startswith(TEMP_SNAPSHOT_PREFIX):
@@ -226,11 +284,15 @@ def find(backings, known_ids, instances=()):
             clone_id = snap_name[len(TEMP_SNAPSHOT_PREFIX):]
             if clone_id in alive or snap_name in in_use:
                 continue
+            since = b.snapshot_times.get(snap_name)
             findings.append(Finding(
                 STALE_SNAPSHOT, b.volume_id, b.ref, b.name, item=snap_name,
                 item_ref=snap_ref,
                 detail='temporary snapshot for linked clone %s, which no '
-                       'longer exists' % clone_id))
+                       'longer exists' % clone_id,
+                since=since,
+                recent=(snap_name in recent_snaps or
+                        is_recent(since, now, min_age))))
         if b.volume_id in orphans:
             kind = FAILED_CLONE if b.parent else ORPHAN
             detail = 'volume id unknown to Cinder'
@@ -238,7 +300,8 @@ def find(backings, known_ids, instances=()):
                 detail += '; linked clone of %s' % b.parent
             findings.append(Finding(
                 kind, b.volume_id, b.ref, b.name, detail=detail,
-                blocked=blocked.get(b.volume_id), parent=b.parent))
+                blocked=blocked.get(b.volume_id), parent=b.parent,
+                since=b.created, recent=b.volume_id in recent_orphans))
     findings.sort(key=lambda f: (KINDS.index(f.kind), f.volume_id,
                                  f.item or ''))
     return findings
@@ -268,11 +331,16 @@ def removal_order(findings, backings):
 
 
 def summary(findings):
-    """{kind: count} over every kind (zeros included)."""
+    """{kind: count} over every kind (zeros included), recent ones out."""
     counts = {kind: 0 for kind in KINDS}
-    for f in findings:
+    for f in problems(findings):
         counts[f.kind] += 1
     return counts
+
+
+def problems(findings):
+    """The findings that are leftovers: all but the recent ones."""
+    return [f for f in findings if not f.recent]
 
 
 class Fixer:
@@ -283,12 +351,21 @@ class Fixer:
         the source of a failed clone).
     :param known_ids: the ids Cinder knows; checked again before each
         removal.
+    :param min_age: seconds; a backing or marker found (re)made less than
+        that ago when it is read again just before its removal is kept.
     """
 
-    def __init__(self, ops, backings, known_ids):
+    def __init__(self, ops, backings, known_ids, min_age=0, clock=time.time):
         self._ops = ops
         self._by_id = {b.volume_id: b for b in backings}
         self._known = set(known_ids)
+        self._min_age = min_age
+        self._clock = clock
+
+    def _extra(self, ref):
+        props = self._ops.properties(ref, ('config.extraConfig',))
+        return {o.key: getattr(o, 'value', None) for o in
+                _options(props.get('config.extraConfig'))}
 
     def fix(self, finding):
         """Remove one finding; raises what the vCenter call raised."""
@@ -296,10 +373,11 @@ class Fixer:
             raise ValueError('%s of %s is kept: %s'
                              % (finding.kind, finding.volume_id,
                                 finding.blocked))
+        if finding.recent:
+            raise ValueError('%s of %s is recent: skipped'
+                             % (finding.kind, finding.volume_id))
         if finding.kind == STALE_MARKER:
-            self._ops.set_extra_config(
-                inventory.to_suds(finding.ref), {finding.item: ''},
-                'volume %s' % finding.volume_id)
+            self._clear_marker(finding)
         elif finding.kind == STALE_SNAPSHOT:
             self._ops.remove_snapshot(
                 inventory.to_suds(finding.item_ref),
@@ -308,17 +386,38 @@ class Fixer:
         else:
             self._destroy(finding)
 
+    def _recent(self, since):
+        return is_recent(since, self._clock(), self._min_age)
+
+    def _clear_marker(self, finding):
+        ref = inventory.to_suds(finding.ref)
+        clone_id = finding.clone_id
+        extra = self._extra(ref)
+        since = vm_util.marker_since(extra, clone_id)
+        if since != finding.since and self._recent(since):
+            raise ValueError('the marker of clone %s on volume %s was set '
+                             'again meanwhile' % (clone_id,
+                                                  finding.volume_id))
+        self._ops.set_extra_config(
+            ref, vm_util.clear_marker_entries(clone_id),
+            'volume %s' % finding.volume_id)
+
     def _destroy(self, finding):
         if finding.volume_id in self._known:
             raise ValueError('volume %s is known to Cinder'
                              % finding.volume_id)
         ref = inventory.to_suds(finding.ref)
-        props = self._ops.properties(ref, ('config.extraConfig',))
-        extra = {o.key: getattr(o, 'value', None) for o in
-                 _options(props.get('config.extraConfig'))}
+        extra = self._extra(ref)
         if extra.get(vm_util.KEY_VOLUME_ID) != finding.volume_id:
             raise ValueError('VM %s is no longer the backing of volume %s'
                              % (finding.ref.value, finding.volume_id))
+        try:
+            created = int(extra.get(vm_util.KEY_CREATED))
+        except (TypeError, ValueError):
+            created = None
+        if created != finding.since and self._recent(created):
+            raise ValueError('the backing of volume %s was made again '
+                             'meanwhile' % finding.volume_id)
         self._ops.destroy(ref, 'volume %s' % finding.volume_id)
         LOG.info('Destroyed backing %s of unknown volume %s.',
                  finding.ref.value, finding.volume_id)
@@ -331,9 +430,9 @@ class Fixer:
         if source is None:
             return
         ref = inventory.to_suds(source.ref)
-        key = vm_util.KEY_CLONE_PREFIX + clone_id
-        if key in source.extra:
-            self._ops.set_extra_config(ref, {key: ''},
+        entries = vm_util.clear_marker_entries(clone_id)
+        if any(key in source.extra for key in entries):
+            self._ops.set_extra_config(ref, entries,
                                        'volume %s' % source_id)
         snap_ref = source.snapshots.get(snap_name)
         if snap_name.startswith(TEMP_SNAPSHOT_PREFIX) and \

@@ -2,9 +2,13 @@
 
 :func:`read` makes one paged ContainerView read of every virtual machine
 (and the datastore names) through :func:`vmware_backend.inventory.
-iter_container`, asking only for the property paths it needs. It is meant
-for operator commands (``volumes``, ``audit``), never for the volume
-operations, whose look-ups go through the SearchIndex.
+iter_container`, asking only for the property paths it needs. Given the
+backend's volume folder it reads the backings only below that folder of
+each datacenter (found with ``SearchIndex.FindChild``, see
+:func:`volume_folders`) and the rest of the inventory only for the instance
+VMs (name, extraConfig and devices). It is meant for operator commands
+(``volumes``, ``audit``), never for the volume operations, whose look-ups
+go through the SearchIndex.
 
 Everything else here is pure: :func:`parse` turns the read objects into
 :class:`Backing` and :class:`Instance` records, and :func:`link_attachments`
@@ -14,6 +18,7 @@ then confirmed by a disk of the instance backed by the volume's vmdk file.
 """
 
 import dataclasses
+import datetime
 
 from vmware_backend import inventory
 from vmware_backend import vm_util
@@ -22,6 +27,7 @@ KiB_PER_GiB = 1024 * 1024
 
 VM_PATHS = ('name', 'config.instanceUuid', 'config.extraConfig', 'snapshot',
             'datastore')
+INSTANCE_PATHS = ('name', 'config.extraConfig')
 DEVICE_PATH = 'config.hardware.device'
 
 
@@ -38,6 +44,23 @@ class Backing:
     snapshots: dict
     disks: list = None
     attached_to: list = dataclasses.field(default_factory=list)
+    # {snapshot name: its createTime in seconds since the epoch}
+    snapshot_times: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def created(self):
+        """When the backing was created (epoch seconds), or None.
+
+        Backings made before the driver recorded it carry no time.
+        """
+        try:
+            return int(self.extra.get(vm_util.KEY_CREATED))
+        except (TypeError, ValueError):
+            return None
+
+    def marker_since(self, clone_id):
+        """When the clone marker of ``clone_id`` was set, or None."""
+        return vm_util.marker_since(self.extra, clone_id)
 
     @property
     def parent(self):
@@ -83,16 +106,50 @@ def extra_config(props):
             if isinstance(o, dict)}
 
 
-def snapshot_names(props):
-    """{name: snapshot MoRef} of every snapshot in a VM's snapshot tree."""
+def _snapshot_trees(props):
     info = props.get('snapshot') or {}
     stack = list(info.get('rootSnapshotList') or []) \
         if isinstance(info, dict) else []
-    found = {}
     while stack:
         tree = stack.pop()
-        found[tree.get('name')] = tree.get('snapshot')
+        yield tree
         stack.extend(tree.get('childSnapshotList') or [])
+
+
+def snapshot_names(props):
+    """{name: snapshot MoRef} of every snapshot in a VM's snapshot tree."""
+    return {tree.get('name'): tree.get('snapshot')
+            for tree in _snapshot_trees(props)}
+
+
+def epoch_seconds(value):
+    """A vSphere ``xsd:dateTime`` (datetime or ISO text) as epoch seconds.
+
+    A time without a zone is taken as UTC; None when there is no time.
+    """
+    if isinstance(value, str):
+        try:
+            value = datetime.datetime.fromisoformat(
+                value.replace('Z', '+00:00'))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime.datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.timestamp()
+
+
+def snapshot_times(props):
+    """{name: createTime in epoch seconds} of a VM's snapshots.
+
+    Snapshots whose ``createTime`` was not read are left out.
+    """
+    found = {}
+    for tree in _snapshot_trees(props):
+        created = epoch_seconds(tree.get('createTime'))
+        if created is not None:
+            found[tree.get('name')] = created
     return found
 
 
@@ -157,7 +214,8 @@ def parse(objects):
                 datastores=sorted(ds_names.get(d) or d.value
                                   for d in props.get('datastore') or []),
                 snapshots=snapshot_names(props),
-                disks=vm_disks))
+                disks=vm_disks,
+                snapshot_times=snapshot_times(props)))
             continue
         marks = attachment_marks(extra)
         if marks:
@@ -193,20 +251,70 @@ def link_attachments(backings, instances):
     return backings
 
 
-def read(session, devices=True, root=None):
+def volume_folders(session, path):
+    """The folder ``path`` ("a/b") below each datacenter's VM folder.
+
+    One ContainerView read of the datacenters, then one
+    ``SearchIndex.FindChild`` per level and datacenter (the names escaped
+    as the driver escapes them when it creates the folders).
+
+    :returns: a list of :class:`vmware_backend.inventory.MoRef`; a
+        datacenter without the folder adds nothing.
+    """
+    datacenters = inventory.read_container(
+        session, {'Datacenter': ['name', 'vmFolder']})
+    search_index = session.service_content.searchIndex
+    found = []
+    for ref, props in sorted(datacenters, key=lambda item: item[0].value):
+        folder = props.get('vmFolder')
+        for name in path.split('/'):
+            if folder is None:
+                break
+            name = vm_util.escape_name(name.strip())
+            folder = session.invoke(
+                'FindChild', search_index, target='folder %s' % name,
+                entity=inventory.to_suds(folder), name=name)
+            folder = inventory.from_suds(folder) if folder else None
+        if folder is not None and folder not in found:
+            found.append(folder)
+    return found
+
+
+def read(session, devices=True, root=None, volume_folder=None):
     """Read the managed backings (and the instances they are attached to).
 
     :param session: a :class:`vmware_backend.session.VCenterSession`.
     :param devices: also read the device lists (sizes, attachments).
     :param root: the container to read below; default: the root folder.
+    :param volume_folder: the backend's ``vcenter_volume_folder``: when
+        given, only the backings below that folder of each datacenter are
+        read (managed VMs elsewhere, e.g. another backend's, are ignored),
+        and the VMs below ``root`` only for their attachment marks.
     :returns: ``(backings, instances)``, see :func:`parse`; with
         ``devices``, ``attached_to`` is filled.
     """
     vm_paths = list(VM_PATHS) + ([DEVICE_PATH] if devices else [])
-    objects = inventory.read_container(
-        session, {'VirtualMachine': vm_paths, 'Datastore': ['name']},
-        root=root)
-    backings, instances = parse(objects)
+    if volume_folder is None:
+        objects = inventory.read_container(
+            session, {'VirtualMachine': vm_paths, 'Datastore': ['name']},
+            root=root)
+        backings, instances = parse(objects)
+    else:
+        instance_paths = list(INSTANCE_PATHS) + (
+            [DEVICE_PATH] if devices else [])
+        wide = inventory.read_container(
+            session, {'VirtualMachine': instance_paths,
+                      'Datastore': ['name']}, root=root)
+        _others, instances = parse(wide)
+        objects = [item for item in wide if item[0].type == 'Datastore']
+        seen = set()
+        for folder in volume_folders(session, volume_folder):
+            for ref, props in inventory.read_container(
+                    session, {'VirtualMachine': vm_paths}, root=folder):
+                if ref not in seen:
+                    seen.add(ref)
+                    objects.append((ref, props))
+        backings, _instances = parse(objects)
     if devices:
         link_attachments(backings, instances)
     return backings, instances

@@ -271,7 +271,7 @@ class AuditCliTest(CliMixin, testtools.TestCase):
     def test_reports_without_removing(self):
         ids = self.scenario()
         proc = self.cli('--format', 'json', 'audit', '--volume-ids', ids,
-                        config=self.config)
+                        '--min-age', '0', config=self.config)
         self.assertExit(1, proc)
         report = self.json_of(proc)
         found = {(f['kind'], f['volume_id'], f['item'])
@@ -294,7 +294,7 @@ class AuditCliTest(CliMixin, testtools.TestCase):
         with open(ids) as ids_file:
             ids_text = ids_file.read()
         proc = self.cli('audit', '--volume-ids', '-', '--fix', '--yes',
-                        config=self.config, stdin=ids_text)
+                        '--min-age', '0', config=self.config, stdin=ids_text)
         self.assertExit(0, proc)
         self.assertIn('0 leftover(s) remain after the fix.', proc.stdout)
 
@@ -317,7 +317,8 @@ class AuditCliTest(CliMixin, testtools.TestCase):
         clone = self.linked_from(self.snapshot(orphan))
         ids = self.ids_file(clone.id)
         proc = self.cli('--format', 'json', 'audit', '--volume-ids', ids,
-                        '--fix', '--yes', config=self.config)
+                        '--fix', '--yes', '--min-age', '0',
+                        config=self.config)
         self.assertExit(1, proc)
         report = self.json_of(proc)
         (remaining,) = [f for f in report['remaining']
@@ -330,7 +331,7 @@ class AuditCliTest(CliMixin, testtools.TestCase):
     def test_fix_without_a_terminal_needs_yes(self):
         ids = self.scenario()
         proc = self.cli('audit', '--volume-ids', ids, '--fix',
-                        config=self.config)
+                        '--min-age', '0', config=self.config)
         self.assertExit(2, proc)
         self.assertIn('pass --yes', proc.stderr)
         self.assertIn(self.orphan.id, set(self.backings()))
@@ -338,10 +339,103 @@ class AuditCliTest(CliMixin, testtools.TestCase):
     def test_refuses_to_fix_with_an_empty_id_list(self):
         self.create()
         proc = self.cli('audit', '--volume-ids', self.ids_file(), '--fix',
-                        '--yes', config=self.config)
+                        '--yes', '--min-age', '0', config=self.config)
         self.assertExit(2, proc)
         self.assertIn('refusing', proc.stderr)
         self.assertEqual(1, len(self.backings()))
+
+    def test_new_backing_is_recent_until_min_age_zero(self):
+        # The id list was taken before the volume was created: it names
+        # another (random) volume only.
+        volume = self.create()
+        ids = self.ids_file(str(uuid.uuid4()))
+        proc = self.cli('--format', 'json', 'audit', '--volume-ids', ids,
+                        config=self.config)
+        self.assertExit(0, proc)
+        report = self.json_of(proc)
+        (finding,) = [f for f in report['findings']
+                      if f['volume_id'] == volume.id]
+        self.assertEqual('orphaned-backing', finding['kind'])
+        self.assertTrue(finding['recent'])
+        self.assertEqual('recent, skipped', finding['action'])
+        self.assertEqual(3600, report['min_age'])
+        self.assertEqual(1, report['recent'])
+        self.assertEqual(0, report['summary']['orphaned-backing'])
+
+        proc = self.cli('audit', '--volume-ids', ids, '--fix', '--yes',
+                        config=self.config)
+        self.assertExit(0, proc)
+        self.assertIn('1 recent item(s) (made less than 3600s ago) skipped',
+                      proc.stdout)
+        self.assertIsNotNone(
+            self.driver.ops.find_vm_by_instance_uuid(volume.id))
+
+        proc = self.cli('audit', '--volume-ids', ids, '--min-age', '0',
+                        '--fix', '--yes', config=self.config)
+        self.assertExit(0, proc)
+        self.assertIn('0 leftover(s) remain after the fix.', proc.stdout)
+        self.assertIsNone(self.driver.ops.find_vm_by_instance_uuid(volume.id))
+
+    def test_clone_being_made_is_left_alone(self):
+        # What a linked clone of a volume leaves on its source while
+        # CloneVM_Task runs: the temporary snapshot and the marker (with its
+        # time); the clone's id is not in the (older) list.
+        source = self.create()
+        creating = str(uuid.uuid4())
+        snap_name = 'clone-%s' % creating
+        ref = self.driver.ops.find_vm_by_instance_uuid(source.id)
+        self.driver.ops.create_snapshot(ref, snap_name, 'test', 'test')
+        self.driver.ops.set_extra_config(
+            ref, vm_util.marker_entries(creating, snap_name), 'test')
+        ids = self.ids_file(source.id)
+        proc = self.cli('--format', 'json', 'audit', '--volume-ids', ids,
+                        '--fix', '--yes', config=self.config)
+        self.assertExit(0, proc)
+        report = self.json_of(proc)
+        found = {(f['kind'], f['item']): f for f in report['findings']}
+        self.assertEqual({('stale-clone-marker',
+                           vm_util.KEY_CLONE_PREFIX + creating),
+                          ('stale-temporary-snapshot', snap_name)},
+                         set(found))
+        for finding in found.values():
+            self.assertTrue(finding['recent'])
+            self.assertEqual('recent, skipped', finding['result'])
+            # The times were read: the marker's, the snapshot's createTime.
+            self.assertIsNotNone(finding['since'])
+        self.assertEqual([], report['remaining'])
+        after = self.backings()[source.id]
+        self.assertEqual({creating: snap_name}, after.clone_markers)
+        self.assertIn(snap_name, after.snapshots)
+
+        # Once old enough (here: no minimum age), both go, both keys blank.
+        proc = self.cli('audit', '--volume-ids', ids, '--min-age', '0',
+                        '--fix', '--yes', config=self.config)
+        self.assertExit(0, proc)
+        after = self.backings()[source.id]
+        self.assertEqual({}, after.clone_markers)
+        self.assertFalse(after.extra.get(
+            vm_util.KEY_CLONE_SINCE_PREFIX + creating))
+        self.assertNotIn(snap_name, after.snapshots)
+
+    def test_backings_outside_the_volume_folder_are_not_audited(self):
+        ours = self.create()
+        other_driver = vmware_driver.VMwareVolumeDriver(
+            self.vcsim.options(vcenter_volume_folder='Other/Backend'),
+            session=self.session)
+        theirs = plain_objects.volume(1)
+        other_driver.create_volume(theirs)
+        ids = self.ids_file(str(uuid.uuid4()))
+        proc = self.cli('--format', 'json', 'audit', '--volume-ids', ids,
+                        '--min-age', '0', '--fix', '--yes',
+                        config=self.config)
+        self.assertExit(0, proc)
+        report = self.json_of(proc)
+        self.assertEqual([ours.id],
+                         [f['volume_id'] for f in report['findings']])
+        self.assertEqual(1, report['backings'])
+        self.assertIsNone(self.driver.ops.find_vm_by_instance_uuid(ours.id))
+        self.assertIsNotNone(
+            other_driver.ops.find_vm_by_instance_uuid(theirs.id))
 
 
 class DemoCliTest(CliMixin, testtools.TestCase):

@@ -1,11 +1,14 @@
 """Audit logic and the parsing of the inventory read, on synthetic data."""
 
+import datetime
+import time
 import types
 import uuid
 
 import testtools
 
 from vmware_backend import audit
+from vmware_backend.cmd import manage
 from vmware_backend import inventory
 from vmware_backend import listing
 from vmware_backend import vm_util
@@ -30,10 +33,17 @@ class FakeVCenter:
         return R(kind, '%s-%d' % (prefix, self._next))
 
     def backing(self, volume_id=None, size_gb=1, snapshots=(), parent=None,
-                markers=None, extra=None):
+                markers=None, extra=None, created=None, since=None,
+                snapshot_times=None):
+        """A backing VM; ``since``: {clone id: marker time}."""
         volume_id = volume_id or new_id()
         entries = {vm_util.KEY_MANAGED: 'true',
                    vm_util.KEY_VOLUME_ID: volume_id}
+        if created is not None:
+            entries[vm_util.KEY_CREATED] = str(int(created))
+        for clone_id, when in (since or {}).items():
+            entries[vm_util.KEY_CLONE_SINCE_PREFIX + clone_id] = \
+                str(int(when))
         if parent:
             entries[vm_util.KEY_PARENT] = parent
         for clone_id, snap in (markers or {}).items():
@@ -57,16 +67,22 @@ class FakeVCenter:
         if snapshots:
             props['snapshot'] = {
                 'currentSnapshot': None,
-                'rootSnapshotList': self._tree(list(snapshots))}
+                'rootSnapshotList': self._tree(list(snapshots),
+                                               snapshot_times or {})}
         self.objects.append((ref, props))
         return volume_id
 
-    def _tree(self, names):
+    def _tree(self, names, times):
         if not names:
             return []
-        return [{'name': names[0],
-                 'snapshot': self._ref('VirtualMachineSnapshot', 'snap'),
-                 'childSnapshotList': self._tree(names[1:])}]
+        tree = {'name': names[0],
+                'snapshot': self._ref('VirtualMachineSnapshot', 'snap'),
+                'childSnapshotList': self._tree(names[1:], times)}
+        if names[0] in times:
+            # As suds parses xsd:dateTime: an aware datetime.
+            tree['createTime'] = datetime.datetime.fromtimestamp(
+                times[names[0]], datetime.timezone.utc)
+        return [tree]
 
     def instance(self, name, attached=(), files=()):
         extra = [{'key': 'volume-%s' % v, 'value': 'disk-%s' % v}
@@ -353,15 +369,17 @@ class FixerTest(testtools.TestCase):
         src, clone = self.refs[self.source].value, self.refs[self.clone].value
         source = [b for b in self.backings if b.volume_id == self.source][0]
         self.assertEqual([
+            # Both keys of the marker are blanked.
+            ('properties', src),
             ('set_extra_config', src,
-             {vm_util.KEY_CLONE_PREFIX + self.gone: ''}),
+             vm_util.clear_marker_entries(self.gone)),
             ('remove_snapshot',
              source.snapshots['clone-%s' % self.gone].value),
             ('properties', clone),
             ('destroy', clone),
             # Releasing the failed clone's source, as delete_volume does.
             ('set_extra_config', src,
-             {vm_util.KEY_CLONE_PREFIX + self.clone: ''}),
+             vm_util.clear_marker_entries(self.clone)),
             ('remove_snapshot',
              source.snapshots['clone-%s' % self.clone].value),
         ], ops.calls)
@@ -391,3 +409,234 @@ class FixerTest(testtools.TestCase):
         self.assertRaises(ValueError, audit.Fixer(ops, [], set()).fix,
                           finding)
         self.assertEqual([], ops.calls)
+
+
+NOW = 1800000000
+HOUR = 3600
+
+
+class MinAgeTest(testtools.TestCase):
+    """Objects made after the id list was taken are skipped, not removed."""
+
+    def find(self, vc, known, min_age=HOUR):
+        self.backings, instances = vc.parsed()
+        return audit.find(self.backings, known, instances, min_age=min_age,
+                          now=NOW)
+
+    def test_listing_reads_times(self):
+        vc = FakeVCenter()
+        clone = new_id()
+        vc.backing(created=NOW - 5, snapshots=['a', 'b'],
+                   markers={clone: 'a'}, since={clone: NOW - 7},
+                   snapshot_times={'a': NOW - 9})
+        (backing,), _ = vc.parsed()
+        self.assertEqual(NOW - 5, backing.created)
+        self.assertEqual(NOW - 7, backing.marker_since(clone))
+        self.assertEqual({'a': NOW - 9}, backing.snapshot_times)
+
+    def test_epoch_seconds(self):
+        self.assertEqual(0, listing.epoch_seconds(
+            datetime.datetime(1970, 1, 1)))
+        self.assertEqual(3600, listing.epoch_seconds(
+            '1970-01-01T02:00:00+01:00'))
+        self.assertEqual(60, listing.epoch_seconds('1970-01-01T00:01:00Z'))
+        self.assertIsNone(listing.epoch_seconds(None))
+        self.assertIsNone(listing.epoch_seconds('yesterday'))
+
+    def test_recent_orphan_is_skipped(self):
+        vc = FakeVCenter()
+        known = vc.backing(created=NOW - 2 * HOUR)
+        young = vc.backing(created=NOW - 60)
+        (finding,) = self.find(vc, {known})
+        self.assertEqual((audit.ORPHAN, young), (finding.kind,
+                                                 finding.volume_id))
+        self.assertTrue(finding.recent)
+        self.assertFalse(finding.fixable)
+        self.assertEqual('recent, skipped', finding.action())
+        self.assertEqual(NOW - 60, finding.as_dict()['since'])
+        self.assertEqual([], audit.problems([finding]))
+        self.assertEqual(0, audit.summary([finding])[audit.ORPHAN])
+        self.assertEqual([], audit.removal_order([finding], self.backings))
+        ops = FakeOps()
+        self.assertRaises(ValueError,
+                          audit.Fixer(ops, self.backings, {known}).fix,
+                          finding)
+        self.assertEqual([], ops.calls)
+
+    def test_old_orphan_is_fixed(self):
+        vc = FakeVCenter()
+        known = vc.backing(created=NOW - 2 * HOUR)
+        old = vc.backing(created=NOW - HOUR - 1)
+        (finding,) = self.find(vc, {known})
+        self.assertEqual(old, finding.volume_id)
+        self.assertFalse(finding.recent)
+        self.assertTrue(finding.fixable)
+        self.assertEqual([finding], audit.problems([finding]))
+        ref = finding.ref.value
+        ops = FakeOps({ref: {vm_util.KEY_VOLUME_ID: old,
+                             vm_util.KEY_CREATED: str(NOW - HOUR - 1)}})
+        fixer = audit.Fixer(ops, self.backings, {known}, min_age=HOUR,
+                            clock=lambda: NOW)
+        for item in audit.removal_order([finding], self.backings):
+            fixer.fix(item)
+        self.assertEqual([('properties', ref), ('destroy', ref)], ops.calls)
+
+    def test_orphan_without_a_time_counts_as_old(self):
+        vc = FakeVCenter()
+        known = vc.backing(created=NOW)
+        old = vc.backing()
+        (finding,) = self.find(vc, {known})
+        self.assertEqual(old, finding.volume_id)
+        self.assertIsNone(finding.since)
+        self.assertTrue(finding.fixable)
+
+    def test_min_age_zero_skips_nothing(self):
+        vc = FakeVCenter()
+        vc.backing(created=NOW)
+        (finding,) = self.find(vc, set(), min_age=0)
+        self.assertFalse(finding.recent)
+        self.assertTrue(finding.fixable)
+
+    def test_old_orphan_a_recent_clone_depends_on_is_kept(self):
+        vc = FakeVCenter()
+        source, clone = new_id(), new_id()
+        vc.backing(source, created=NOW - 2 * HOUR, snapshots=['s'],
+                   markers={clone: 's'}, since={clone: NOW - 60})
+        vc.backing(clone, parent='%s:s' % source, created=NOW - 30)
+        findings = {f.volume_id: f for f in self.find(vc, set())
+                    if f.kind in (audit.ORPHAN, audit.FAILED_CLONE)}
+        self.assertTrue(findings[clone].recent)
+        self.assertFalse(findings[source].recent)
+        self.assertFalse(findings[source].fixable)
+        self.assertIn(clone, findings[source].blocked)
+
+    def test_marker_with_recent_since_is_skipped(self):
+        # A linked clone being made: marker and snapshot on its source,
+        # no clone backing yet, the id not in the (older) list.
+        vc = FakeVCenter()
+        creating = new_id()
+        snap = 'clone-%s' % creating
+        source = vc.backing(created=NOW - 2 * HOUR, snapshots=[snap],
+                            markers={creating: snap},
+                            since={creating: NOW - 20},
+                            snapshot_times={snap: NOW - 2 * HOUR})
+        findings = self.find(vc, {source})
+        self.assertEqual(
+            sorted([(audit.STALE_MARKER, vm_util.KEY_CLONE_PREFIX + creating),
+                    (audit.STALE_SNAPSHOT, snap)]),
+            sorted((f.kind, f.item) for f in findings))
+        # The snapshot the recent marker names is kept with it, even though
+        # its own time is old (it was taken for the same clone).
+        self.assertTrue(all(f.recent for f in findings))
+        self.assertEqual([], audit.problems(findings))
+        self.assertEqual([], audit.removal_order(findings, self.backings))
+
+    def test_marker_without_since_counts_as_old(self):
+        vc = FakeVCenter()
+        gone = new_id()
+        source = vc.backing(created=NOW, markers={gone: 'snapshot-x'})
+        (finding,) = self.find(vc, {source})
+        self.assertEqual(audit.STALE_MARKER, finding.kind)
+        self.assertIsNone(finding.since)
+        self.assertTrue(finding.fixable)
+        ref = finding.ref.value
+        ops = FakeOps({ref: {vm_util.KEY_CLONE_PREFIX + gone: 'snapshot-x'}})
+        audit.Fixer(ops, self.backings, {source}, min_age=HOUR,
+                    clock=lambda: NOW).fix(finding)
+        self.assertEqual([('properties', ref),
+                          ('set_extra_config', ref,
+                           {vm_util.KEY_CLONE_PREFIX + gone: '',
+                            vm_util.KEY_CLONE_SINCE_PREFIX + gone: ''})],
+                         ops.calls)
+
+    def test_old_marker_is_fixable(self):
+        vc = FakeVCenter()
+        gone = new_id()
+        source = vc.backing(markers={gone: 'snapshot-x'},
+                            since={gone: NOW - HOUR})
+        (finding,) = self.find(vc, {source})
+        self.assertEqual(NOW - HOUR, finding.since)
+        self.assertTrue(finding.fixable)
+
+    def test_marker_set_again_meanwhile_is_kept(self):
+        vc = FakeVCenter()
+        gone = new_id()
+        source = vc.backing(markers={gone: 'snapshot-x'},
+                            since={gone: NOW - 2 * HOUR})
+        (finding,) = self.find(vc, {source})
+        ref = finding.ref.value
+        ops = FakeOps({ref: {
+            vm_util.KEY_CLONE_PREFIX + gone: 'clone-%s' % gone,
+            vm_util.KEY_CLONE_SINCE_PREFIX + gone: str(NOW - 5)}})
+        fixer = audit.Fixer(ops, self.backings, {source}, min_age=HOUR,
+                            clock=lambda: NOW)
+        err = self.assertRaises(ValueError, fixer.fix, finding)
+        self.assertIn('set again', str(err))
+        self.assertEqual([('properties', ref)], ops.calls)
+
+    def test_backing_made_again_meanwhile_is_kept(self):
+        vc = FakeVCenter()
+        orphan = vc.backing(created=NOW - 2 * HOUR)
+        (finding,) = self.find(vc, set())
+        ref = finding.ref.value
+        ops = FakeOps({ref: {vm_util.KEY_VOLUME_ID: orphan,
+                             vm_util.KEY_CREATED: str(NOW - 5)}})
+        fixer = audit.Fixer(ops, self.backings, set(), min_age=HOUR,
+                            clock=lambda: NOW)
+        self.assertRaises(ValueError, fixer.fix, finding)
+        self.assertNotIn('destroy', [c[0] for c in ops.calls])
+
+    def test_recent_temporary_snapshot_is_skipped(self):
+        vc = FakeVCenter()
+        young, old = 'clone-%s' % new_id(), 'clone-%s' % new_id()
+        source = vc.backing(created=NOW - 2 * HOUR, snapshots=[young, old],
+                            snapshot_times={young: NOW - 10,
+                                            old: NOW - 2 * HOUR})
+        findings = {f.item: f for f in self.find(vc, {source})}
+        self.assertEqual({young, old}, set(findings))
+        self.assertTrue(findings[young].recent)
+        self.assertEqual(NOW - 10, findings[young].since)
+        self.assertFalse(findings[old].recent)
+        self.assertEqual([findings[old]],
+                         audit.removal_order(list(findings.values()),
+                                             self.backings))
+
+    def test_temporary_snapshot_without_a_time_counts_as_old(self):
+        vc = FakeVCenter()
+        snap = 'clone-%s' % new_id()
+        source = vc.backing(snapshots=[snap])
+        (finding,) = self.find(vc, {source})
+        self.assertTrue(finding.fixable)
+
+    def test_real_clock_default(self):
+        vc = FakeVCenter()
+        vc.backing(created=time.time())
+        backings, instances = vc.parsed()
+        (finding,) = audit.find(backings, set(), instances, min_age=HOUR)
+        self.assertTrue(finding.recent)
+
+
+class MinAgeOptionTest(testtools.TestCase):
+
+    def test_default_is_an_hour(self):
+        args = manage.parse_args(['audit', '--volume-ids', 'f'])
+        self.assertEqual(3600, args.min_age)
+        self.assertEqual(audit.DEFAULT_MIN_AGE, args.min_age)
+
+    def test_value(self):
+        args = manage.parse_args(['audit', '--volume-ids', 'f',
+                                  '--min-age', '0'])
+        self.assertEqual(0, args.min_age)
+
+    def test_bad_values(self):
+        for value in ('-1', 'soon', '1.5'):
+            err = self.assertRaises(SystemExit, manage.parse_args,
+                                    ['audit', '--volume-ids', 'f',
+                                     '--min-age', value])
+            self.assertEqual(2, err.code)
+
+    def test_documented_in_help(self):
+        help_text = manage.build_parser()._subparsers._group_actions[
+            0].choices['audit'].format_help()
+        self.assertIn('--min-age SECONDS', help_text)
+        self.assertIn('recent, skipped', help_text)

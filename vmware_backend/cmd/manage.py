@@ -35,6 +35,9 @@ EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+# audit --min-age default (vmware_backend.audit.DEFAULT_MIN_AGE)
+DEFAULT_MIN_AGE = 3600
+
 DESCRIPTION = """\
 Operator commands of the Cinder block-storage backend for VMware vCenter.
 
@@ -77,7 +80,13 @@ COMMANDS = {
         'are removed after a confirmation (--yes to skip it; without a '
         'terminal --yes is required). Nothing Cinder knows is removed, '
         'nor an orphan that a known volume depends on or an instance has '
-        'attached. Exits 1 when leftovers remain.'),
+        'attached. Backings are read below the vcenter_volume_folder of '
+        'each datacenter only (other VMs only for their attachments). '
+        'Since the id list predates the read, anything made less than '
+        '--min-age seconds ago (a volume created after the list was '
+        'taken, a linked clone being made) is listed as "recent, '
+        'skipped": never removed and not counted; run the audit again '
+        'later. Exits 1 when leftovers (other than recent ones) remain.'),
     'demo': (
         'run the volume lifecycle and show what each step costs',
         'Run the volume lifecycle (create, extend, snapshot, clones '
@@ -139,6 +148,14 @@ def build_parser():
                        help='remove what is found, after a confirmation')
     audit.add_argument('--yes', action='store_true',
                        help='with --fix: do not ask for a confirmation')
+    audit.add_argument(
+        '--min-age', metavar='SECONDS', type=_seconds,
+        default=DEFAULT_MIN_AGE,
+        help='report and remove only what is older than this (backing '
+             'creation, clone marker, temporary snapshot time; objects '
+             'without a recorded time count as old); younger ones are '
+             'listed as "recent, skipped" and do not make the exit status '
+             '1 (default: 3600; 0: no age limit)')
     demo = subparsers['demo']
     demo.add_argument(
         '--instance', metavar='MOREF',
@@ -146,6 +163,17 @@ def build_parser():
              'demo volume to; on the simulator one is picked when '
              'omitted, on a real vCenter the attach steps are skipped')
     return parser
+
+
+def _seconds(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not a whole number of '
+                                         'seconds' % text)
+    if value < 0:
+        raise argparse.ArgumentTypeError('must be 0 or more')
+    return value
 
 
 def parse_args(argv):
@@ -338,15 +366,22 @@ def cmd_audit(args, options, out):
     from vmware_backend import listing
     known = read_volume_ids(args.volume_ids)
     _require_vcenter(options)
+    folder = options['vcenter_volume_folder']
     session = _session(options)
+
+    def read():
+        out.progress('Reading the backings in folder %s of each datacenter '
+                     'and every VM of the inventory (paged) ...' % folder)
+        return listing.read(session, devices=False, volume_folder=folder)
+
     try:
-        out.progress('Reading every VM of the inventory (paged) ...')
-        backings, instances = listing.read(session, devices=False)
-        findings = audit.find(backings, known, instances)
-        report = _audit_report(findings, backings, known)
+        backings, instances = read()
+        findings = audit.find(backings, known, instances,
+                              min_age=args.min_age)
+        report = _audit_report(findings, backings, known, args.min_age)
         if not args.fix:
             out.result(report, render.audit)
-            return EXIT_PROBLEM if findings else EXIT_OK
+            return EXIT_PROBLEM if audit.problems(findings) else EXIT_OK
         plan = audit.removal_order(findings, backings)
         if plan and not known:
             raise UsageError('--volume-ids lists no volume id: every '
@@ -363,11 +398,12 @@ def cmd_audit(args, options, out):
                            'above?' % len(plan)):
                 out.progress('Nothing removed.')
                 return EXIT_PROBLEM
-        results = _fix(session, plan, backings, known, out)
+        results = _fix(session, plan, backings, known, out, args.min_age)
         if plan:
-            out.progress('Reading the inventory again to confirm ...')
-            backings, instances = listing.read(session, devices=False)
-        remaining = audit.find(backings, known, instances)
+            out.progress('Confirming:')
+            backings, instances = read()
+        remaining = audit.problems(audit.find(backings, known, instances,
+                                              min_age=args.min_age))
     finally:
         session.close()
     report['fixed'] = sum(1 for r in results.values() if r == 'removed')
@@ -378,11 +414,12 @@ def cmd_audit(args, options, out):
     return EXIT_PROBLEM if remaining else EXIT_OK
 
 
-def _fix(session, plan, backings, known, out):
+def _fix(session, plan, backings, known, out, min_age=0):
     """Remove the findings of ``plan``; {id(finding): result text}."""
     from vmware_backend import audit
     from vmware_backend import volumeops
-    fixer = audit.Fixer(volumeops.VolumeOps(session), backings, known)
+    fixer = audit.Fixer(volumeops.VolumeOps(session), backings, known,
+                        min_age=min_age)
     results = {}
     for index, finding in enumerate(plan, 1):
         label = ' '.join(filter(None, (finding.kind, finding.volume_id,
@@ -398,12 +435,14 @@ def _fix(session, plan, backings, known, out):
     return results
 
 
-def _audit_report(findings, backings, known):
+def _audit_report(findings, backings, known, min_age=0):
     from vmware_backend import audit
     return {
         'backings': len(backings),
         'known_ids': len(known),
+        'min_age': min_age,
         'summary': audit.summary(findings),
+        'recent': len(findings) - len(audit.problems(findings)),
         'findings': [f.as_dict() for f in findings],
     }
 

@@ -94,6 +94,10 @@ def audit(report):
                        for kind, count in report['summary'].items())
     parts.append('%d backing(s) checked against %d volume id(s): %s.'
                  % (report['backings'], report['known_ids'], counts))
+    if report.get('recent'):
+        parts.append('%d recent item(s) (made less than %ss ago) skipped: '
+                     'neither removed nor counted; run the audit again '
+                     'later.' % (report['recent'], report.get('min_age')))
     if report.get('remaining') is not None:
         parts.append('%d leftover(s) remain after the fix.'
                      % len(report['remaining']))
