@@ -519,6 +519,10 @@ class VMwareVolumeDriver:
                     'volume %s' % src_vref.id)
                 self._clone(volume, size, src_vref.id, ref, props, snap,
                             snap_name, marked=True)
+            except exceptions.TaskTimeout:
+                # The clone may still appear: keep what it will read from;
+                # the record expires if it never does.
+                raise
             except Exception:
                 if snap is not None:
                     self._remove_quietly(snap, snap_name, src_vref.id)
@@ -592,8 +596,11 @@ class VMwareVolumeDriver:
                 if not linked and \
                         vm_util.gib_to_kib(size) > source_disk.capacityInKB:
                     self._grow_clone(volume.id, clone, size)
-        except Exception:
-            if linked and not marked:
+        except Exception as err:
+            # After a timeout the clone may still appear: its record stays
+            # (and expires if it never does).
+            if linked and not marked and \
+                    not isinstance(err, exceptions.TaskTimeout):
                 self._unmark_clone(source_ref, source_id, volume.id)
             raise
         LOG.info('Created volume %s as a %s clone of volume %s%s.',

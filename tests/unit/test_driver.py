@@ -1328,3 +1328,31 @@ class LinkedCloneDiskSizeTest(CloneTestBase):
         self.driver.create_cloned_volume(vol, src)
         self.ops.create_snapshot.assert_not_called()
         self.assertFullClone(vol, 3)
+
+
+class CloneTimeoutTest(CloneTestBase):
+    """A clone task past its deadline may still finish in vCenter."""
+
+    def _timeout(self, *args, **kwargs):
+        raise exceptions.TaskTimeout(task='task-1', name='CloneVM_Task',
+                                     target='t', timeout=1, state='running')
+
+    def test_linked_clone_timeout_keeps_marker_and_snapshot(self):
+        vol = self.volume()
+        self.ops.clone.side_effect = self._timeout
+        self.assertRaises(exceptions.TaskTimeout,
+                          self.driver.create_cloned_volume, vol, self.src)
+        self.ops.remove_snapshot.assert_not_called()
+        self.ops.set_extra_config.assert_called_once_with(
+            self.src_ref, vm_util.marker_entries(vol.id, 'clone-' + vol.id),
+            mock.ANY)
+
+    def test_linked_clone_from_snapshot_timeout_keeps_marker(self):
+        vol = self.volume()
+        self.ops.clone.side_effect = self._timeout
+        self.assertRaises(exceptions.TaskTimeout,
+                          self.driver.create_volume_from_snapshot, vol,
+                          self.src_snap)
+        self.ops.set_extra_config.assert_called_once_with(
+            self.src_ref, vm_util.marker_entries(vol.id, self.src_snap.name),
+            mock.ANY)
