@@ -80,6 +80,8 @@ class PoolsTest(PlacementTestBase):
             'max_over_subscription_ratio': 2.5,
             'thin_provisioning_support': True,
             'thick_provisioning_support': True,
+            'online_extend_support': False,
+            'multiattach': False,
             'datastore_type': 'VMFS',
             'datastore_name': 'LocalDS_0',
         }, {k: v for k, v in pools['LocalDS_0'].items()
