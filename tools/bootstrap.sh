@@ -4,10 +4,11 @@
 # Idempotent; needs root (or sudo) only for the apt packages.
 set -euo pipefail
 
-APT_PACKAGES="golang-go golang-github-vmware-govmomi-dev"
+APT_PACKAGES="golang-go golang-github-vmware-govmomi-dev patch"
 GOVMOMI=/usr/share/gocode/src/github.com/vmware/govmomi
 
-if ! command -v go >/dev/null 2>&1 || [ ! -d "$GOVMOMI" ]; then
+if ! command -v go >/dev/null 2>&1 || ! command -v patch >/dev/null 2>&1 ||
+        [ ! -d "$GOVMOMI" ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
     if ! command -v apt-get >/dev/null 2>&1; then
         echo "bootstrap: need Debian packages $APT_PACKAGES (no apt-get here)" >&2

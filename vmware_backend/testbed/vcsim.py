@@ -17,7 +17,7 @@ import threading
 from vmware_backend.testbed import paths
 from vmware_backend.testbed import wsdl
 
-APT_PACKAGES = ('golang-go', 'golang-github-vmware-govmomi-dev')
+APT_PACKAGES = ('golang-go', 'golang-github-vmware-govmomi-dev', 'patch')
 GOVMOMI_SRC = '/usr/share/gocode/src/github.com/vmware/govmomi'
 DEFAULT_USER = 'vcsim-user'
 DEFAULT_PASSWORD = 'vcsim-Secret-pass'
@@ -43,7 +43,8 @@ def _source_digest(src):
 
 def ensure_toolchain():
     """Install the Go toolchain and govmomi sources when missing."""
-    if shutil.which('go') and os.path.isdir(GOVMOMI_SRC):
+    if shutil.which('go') and shutil.which('patch') and \
+            os.path.isdir(GOVMOMI_SRC):
         return
     install = 'apt-get install -y %s' % ' '.join(APT_PACKAGES)
     if os.geteuid() != 0 or not shutil.which('apt-get'):
