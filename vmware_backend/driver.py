@@ -163,15 +163,8 @@ class VMwareVolumeDriver:
                 reason='backing has %d disks, expected 1' % len(disks))
         return disks[0]
 
-    @staticmethod
-    def _suds(ref):
-        """A suds moref for a plain :class:`inventory.MoRef`."""
-        if isinstance(ref, inventory.MoRef):
-            return inventory.to_suds(ref)
-        return ref
-
     def _volume_folder(self, vm_folder):
-        return self.ops.ensure_folder(self._suds(vm_folder),
+        return self.ops.ensure_folder(inventory.to_suds(vm_folder),
                                       self.options['vcenter_volume_folder'])
 
     def _in_volume_folder(self, place, create):
@@ -185,7 +178,7 @@ class VMwareVolumeDriver:
         except exceptions.VCenterFault as err:
             if err.fault != 'ManagedObjectNotFound':
                 raise
-            self.ops.forget_folder(self._suds(place.vm_folder),
+            self.ops.forget_folder(inventory.to_suds(place.vm_folder),
                                    self.options['vcenter_volume_folder'])
             return create(self._volume_folder(place.vm_folder))
 
@@ -209,8 +202,8 @@ class VMwareVolumeDriver:
         with self._cleanup_on_failure(volume.id):
             ref = self._in_volume_folder(
                 place, lambda folder: self.ops.create_backing(
-                    folder, self._suds(place.resource_pool),
-                    self._suds(place.host), spec, target))
+                    folder, inventory.to_suds(place.resource_pool),
+                    inventory.to_suds(place.host), spec, target))
         self._remember(volume.id, ref)
         LOG.info('Created backing %s of volume %s (%s GiB, %s, %s) on '
                  'datastore %s.', volumeops.moref_value(ref), volume.id,
@@ -626,10 +619,10 @@ class VMwareVolumeDriver:
         place = self.placement.choose(
             size, profile.disk_type,
             pool_name=volume_types.pool_name(volume), target=target)
-        datastore = self._suds(place.datastore)
+        datastore = inventory.to_suds(place.datastore)
         location = vm_util.relocate_spec(
-            factory, datastore, host=self._suds(place.host),
-            resource_pool=self._suds(place.resource_pool),
+            factory, datastore, host=inventory.to_suds(place.host),
+            resource_pool=inventory.to_suds(place.resource_pool),
             disk_move_type=vm_util.FULL_MOVE_TYPE,
             disks=[vm_util.disk_locator(factory, source_disk.key, datastore,
                                         profile.disk_type)])
@@ -703,9 +696,9 @@ class VMwareVolumeDriver:
                  'instance %s mounts.', volume.id, place.datastore_name,
                  volumeops.moref_value(host), instance)
         self.ops.relocate(ref, vm_util.relocate_spec(
-            self.session.factory, self._suds(place.datastore),
-            host=self._suds(place.host),
-            resource_pool=self._suds(place.resource_pool)),
+            self.session.factory, inventory.to_suds(place.datastore),
+            host=inventory.to_suds(place.host),
+            resource_pool=inventory.to_suds(place.resource_pool)),
             'volume %s' % volume.id)
         self.placement.invalidate()
 

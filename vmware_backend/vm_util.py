@@ -343,11 +343,3 @@ def find_slot(devices, adapter_type):
 def disks(devices):
     """The VirtualDisk devices of a device list."""
     return [d for d in devices if type(d).__name__ == 'VirtualDisk']
-
-
-def controller_of(devices, disk):
-    """The controller device ``disk`` sits on."""
-    for device in devices:
-        if device.key == disk.controllerKey:
-            return device
-    return None

@@ -79,10 +79,6 @@ class VolumeOps:
         self._folders = {}
         self._folder_lock = threading.Lock()
 
-    @property
-    def session(self):
-        return self._session
-
     # Look-ups ------------------------------------------------------------
 
     def find_vm_by_instance_uuid(self, uuid):
