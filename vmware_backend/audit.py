@@ -45,6 +45,7 @@ from oslo_log import log as logging
 
 from vmware_backend import inventory
 from vmware_backend import vm_util
+from vmware_backend import volumeops
 
 LOG = logging.getLogger(__name__)
 
@@ -363,9 +364,8 @@ class Fixer:
         self._clock = clock
 
     def _extra(self, ref):
-        props = self._ops.properties(ref, ('config.extraConfig',))
-        return {o.key: getattr(o, 'value', None) for o in
-                _options(props.get('config.extraConfig'))}
+        return volumeops.extra_config_dict(
+            self._ops.properties(ref, ('config.extraConfig',)))
 
     def fix(self, finding):
         """Remove one finding; raises what the vCenter call raised."""
@@ -441,7 +441,3 @@ class Fixer:
             self._ops.remove_snapshot(
                 inventory.to_suds(snap_ref),
                 'snapshot %s of volume %s' % (snap_name, source_id))
-
-
-def _options(value):
-    return list(getattr(value, 'OptionValue', value) or [])
