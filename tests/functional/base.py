@@ -10,8 +10,8 @@ import testtools
 
 from tests import threading_backend  # noqa: F401  (must precede oslo_vmware)
 from vmware_backend import conf
-from vmware_backend import session as vc_session
 from vmware_backend.testbed import vcsim
+from vmware_backend.vsphere import session as vc_session
 
 
 class VcsimFixture(fixtures.Fixture):

@@ -8,11 +8,11 @@ hide itself.
 import types
 
 from tests.functional import base
-from vmware_backend import driver as vmware_driver
 from vmware_backend import exceptions
-from vmware_backend import plain_objects
-from vmware_backend import vm_util
-from vmware_backend import volumeops
+from vmware_backend.volume import driver as vmware_driver
+from vmware_backend.volume import plain_objects
+from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import specs
 
 STATE_PATHS = ('name', 'parent', 'config.guestId', 'config.hardware.numCPU',
                'config.hardware.memoryMB', 'config.hardware.device',
@@ -30,8 +30,8 @@ class BackingState:
     def __init__(self, ref, props):
         self.ref = ref
         self.props = props
-        self.devices = volumeops.devices_of(props)
-        self.extra = volumeops.extra_config_dict(props)
+        self.devices = vsphere_ops.devices_of(props)
+        self.extra = vsphere_ops.extra_config_dict(props)
 
     @property
     def disks(self):
@@ -50,12 +50,12 @@ class BackingState:
     @property
     def snapshot_names(self):
         return [tree.name for tree, _depth in
-                volumeops.snapshot_trees(self.props)]
+                vsphere_ops.snapshot_trees(self.props)]
 
     @property
     def datastore_values(self):
-        return [volumeops.moref_value(d) for d in
-                volumeops.ref_list(self.props.get('datastore'))]
+        return [vsphere_ops.moref_value(d) for d in
+                vsphere_ops.ref_list(self.props.get('datastore'))]
 
 
 class LifecycleTestCase(base.FunctionalTestCase):
@@ -122,10 +122,10 @@ class LifecycleTestCase(base.FunctionalTestCase):
         where = self.session.get_properties(
             template, ['parent', 'resourcePool', 'runtime.host',
                        'datastore'])
-        datastore = volumeops.ref_list(where['datastore'])[0]
+        datastore = vsphere_ops.ref_list(where['datastore'])[0]
         ds_name = self.entity_name(datastore)
         uuid = base.new_id()
-        spec = vm_util.backing_config_spec(
+        spec = specs.backing_config_spec(
             self.session.factory, 'instance-%s' % uuid[:8], uuid, 1, 'thin',
             'lsiLogic', ds_name, 256)
         spec.extraConfig = []

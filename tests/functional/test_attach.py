@@ -3,9 +3,9 @@
 import json
 
 from tests.functional import lifecycle_base as lb
-from vmware_backend import inventory
-from vmware_backend import vm_util
-from vmware_backend import volumeops
+from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import specs
 
 
 class ConnectionTest(lb.LifecycleTestCase):
@@ -15,7 +15,7 @@ class ConnectionTest(lb.LifecycleTestCase):
         info = self.driver.initialize_connection(volume, {'host': 'node1'})
         self.assertEqual('vmdk', info['driver_volume_type'])
         data = info['data']
-        self.assertEqual(volumeops.moref_value(self.find(volume.id)),
+        self.assertEqual(vsphere_ops.moref_value(self.find(volume.id)),
                          data['volume'])
         self.assertEqual(volume.id, data['volume_id'])
         self.assertEqual(volume.name, data['name'])
@@ -44,7 +44,7 @@ class AttachTest(lb.LifecycleTestCase):
         self.assertEqual(1, len(disks))
         disk = disks[0]
         self.assertEqual('independent_persistent', disk.backing.diskMode)
-        self.assertNotEqual(vm_util.CONTROLLER_UNIT, disk.unitNumber)
+        self.assertNotEqual(specs.CONTROLLER_UNIT, disk.unitNumber)
         self.assertEqual('VirtualLsiLogicController',
                          type(state.controller(disk)).__name__)
         self.assertEqual(2 * 1024 * 1024, disk.capacityInKB)
@@ -69,7 +69,7 @@ class AttachTest(lb.LifecycleTestCase):
     def test_attach_accepts_moref_value(self):
         instance = self.make_instance()
         volume = self.create(size=1)
-        self.driver.attach_volume(volumeops.moref_value(instance), volume)
+        self.driver.attach_volume(vsphere_ops.moref_value(instance), volume)
         self.addCleanup(self.driver.detach_volume, instance, volume)
         self.assertEqual(1, len(self._attached(instance, volume)[1]))
 
@@ -94,7 +94,7 @@ class AttachTest(lb.LifecycleTestCase):
         for disk in state.disks:
             units.setdefault(disk.controllerKey, []).append(disk.unitNumber)
         for unit_numbers in units.values():
-            self.assertNotIn(vm_util.CONTROLLER_UNIT, unit_numbers)
+            self.assertNotIn(specs.CONTROLLER_UNIT, unit_numbers)
             self.assertEqual(len(unit_numbers), len(set(unit_numbers)))
         # 1 instance disk + 15 volumes > 15 usable units of one controller.
         self.assertEqual(2, len(units))
@@ -116,7 +116,7 @@ class RelocateOnAttachTest(lb.LifecycleTestCase):
         ds0 = placement.find_datastore('LocalDS_0')
         where = placement.place_on(ds1, host=standalone)
         self.session.invoke_task('RelocateVM_Task', self.find(volume.id),
-                                 spec=vm_util.relocate_spec(
+                                 spec=specs.relocate_spec(
                                      self.session.factory,
                                      inventory.to_suds(ds1),
                                      host=inventory.to_suds(where.host),
@@ -125,12 +125,12 @@ class RelocateOnAttachTest(lb.LifecycleTestCase):
         self.assertEqual([ds1.value], self.state(volume.id).datastore_values)
         instance = self.make_instance(near='DC0_C0_RP0_VM0')
         info = self.driver.initialize_connection(
-            volume, {'instance': volumeops.moref_value(instance)})
+            volume, {'instance': vsphere_ops.moref_value(instance)})
         state = self.state(volume.id)
         self.assertEqual([ds0.value], state.datastore_values)
         self.assertTrue(state.disk.backing.fileName.startswith(
             '[LocalDS_0]'), state.disk.backing.fileName)
-        self.assertEqual(volumeops.moref_value(state.ref),
+        self.assertEqual(vsphere_ops.moref_value(state.ref),
                          info['data']['volume'])
         self.driver.attach_volume(instance, volume)
         self.addCleanup(self.driver.detach_volume, instance, volume)
@@ -144,7 +144,7 @@ class RelocateOnAttachTest(lb.LifecycleTestCase):
         instance = self.make_instance()
         calls = self.session.counts_snapshot()
         self.driver.initialize_connection(
-            volume, {'instance': volumeops.moref_value(instance)})
+            volume, {'instance': vsphere_ops.moref_value(instance)})
         self.assertEqual(before, self.state(volume.id).datastore_values)
         self.assertEqual(0, (self.session.counts_snapshot() -
                              calls)['RelocateVM_Task'])

@@ -7,8 +7,8 @@ import testtools
 
 from tests.functional import base
 from vmware_backend import exceptions
-from vmware_backend import inventory
-from vmware_backend import session as vc_session
+from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import session as vc_session
 
 GiB = 1024 ** 3
 R = inventory.MoRef

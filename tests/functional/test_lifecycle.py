@@ -4,7 +4,7 @@ import types
 
 from tests.functional import lifecycle_base as lb
 from vmware_backend import exceptions
-from vmware_backend import vm_util
+from vmware_backend.vsphere import specs
 
 GIB_KB = 1024 * 1024
 
@@ -20,8 +20,8 @@ class CreateDeleteTest(lb.LifecycleTestCase):
         self.assertEqual(1, state.props['config.hardware.numCPU'])
         self.assertEqual(self.options['vcenter_backing_memory_mb'],
                          state.props['config.hardware.memoryMB'])
-        self.assertEqual('true', state.extra[vm_util.KEY_MANAGED])
-        self.assertEqual(volume.id, state.extra[vm_util.KEY_VOLUME_ID])
+        self.assertEqual('true', state.extra[specs.KEY_MANAGED])
+        self.assertEqual(volume.id, state.extra[specs.KEY_VOLUME_ID])
         disk = state.disk
         self.assertEqual(2 * GIB_KB, disk.capacityInKB)
         self.assertEqual(0, disk.unitNumber)
@@ -52,14 +52,17 @@ class CreateDeleteTest(lb.LifecycleTestCase):
             ({'vmware:adapter_type': 'ide'}, (True, False),
              'VirtualIDEController'),
         ]
-        for specs, (thin, eager), controller in cases:
-            volume = self.create(size=1, specs=specs)
+        for extra_specs, (thin, eager), controller in cases:
+            volume = self.create(size=1, specs=extra_specs)
             state = self.state(volume.id)
             disk = state.disk
-            self.assertEqual(thin, bool(disk.backing.thinProvisioned), specs)
-            self.assertEqual(eager, bool(disk.backing.eagerlyScrub), specs)
+            self.assertEqual(thin, bool(disk.backing.thinProvisioned),
+                             extra_specs)
+            self.assertEqual(eager, bool(disk.backing.eagerlyScrub),
+                             extra_specs)
             self.assertEqual(controller,
-                             type(state.controller(disk)).__name__, specs)
+                             type(state.controller(disk)).__name__,
+                             extra_specs)
 
     def test_create_is_idempotent_for_the_same_volume(self):
         volume = self.create(size=1)
@@ -249,9 +252,9 @@ class CloneTest(lb.LifecycleTestCase):
         src_state, state = self.state(source.id), self.state(clone.id)
         self.assertEqual(clone.id, state.props['config.instanceUuid'])
         self.assertEqual('volume-%s' % clone.id, state.props['name'])
-        self.assertEqual(clone.id, state.extra[vm_util.KEY_VOLUME_ID])
+        self.assertEqual(clone.id, state.extra[specs.KEY_VOLUME_ID])
         self.assertEqual('%s:%s' % (source.id, snap.name),
-                         state.extra[vm_util.KEY_PARENT])
+                         state.extra[specs.KEY_PARENT])
         parent = state.disk.backing.parent
         self.assertIsNotNone(parent)
         self.assertEqual(src_state.disk.backing.fileName, parent.fileName)
@@ -259,7 +262,7 @@ class CloneTest(lb.LifecycleTestCase):
                             state.disk.backing.fileName)
         self.assertEqual('Volumes', self.entity_name(state.props['parent']))
         self.assertEqual(snap.name, src_state.extra[
-            vm_util.KEY_CLONE_PREFIX + clone.id])
+            specs.KEY_CLONE_PREFIX + clone.id])
         # The dependency protects the snapshot and the source.
         self.assertRaises(exceptions.SnapshotIsBusy,
                           self.driver.delete_snapshot, snap)
@@ -269,7 +272,7 @@ class CloneTest(lb.LifecycleTestCase):
         # Deleting the clone releases them.
         self.driver.delete_volume(clone)
         self.assertGone(clone.id)
-        self.assertNotIn(vm_util.KEY_CLONE_PREFIX + clone.id,
+        self.assertNotIn(specs.KEY_CLONE_PREFIX + clone.id,
                          self.state(source.id).extra)
         self.driver.delete_snapshot(snap)
         self.assertEqual([], self.state(source.id).snapshot_names)
@@ -284,7 +287,7 @@ class CloneTest(lb.LifecycleTestCase):
         self.assertIsNone(getattr(state.disk.backing, 'parent', None))
         self.assertNotEqual(self.state(source.id).disk.backing.fileName,
                             state.disk.backing.fileName)
-        self.assertNotIn(vm_util.KEY_PARENT, state.extra)
+        self.assertNotIn(specs.KEY_PARENT, state.extra)
         self.assertEqual(GIB_KB, self.state(source.id).disk.capacityInKB)
         # No dependency: the snapshot can go while the clone stays.
         self.driver.delete_snapshot(snap)
@@ -308,7 +311,7 @@ class CloneTest(lb.LifecycleTestCase):
         state = self.state(clone.id)
         self.assertEqual(2 * GIB_KB, state.disk.capacityInKB)
         self.assertIsNone(getattr(state.disk.backing, 'parent', None))
-        self.assertNotIn(vm_util.KEY_CLONE_PREFIX + clone.id,
+        self.assertNotIn(specs.KEY_CLONE_PREFIX + clone.id,
                          self.state(source.id).extra)
 
     def test_clone_smaller_than_snapshot_refused(self):
@@ -339,13 +342,13 @@ class CloneTest(lb.LifecycleTestCase):
         src_state = self.state(source.id)
         self.assertEqual([temp], src_state.snapshot_names)
         self.assertEqual(temp,
-                         src_state.extra[vm_util.KEY_CLONE_PREFIX + clone.id])
+                         src_state.extra[specs.KEY_CLONE_PREFIX + clone.id])
         self.assertEqual(src_state.disk.backing.fileName,
                          self.state(clone.id).disk.backing.parent.fileName)
         self.driver.delete_volume(clone)
         src_state = self.state(source.id)
         self.assertEqual([], src_state.snapshot_names)
-        self.assertNotIn(vm_util.KEY_CLONE_PREFIX + clone.id, src_state.extra)
+        self.assertNotIn(specs.KEY_CLONE_PREFIX + clone.id, src_state.extra)
 
     def test_full_clone_of_a_source_with_linked_clones(self):
         # vCenter copies extraConfig into clones: the source's dependency
@@ -358,19 +361,19 @@ class CloneTest(lb.LifecycleTestCase):
         self.driver.create_cloned_volume(full, source)
         self.track(full)
         state = self.state(full.id)
-        self.assertFalse(vm_util.clone_markers(state.extra))
-        self.assertFalse(state.extra.get(vm_util.KEY_PARENT))
+        self.assertFalse(specs.clone_markers(state.extra))
+        self.assertFalse(state.extra.get(specs.KEY_PARENT))
         self.driver.delete_volume(full)
         self.assertGone(full.id)
         # The linked clone's own backing carries no marker of itself.
-        self.assertFalse(vm_util.clone_markers(self.state(linked.id).extra))
+        self.assertFalse(specs.clone_markers(self.state(linked.id).extra))
 
     def test_stale_marker_does_not_block_delete(self):
         source = self.create(size=1)
         ghost = lb.base.new_id()
         self.driver.ops.set_extra_config(
             self.find(source.id),
-            {vm_util.KEY_CLONE_PREFIX + ghost: 'snapshot-x'}, 'test')
+            {specs.KEY_CLONE_PREFIX + ghost: 'snapshot-x'}, 'test')
         self.driver.delete_volume(source)
         self.assertGone(source.id)
 

@@ -12,13 +12,13 @@ import fixtures
 import testtools
 
 from tests.functional import base
-from vmware_backend import demo
-from vmware_backend import driver as vmware_driver
+from vmware_backend.admin import demo
+from vmware_backend.admin import listing
 from vmware_backend import exceptions
-from vmware_backend import listing
-from vmware_backend import plain_objects
-from vmware_backend import session as vc_session
-from vmware_backend import vm_util
+from vmware_backend.volume import driver as vmware_driver
+from vmware_backend.volume import plain_objects
+from vmware_backend.vsphere import session as vc_session
+from vmware_backend.vsphere import specs
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -254,7 +254,7 @@ class AuditCliTest(CliMixin, testtools.TestCase):
         ref = self.driver.ops.find_vm_by_instance_uuid(self.known.id)
         self.gone_marker = str(uuid.uuid4())
         self.driver.ops.set_extra_config(
-            ref, {vm_util.KEY_CLONE_PREFIX + self.gone_marker:
+            ref, {specs.KEY_CLONE_PREFIX + self.gone_marker:
                   'snapshot-gone'}, 'test')
         self.gone_snap = 'clone-%s' % uuid.uuid4()
         self.driver.ops.create_snapshot(ref, self.gone_snap, 'test', 'test')
@@ -279,7 +279,7 @@ class AuditCliTest(CliMixin, testtools.TestCase):
         self.assertIn(('orphaned-backing', self.orphan.id, None), found)
         self.assertIn(('failed-clone', self.failed.id, None), found)
         self.assertIn(('stale-clone-marker', self.known.id,
-                       vm_util.KEY_CLONE_PREFIX + self.gone_marker), found)
+                       specs.KEY_CLONE_PREFIX + self.gone_marker), found)
         self.assertIn(('stale-temporary-snapshot', self.known.id,
                        self.gone_snap), found)
         removable = {f['volume_id'] for f in report['findings']
@@ -386,7 +386,7 @@ class AuditCliTest(CliMixin, testtools.TestCase):
         ref = self.driver.ops.find_vm_by_instance_uuid(source.id)
         self.driver.ops.create_snapshot(ref, snap_name, 'test', 'test')
         self.driver.ops.set_extra_config(
-            ref, vm_util.marker_entries(creating, snap_name), 'test')
+            ref, specs.marker_entries(creating, snap_name), 'test')
         ids = self.ids_file(source.id)
         proc = self.cli('--format', 'json', 'audit', '--volume-ids', ids,
                         '--fix', '--yes', config=self.config)
@@ -394,7 +394,7 @@ class AuditCliTest(CliMixin, testtools.TestCase):
         report = self.json_of(proc)
         found = {(f['kind'], f['item']): f for f in report['findings']}
         self.assertEqual({('stale-clone-marker',
-                           vm_util.KEY_CLONE_PREFIX + creating),
+                           specs.KEY_CLONE_PREFIX + creating),
                           ('stale-temporary-snapshot', snap_name)},
                          set(found))
         for finding in found.values():
@@ -414,7 +414,7 @@ class AuditCliTest(CliMixin, testtools.TestCase):
         after = self.backings()[source.id]
         self.assertEqual({}, after.clone_markers)
         self.assertFalse(after.extra.get(
-            vm_util.KEY_CLONE_SINCE_PREFIX + creating))
+            specs.KEY_CLONE_SINCE_PREFIX + creating))
         self.assertNotIn(snap_name, after.snapshots)
 
     def test_backings_outside_the_volume_folder_are_not_audited(self):

@@ -7,9 +7,9 @@ import testtools
 
 from tests.functional import base
 from vmware_backend import exceptions
-from vmware_backend import inventory
-from vmware_backend import placement
-from vmware_backend import session as vc_session
+from vmware_backend.volume import placement
+from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import session as vc_session
 
 # One datacenter with cluster DC0_C0 (hosts DC0_C0_H0..H3, H0 in
 # maintenance mode) and standalone host DC0_H0; datastores LocalDS_0..4 of

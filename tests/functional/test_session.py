@@ -8,8 +8,8 @@ import testtools
 from tests.functional import base
 from vmware_backend import conf
 from vmware_backend import exceptions
-from vmware_backend import session as vc_session
-from vmware_backend import volumeops
+from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import session as vc_session
 
 
 class _LogCapture(fixtures.Fixture):
@@ -150,7 +150,7 @@ class TaskWaitTest(testtools.TestCase):
                                 target='folder under test',
                                 action='Rename_Task')
         text = str(err)
-        self.assertIn(volumeops.moref_value(task), text)
+        self.assertIn(vsphere_ops.moref_value(task), text)
         self.assertIn('Rename_Task', text)
         self.assertIn('folder under test', text)
         self.assertIn('1.0 seconds', text)

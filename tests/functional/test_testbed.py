@@ -12,9 +12,9 @@ following its file (test_attach), task delay (test_session).
 from oslo_vmware import vim_util
 
 from tests.functional import lifecycle_base as lb
-from vmware_backend import inventory
-from vmware_backend import vm_util
-from vmware_backend import volumeops
+from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import specs
 
 
 class TestBedTest(lb.LifecycleTestCase):
@@ -44,9 +44,9 @@ class TestBedTest(lb.LifecycleTestCase):
 
     def test_keyed_extra_config_path(self):
         volume = self.create(size=1)
-        path = 'config.extraConfig["%s"]' % vm_util.KEY_VOLUME_ID
+        path = 'config.extraConfig["%s"]' % specs.KEY_VOLUME_ID
         props = self.session.get_properties(self.find(volume.id), [path])
-        self.assertEqual(vm_util.KEY_VOLUME_ID, props[path].key)
+        self.assertEqual(specs.KEY_VOLUME_ID, props[path].key)
         self.assertEqual(volume.id, props[path].value)
 
     def test_extend_virtual_disk_task(self):
@@ -78,10 +78,10 @@ class TestBedTest(lb.LifecycleTestCase):
             type=['Datastore'], recursive=True)
         listed = inventory.to_plain(self.session.get_properties(
             view_manager, ['viewList']).get('viewList')) or []
-        self.assertIn(volumeops.moref_value(view),
+        self.assertIn(vsphere_ops.moref_value(view),
                       [ref.value for ref in listed])
         self.session.invoke('DestroyView', view)
         listed = inventory.to_plain(self.session.get_properties(
             view_manager, ['viewList']).get('viewList')) or []
-        self.assertNotIn(volumeops.moref_value(view),
+        self.assertNotIn(vsphere_ops.moref_value(view),
                          [ref.value for ref in listed])

@@ -49,7 +49,7 @@ import testtools  # noqa: E402
 from tests.functional import base  # noqa: E402
 from vmware_backend import conf as vb_conf  # noqa: E402
 from vmware_backend.openstack import cinder_driver as adapter  # noqa: E402
-from vmware_backend import volumeops  # noqa: E402
+from vmware_backend.vsphere import ops as vsphere_ops  # noqa: E402
 
 BACKEND = 'vmware-1'
 HOST = 'cinder-test@%s' % BACKEND
@@ -396,18 +396,18 @@ class DriverTestCase(base.FunctionalTestCase):
         return props
 
     def disk(self, state):
-        disks = [d for d in volumeops.devices_of(state)
+        disks = [d for d in vsphere_ops.devices_of(state)
                  if type(d).__name__ == 'VirtualDisk']
         self.assertEqual(1, len(disks), disks)
         return disks[0]
 
     def snapshot_names(self, state):
         return [tree.name for tree, _depth in
-                volumeops.snapshot_trees(state)]
+                vsphere_ops.snapshot_trees(state)]
 
     def datastore_names(self, state):
         return [self.session.get_properties(ref, ['name'])['name']
-                for ref in volumeops.ref_list(state.get('datastore'))]
+                for ref in vsphere_ops.ref_list(state.get('datastore'))]
 
     # Cinder-side helpers ---------------------------------------------------
 
@@ -491,7 +491,7 @@ class VolumeLifecycleTest(DriverTestCase):
         disk = self.disk(state)
         self.assertEqual(GiB_KB, disk.capacityInKB)
         self.assertTrue(disk.backing.thinProvisioned)
-        controller = [d for d in volumeops.devices_of(state)
+        controller = [d for d in vsphere_ops.devices_of(state)
                       if d.key == disk.controllerKey][0]
         self.assertEqual('VirtualLsiLogicController',
                          type(controller).__name__)
@@ -585,7 +585,7 @@ class ConnectionTest(DriverTestCase):
         self.assertEqual(volume.id, data['volume_id'])
         self.assertEqual(volume.name, data['name'])
         backing = self.find(volume.id)
-        self.assertEqual(volumeops.moref_value(backing), data['volume'])
+        self.assertEqual(vsphere_ops.moref_value(backing), data['volume'])
         self.assertNotIn(self.vcsim.password, repr(info))
 
         volume.status = 'detaching'

@@ -54,8 +54,8 @@ from nova.virt.vmwareapi import vm_util as nova_vm_util  # noqa: E402
 from nova.virt.vmwareapi import volumeops as nova_volumeops  # noqa: E402
 
 from tests.functional import base  # noqa: E402
-from vmware_backend import driver as core_driver  # noqa: E402
-from vmware_backend import volumeops  # noqa: E402
+from vmware_backend.volume import driver as core_driver  # noqa: E402
+from vmware_backend.vsphere import ops as vsphere_ops  # noqa: E402
 
 CONF = nova.conf.CONF
 CLUSTER = 'DC0_C0'
@@ -150,7 +150,8 @@ class NovaInteropTest(base.FunctionalTestCase):
     def vm_state(self, ref):
         props = self.session.get_properties(
             ref, ('config.hardware.device', 'config.extraConfig'))
-        return volumeops.devices_of(props), volumeops.extra_config_dict(props)
+        return (vsphere_ops.devices_of(props),
+                vsphere_ops.extra_config_dict(props))
 
     def backing_disk(self, volume):
         ref = self.session.invoke(
@@ -173,10 +174,10 @@ class NovaInteropTest(base.FunctionalTestCase):
         backing_ref, backing_disk = self.backing_disk(volume)
 
         connector, info = self.connect(volume, instance)
-        self.assertEqual(volumeops.moref_value(vm_ref),
+        self.assertEqual(vsphere_ops.moref_value(vm_ref),
                          connector['instance'])
         self.assertEqual('vmdk', info['driver_volume_type'])
-        self.assertEqual(volumeops.moref_value(backing_ref),
+        self.assertEqual(vsphere_ops.moref_value(backing_ref),
                          info['data']['volume'])
         if stale_moref:
             # A moref gone stale since Cinder handed it out: Nova finds

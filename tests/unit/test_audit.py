@@ -7,11 +7,11 @@ import uuid
 
 import testtools
 
-from vmware_backend import audit
+from vmware_backend.admin import audit
+from vmware_backend.admin import listing
 from vmware_backend.cmd import manage
-from vmware_backend import inventory
-from vmware_backend import listing
-from vmware_backend import vm_util
+from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import specs
 
 R = inventory.MoRef
 GiB_KB = 1024 * 1024
@@ -37,17 +37,17 @@ class FakeVCenter:
                 snapshot_times=None):
         """A backing VM; ``since``: {clone id: marker time}."""
         volume_id = volume_id or new_id()
-        entries = {vm_util.KEY_MANAGED: 'true',
-                   vm_util.KEY_VOLUME_ID: volume_id}
+        entries = {specs.KEY_MANAGED: 'true',
+                   specs.KEY_VOLUME_ID: volume_id}
         if created is not None:
-            entries[vm_util.KEY_CREATED] = str(int(created))
+            entries[specs.KEY_CREATED] = str(int(created))
         for clone_id, when in (since or {}).items():
-            entries[vm_util.KEY_CLONE_SINCE_PREFIX + clone_id] = \
+            entries[specs.KEY_CLONE_SINCE_PREFIX + clone_id] = \
                 str(int(when))
         if parent:
-            entries[vm_util.KEY_PARENT] = parent
+            entries[specs.KEY_PARENT] = parent
         for clone_id, snap in (markers or {}).items():
-            entries[vm_util.KEY_CLONE_PREFIX + clone_id] = snap
+            entries[specs.KEY_CLONE_PREFIX + clone_id] = snap
         entries.update(extra or {})
         ref = self._ref()
         file_name = '[DS1] volume-%s/volume-%s.vmdk' % (volume_id, volume_id)
@@ -127,7 +127,7 @@ class ParseTest(testtools.TestCase):
 
     def test_unmanaged_vm_with_managed_false_is_ignored(self):
         vc = FakeVCenter()
-        vc.backing(extra={vm_util.KEY_MANAGED: 'false'})
+        vc.backing(extra={specs.KEY_MANAGED: 'false'})
         backings, instances = vc.parsed()
         self.assertEqual([], backings)
 
@@ -220,7 +220,7 @@ class FindTest(testtools.TestCase):
         findings = self.find(vc, {source})
         self.assertEqual(
             sorted([(audit.STALE_MARKER, source,
-                     vm_util.KEY_CLONE_PREFIX + gone),
+                     specs.KEY_CLONE_PREFIX + gone),
                     (audit.STALE_SNAPSHOT, source, 'clone-%s' % gone)]),
             self.kinds(findings))
         snap = [f for f in findings if f.kind == audit.STALE_SNAPSHOT][0]
@@ -250,7 +250,7 @@ class FindTest(testtools.TestCase):
         vc.backing(full, markers={linked: 'snap'})
         findings = self.find(vc, {source, linked, full})
         self.assertEqual(
-            [(audit.STALE_MARKER, full, vm_util.KEY_CLONE_PREFIX + linked)],
+            [(audit.STALE_MARKER, full, specs.KEY_CLONE_PREFIX + linked)],
             self.kinds(findings))
         self.assertIn('copied', findings[0].detail)
 
@@ -362,7 +362,7 @@ class FixerTest(testtools.TestCase):
     def test_fix_in_order(self):
         findings = self._scenario()
         ops = FakeOps({self.refs[self.clone].value: {
-            vm_util.KEY_VOLUME_ID: self.clone}})
+            specs.KEY_VOLUME_ID: self.clone}})
         fixer = audit.Fixer(ops, self.backings, {self.source})
         for finding in audit.removal_order(findings, self.backings):
             fixer.fix(finding)
@@ -372,14 +372,14 @@ class FixerTest(testtools.TestCase):
             # Both keys of the marker are blanked.
             ('properties', src),
             ('set_extra_config', src,
-             vm_util.clear_marker_entries(self.gone)),
+             specs.clear_marker_entries(self.gone)),
             ('remove_snapshot',
              source.snapshots['clone-%s' % self.gone].value),
             ('properties', clone),
             ('destroy', clone),
             # Releasing the failed clone's source, as delete_volume does.
             ('set_extra_config', src,
-             vm_util.clear_marker_entries(self.clone)),
+             specs.clear_marker_entries(self.clone)),
             ('remove_snapshot',
              source.snapshots['clone-%s' % self.clone].value),
         ], ops.calls)
@@ -388,7 +388,7 @@ class FixerTest(testtools.TestCase):
         findings = self._scenario()
         failed = [f for f in findings if f.kind == audit.FAILED_CLONE][0]
         ops = FakeOps({self.refs[self.clone].value: {
-            vm_util.KEY_VOLUME_ID: new_id()}})
+            specs.KEY_VOLUME_ID: new_id()}})
         fixer = audit.Fixer(ops, self.backings, {self.source})
         self.assertRaises(ValueError, fixer.fix, failed)
         self.assertNotIn('destroy', [c[0] for c in ops.calls])
@@ -473,8 +473,8 @@ class MinAgeTest(testtools.TestCase):
         self.assertTrue(finding.fixable)
         self.assertEqual([finding], audit.problems([finding]))
         ref = finding.ref.value
-        ops = FakeOps({ref: {vm_util.KEY_VOLUME_ID: old,
-                             vm_util.KEY_CREATED: str(NOW - HOUR - 1)}})
+        ops = FakeOps({ref: {specs.KEY_VOLUME_ID: old,
+                             specs.KEY_CREATED: str(NOW - HOUR - 1)}})
         fixer = audit.Fixer(ops, self.backings, {known}, min_age=HOUR,
                             clock=lambda: NOW)
         for item in audit.removal_order([finding], self.backings):
@@ -522,7 +522,7 @@ class MinAgeTest(testtools.TestCase):
                             snapshot_times={snap: NOW - 2 * HOUR})
         findings = self.find(vc, {source})
         self.assertEqual(
-            sorted([(audit.STALE_MARKER, vm_util.KEY_CLONE_PREFIX + creating),
+            sorted([(audit.STALE_MARKER, specs.KEY_CLONE_PREFIX + creating),
                     (audit.STALE_SNAPSHOT, snap)]),
             sorted((f.kind, f.item) for f in findings))
         # The snapshot the recent marker names is kept with it, even though
@@ -540,13 +540,13 @@ class MinAgeTest(testtools.TestCase):
         self.assertIsNone(finding.since)
         self.assertTrue(finding.fixable)
         ref = finding.ref.value
-        ops = FakeOps({ref: {vm_util.KEY_CLONE_PREFIX + gone: 'snapshot-x'}})
+        ops = FakeOps({ref: {specs.KEY_CLONE_PREFIX + gone: 'snapshot-x'}})
         audit.Fixer(ops, self.backings, {source}, min_age=HOUR,
                     clock=lambda: NOW).fix(finding)
         self.assertEqual([('properties', ref),
                           ('set_extra_config', ref,
-                           {vm_util.KEY_CLONE_PREFIX + gone: '',
-                            vm_util.KEY_CLONE_SINCE_PREFIX + gone: ''})],
+                           {specs.KEY_CLONE_PREFIX + gone: '',
+                            specs.KEY_CLONE_SINCE_PREFIX + gone: ''})],
                          ops.calls)
 
     def test_old_marker_is_fixable(self):
@@ -566,8 +566,8 @@ class MinAgeTest(testtools.TestCase):
         (finding,) = self.find(vc, {source})
         ref = finding.ref.value
         ops = FakeOps({ref: {
-            vm_util.KEY_CLONE_PREFIX + gone: 'clone-%s' % gone,
-            vm_util.KEY_CLONE_SINCE_PREFIX + gone: str(NOW - 5)}})
+            specs.KEY_CLONE_PREFIX + gone: 'clone-%s' % gone,
+            specs.KEY_CLONE_SINCE_PREFIX + gone: str(NOW - 5)}})
         fixer = audit.Fixer(ops, self.backings, {source}, min_age=HOUR,
                             clock=lambda: NOW)
         err = self.assertRaises(ValueError, fixer.fix, finding)
@@ -579,8 +579,8 @@ class MinAgeTest(testtools.TestCase):
         orphan = vc.backing(created=NOW - 2 * HOUR)
         (finding,) = self.find(vc, set())
         ref = finding.ref.value
-        ops = FakeOps({ref: {vm_util.KEY_VOLUME_ID: orphan,
-                             vm_util.KEY_CREATED: str(NOW - 5)}})
+        ops = FakeOps({ref: {specs.KEY_VOLUME_ID: orphan,
+                             specs.KEY_CREATED: str(NOW - 5)}})
         fixer = audit.Fixer(ops, self.backings, set(), min_age=HOUR,
                             clock=lambda: NOW)
         self.assertRaises(ValueError, fixer.fix, finding)

@@ -8,8 +8,9 @@ from unittest import mock
 import fixtures
 import testtools
 
-from vmware_backend import bench
-from vmware_backend import bench_taskwait
+from bench import cli as bench_cli
+from bench import report as bench
+from bench import taskwait as bench_taskwait
 
 from docutils import core as docutils_core
 
@@ -116,13 +117,13 @@ class ParseTest(testtools.TestCase):
             self.assertRaises(ValueError, bench.parse_sizes, text)
 
     def test_defaults(self):
-        args = bench.parse_args([])
+        args = bench_cli.parse_args([])
         self.assertEqual(list(bench.DEFAULT_SIZES), args.sizes)
         self.assertEqual(5, args.repeat)
         self.assertEqual('bench-results', args.output)
 
     def test_quick(self):
-        self.assertEqual([10, 1000], bench.parse_args(['--quick']).sizes)
+        self.assertEqual([10, 1000], bench_cli.parse_args(['--quick']).sizes)
 
     def test_usage_errors(self):
         self.useFixture(mock_stderr())
@@ -134,7 +135,7 @@ class ParseTest(testtools.TestCase):
                      ['--only', 'sizes', '--taskwait-delays', '50'],
                      ['--only', 'sizes', '--taskwait-repeat', '2'],
                      ['--only', 'other']):
-            err = self.assertRaises(SystemExit, bench.parse_args, argv)
+            err = self.assertRaises(SystemExit, bench_cli.parse_args, argv)
             self.assertEqual(2, err.code, argv)
 
     def test_delays_sorted_and_distinct(self):
@@ -146,22 +147,22 @@ class ParseTest(testtools.TestCase):
             self.assertRaises(ValueError, bench_taskwait.parse_delays, text)
 
     def test_full_run_has_a_short_task_wait_part(self):
-        args = bench.parse_args([])
+        args = bench_cli.parse_args([])
         self.assertEqual([50, 300, 1000], args.taskwait_delays)
         self.assertEqual(bench_taskwait.FULL_RUN_REPEAT, args.taskwait_repeat)
         self.assertLess(args.taskwait_repeat, bench_taskwait.DEFAULT_REPEAT)
 
     def test_only_taskwait(self):
-        args = bench.parse_args(['--only', 'taskwait'])
+        args = bench_cli.parse_args(['--only', 'taskwait'])
         self.assertEqual([], args.sizes)
         self.assertEqual(5, args.taskwait_repeat)
-        args = bench.parse_args(['--only', 'taskwait', '--taskwait-delays',
-                                 '300,50', '--taskwait-repeat', '2'])
+        args = bench_cli.parse_args(['--only', 'taskwait', '--taskwait-delays',
+                                     '300,50', '--taskwait-repeat', '2'])
         self.assertEqual([50, 300], args.taskwait_delays)
         self.assertEqual(2, args.taskwait_repeat)
 
     def test_only_sizes(self):
-        args = bench.parse_args(['--only', 'sizes', '--quick'])
+        args = bench_cli.parse_args(['--only', 'sizes', '--quick'])
         self.assertEqual([10, 1000], args.sizes)
         self.assertEqual([], args.taskwait_delays)
 
@@ -383,15 +384,15 @@ class MainTest(testtools.TestCase):
             argv = ['--sizes', ','.join(str(size) for size in by_size),
                     '--repeat', '3', '--taskwait-delays',
                     ','.join(str(delay) for delay in by_delay)]
-        with mock.patch('vmware_backend.bench_run.run_size',
+        with mock.patch('bench.run.run_size',
                         side_effect=lambda size, *a, **k: by_size[size]), \
-                mock.patch('vmware_backend.bench_run.run_taskwait',
+                mock.patch('bench.run.run_taskwait',
                            side_effect=lambda delay, *a, **k:
                            by_delay[delay]) as run_taskwait, \
-                mock.patch('vmware_backend.bench_run.prepare',
+                mock.patch('bench.run.prepare',
                            return_value=0.5), \
                 mock.patch('builtins.print'):
-            status = bench.main(argv + ['--output', out])
+            status = bench_cli.main(argv + ['--output', out])
         self.run_taskwait = run_taskwait
         return status, out
 
@@ -439,7 +440,7 @@ class MainTest(testtools.TestCase):
         self.assertEqual(1, len(data['taskwait_problems']))
 
     def test_only_taskwait(self):
-        with mock.patch('vmware_backend.bench_run.run_size') as run_size:
+        with mock.patch('bench.run.run_size') as run_size:
             status, out = self.run_main(
                 [], argv=['--only', 'taskwait', '--taskwait-delays',
                           '50,300'])

@@ -6,9 +6,9 @@ import random
 import testtools
 
 from vmware_backend import conf
-from vmware_backend import datastore
 from vmware_backend import exceptions
-from vmware_backend import inventory
+from vmware_backend.volume import datastore
+from vmware_backend.vsphere import inventory
 
 GiB = datastore.GiB
 R = inventory.MoRef

@@ -1,11 +1,11 @@
 """Decisions of the volume driver, with no server.
 
-The driver gets a fake :class:`~vmware_backend.volumeops.VolumeOps` (an
+The driver gets a fake :class:`~vmware_backend.vsphere.ops.VolumeOps` (an
 autospec mock, so a call with a wrong signature fails, whose look-ups read
 backings held by :class:`FakeVCenter`), a fake placement service returning
-:class:`~vmware_backend.datastore.Placement` tuples, and a session stand-in
-whose only attribute is the real suds factory, so every spec the driver
-builds is a real vSphere type. Backing properties are built the way suds
+:class:`~vmware_backend.volume.datastore.Placement` tuples, and a session
+stand-in whose only attribute is the real suds factory, so every spec the
+driver builds is a real vSphere type. Backing properties are built the way suds
 returns them: ``ArrayOf*`` wrappers of real device, OptionValue and
 reference objects, and snapshot trees.
 """
@@ -19,14 +19,14 @@ import testtools
 
 from tests.unit import wsdl_factory
 from vmware_backend import conf
-from vmware_backend import datastore
-from vmware_backend import driver as driver_mod
 from vmware_backend import exceptions
-from vmware_backend import inventory
-from vmware_backend import placement as placement_mod
-from vmware_backend import plain_objects
-from vmware_backend import vm_util
-from vmware_backend import volumeops
+from vmware_backend.volume import datastore
+from vmware_backend.volume import driver as driver_mod
+from vmware_backend.volume import placement as placement_mod
+from vmware_backend.volume import plain_objects
+from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import specs
 
 R = inventory.MoRef
 GIB_KB = 1024 * 1024
@@ -78,13 +78,13 @@ class FakeVCenter:
         if value is None:
             self._next += 1
             value = 'vm-%d' % self._next
-        ref = volumeops.moref('VirtualMachine', value)
+        ref = vsphere_ops.moref('VirtualMachine', value)
         self.vms[value] = props
         self.refs[value] = ref
         return ref
 
     def remove(self, ref):
-        value = volumeops.moref_value(ref)
+        value = vsphere_ops.moref_value(ref)
         self.vms.pop(value)
         self.refs.pop(value)
 
@@ -94,9 +94,9 @@ class FakeVCenter:
                 return self.refs[value]
         return None
 
-    def properties(self, vm, paths=volumeops.BACKING_PROPERTIES,
+    def properties(self, vm, paths=vsphere_ops.BACKING_PROPERTIES,
                    target=None):
-        props = self.vms.get(volumeops.moref_value(vm))
+        props = self.vms.get(vsphere_ops.moref_value(vm))
         if props is None:
             raise exceptions.VCenterFault(
                 fault='ManagedObjectNotFound', action='RetrievePropertiesEx',
@@ -118,10 +118,10 @@ class DriverTestBase(testtools.TestCase):
         self.factory = wsdl_factory.factory()
         self.vc = FakeVCenter()
         self.snaps = {}
-        self.ops = mock.create_autospec(volumeops.VolumeOps, instance=True)
+        self.ops = mock.create_autospec(vsphere_ops.VolumeOps, instance=True)
         self.ops.find_vm_by_instance_uuid.side_effect = self.vc.find
         self.ops.properties.side_effect = self.vc.properties
-        self.folder = volumeops.moref('Folder', 'group-v100')
+        self.folder = vsphere_ops.moref('Folder', 'group-v100')
         self.ops.ensure_folder.return_value = self.folder
         self.placement = mock.create_autospec(
             placement_mod.PlacementService, instance=True)
@@ -135,7 +135,7 @@ class DriverTestBase(testtools.TestCase):
     # Builders ----------------------------------------------------------
 
     def make(self, type_name, **attrs):
-        return vm_util.create(self.factory, type_name, **attrs)
+        return specs.create(self.factory, type_name, **attrs)
 
     def controller(self, type_name='VirtualLsiLogicController', key=1000,
                    bus=0):
@@ -172,8 +172,8 @@ class DriverTestBase(testtools.TestCase):
     def snapshot_tree(self, spec):
         """``spec``: a name, or (name, [child specs])."""
         name, children = (spec, ()) if isinstance(spec, str) else spec
-        ref = volumeops.moref('VirtualMachineSnapshot',
-                              'snapshot-%d' % (len(self.snaps) + 1))
+        ref = vsphere_ops.moref('VirtualMachineSnapshot',
+                                'snapshot-%d' % (len(self.snaps) + 1))
         self.snaps[name] = ref
         return self.make(
             'VirtualMachineSnapshotTree', snapshot=ref, name=name,
@@ -187,7 +187,7 @@ class DriverTestBase(testtools.TestCase):
             size_gb = getattr(volume, 'size', 1)
         entries = {}
         if managed:
-            entries = vm_util.backing_extra_config(volume_id)
+            entries = specs.backing_extra_config(volume_id)
         entries.update(extra or {})
         devices = [self.controller(),
                    self.disk(size_gb, parent=parent_disk,
@@ -200,10 +200,10 @@ class DriverTestBase(testtools.TestCase):
             'config.hardware.device': self.devices(devices),
             'config.extraConfig': self.extra_config(entries),
             'datastore': self.array('ManagedObjectReference',
-                                    [volumeops.moref('Datastore', ds)]),
-            'runtime.host': volumeops.moref('HostSystem', 'host-1'),
-            'resourcePool': volumeops.moref('ResourcePool', 'resgroup-1'),
-            'parent': volumeops.moref('Folder', 'group-v9'),
+                                    [vsphere_ops.moref('Datastore', ds)]),
+            'runtime.host': vsphere_ops.moref('HostSystem', 'host-1'),
+            'resourcePool': vsphere_ops.moref('ResourcePool', 'resgroup-1'),
+            'parent': vsphere_ops.moref('Folder', 'group-v9'),
         }
         if snapshots:
             props['snapshot'] = self.make(
@@ -217,16 +217,16 @@ class DriverTestBase(testtools.TestCase):
                  'config.hardware.device': self.devices(devices),
                  'config.extraConfig': self.extra_config(extra or {})}
         if host:
-            props['runtime.host'] = volumeops.moref('HostSystem', host)
+            props['runtime.host'] = vsphere_ops.moref('HostSystem', host)
         return self.vc.add(props, value=value)
 
     def backing_disk(self, ref):
-        return vm_util.disks(volumeops.devices_of(
-            self.vc.vms[volumeops.moref_value(ref)]))[0]
+        return specs.disks(vsphere_ops.devices_of(
+            self.vc.vms[vsphere_ops.moref_value(ref)]))[0]
 
     # Inspection --------------------------------------------------------
 
-    def arg(self, method, name, cls=volumeops.VolumeOps, owner=None,
+    def arg(self, method, name, cls=vsphere_ops.VolumeOps, owner=None,
             call=None):
         """Argument ``name`` of the last (or given) call of ``method``."""
         owner = owner or self.ops
@@ -260,7 +260,7 @@ class LookupTest(DriverTestBase):
 
     def test_hint_of_a_gone_vm_is_resolved_again(self):
         vol = plain_objects.volume()
-        gone = volumeops.moref('VirtualMachine', 'vm-gone')
+        gone = vsphere_ops.moref('VirtualMachine', 'vm-gone')
         self.driver._remember(vol.id, gone)
         ref = self.add_backing(vol)
         self.assertIs(ref, self.driver._backing(vol.id)[0])
@@ -320,7 +320,7 @@ class CreateVolumeTest(DriverTestBase):
 
     def test_existing_backing_of_another_volume_id_is_refused(self):
         vol = plain_objects.volume(size=2)
-        self.add_backing(vol, extra={vm_util.KEY_VOLUME_ID: 'other'})
+        self.add_backing(vol, extra={specs.KEY_VOLUME_ID: 'other'})
         self.assertRaises(exceptions.InvalidVolume,
                           self.driver.create_volume, vol)
         self.assertNoChange()
@@ -377,12 +377,12 @@ class CreateVolumeTest(DriverTestBase):
 
     def test_removed_volume_folder_is_made_again_once(self):
         vol = plain_objects.volume()
-        new_folder = volumeops.moref('Folder', 'group-v101')
+        new_folder = vsphere_ops.moref('Folder', 'group-v101')
         self.ops.ensure_folder.side_effect = [self.folder, new_folder]
         gone = exceptions.VCenterFault(fault='ManagedObjectNotFound',
                                        action='CreateVM_Task', target='x',
                                        detail='folder')
-        new_ref = volumeops.moref('VirtualMachine', 'vm-new')
+        new_ref = vsphere_ops.moref('VirtualMachine', 'vm-new')
         self.ops.create_backing.side_effect = [gone, new_ref]
         self.driver.create_volume(vol)
         self.assertRef('Folder', 'group-v3',
@@ -422,7 +422,7 @@ class CreateVolumeTest(DriverTestBase):
             size=3, name='db/data%1', host='cinder@vmware#dc-2:ds-new',
             specs={'vmware:vmdk_type': 'eagerZeroedThick',
                    'vmware:adapter_type': 'paraVirtual'})
-        new_ref = volumeops.moref('VirtualMachine', 'vm-new')
+        new_ref = vsphere_ops.moref('VirtualMachine', 'vm-new')
         self.ops.create_backing.return_value = new_ref
         self.driver.create_volume(vol)
 
@@ -451,7 +451,7 @@ class CreateVolumeTest(DriverTestBase):
         self.assertFalse(disk.device.backing.thinProvisioned)
         self.assertTrue(disk.device.backing.eagerlyScrub)
         self.assertEqual(vol.id,
-                         self.entries(spec)[vm_util.KEY_VOLUME_ID])
+                         self.entries(spec)[specs.KEY_VOLUME_ID])
         self.assertIs(new_ref, self.driver._hints[vol.id])
 
     def test_defaults_from_options_and_no_pool(self):
@@ -485,7 +485,7 @@ class DeleteVolumeTest(DriverTestBase):
         super().setUp()
         self.src = plain_objects.volume(size=2)
         self.clone = plain_objects.volume(size=2)
-        self.marker = vm_util.KEY_CLONE_PREFIX + self.clone.id
+        self.marker = specs.KEY_CLONE_PREFIX + self.clone.id
 
     def add_source(self, snap_name, **kw):
         return self.add_backing(self.src, extra={self.marker: snap_name},
@@ -494,7 +494,7 @@ class DeleteVolumeTest(DriverTestBase):
 
     def add_clone(self, parent):
         return self.add_backing(self.clone, parent_disk='[ds1] src.vmdk',
-                                extra={vm_util.KEY_PARENT: parent})
+                                extra={specs.KEY_PARENT: parent})
 
     def test_no_backing_is_already_deleted(self):
         self.driver.delete_volume(self.src)
@@ -527,7 +527,7 @@ class DeleteVolumeTest(DriverTestBase):
         ref = self.add_source('snapshot-1')
         self.driver.delete_volume(self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, vm_util.clear_marker_entries(self.clone.id), mock.ANY)
+            ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
         self.ops.destroy.assert_called_once_with(ref, mock.ANY)
         names = self.op_names()
         self.assertLess(names.index('set_extra_config'),
@@ -538,7 +538,7 @@ class DeleteVolumeTest(DriverTestBase):
         self.add_clone('%s:snapshot-1' % plain_objects.volume().id)
         self.driver.delete_volume(self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, vm_util.clear_marker_entries(self.clone.id), mock.ANY)
+            ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
         self.ops.destroy.assert_called_once_with(ref, mock.ANY)
 
     def test_marker_of_a_clone_of_another_snapshot_is_removed(self):
@@ -546,22 +546,22 @@ class DeleteVolumeTest(DriverTestBase):
         self.add_clone('%s:snapshot-other' % self.src.id)
         self.driver.delete_volume(self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, vm_util.clear_marker_entries(self.clone.id), mock.ANY)
+            ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
         self.ops.destroy.assert_called_once_with(ref, mock.ANY)
 
     def test_stale_markers_are_removed_even_when_busy(self):
-        stale = vm_util.KEY_CLONE_PREFIX + 'gone'
+        stale = specs.KEY_CLONE_PREFIX + 'gone'
         ref = self.add_backing(self.src, snapshots=['snapshot-1'], extra={
             self.marker: 'snapshot-1', stale: 'snapshot-1'})
         self.add_clone('%s:snapshot-1' % self.src.id)
         self.assertRaises(exceptions.VolumeIsBusy,
                           self.driver.delete_volume, self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, vm_util.clear_marker_entries('gone'), mock.ANY)
+            ref, specs.clear_marker_entries('gone'), mock.ANY)
         self.ops.destroy.assert_not_called()
 
     def test_marker_of_a_clone_being_created_keeps_the_source(self):
-        since = vm_util.KEY_CLONE_SINCE_PREFIX + self.clone.id
+        since = specs.KEY_CLONE_SINCE_PREFIX + self.clone.id
         self.add_backing(self.src, snapshots=['snapshot-1'], extra={
             self.marker: 'snapshot-1', since: str(NOW - 60)})
         err = self.assertRaises(exceptions.VolumeIsBusy,
@@ -570,14 +570,14 @@ class DeleteVolumeTest(DriverTestBase):
         self.assertNoChange()
 
     def test_expired_marker_of_a_missing_clone_is_removed(self):
-        since = vm_util.KEY_CLONE_SINCE_PREFIX + self.clone.id
+        since = specs.KEY_CLONE_SINCE_PREFIX + self.clone.id
         timeout = conf.option_defaults()['vcenter_task_timeout']
         ref = self.add_backing(self.src, snapshots=['snapshot-1'], extra={
             self.marker: 'snapshot-1',
             since: str(int(NOW - 2 * timeout - 61))})
         self.driver.delete_volume(self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, vm_util.clear_marker_entries(self.clone.id), mock.ANY)
+            ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
         self.ops.destroy.assert_called_once_with(ref, mock.ANY)
 
     def test_removed_markers_are_ignored(self):
@@ -593,7 +593,7 @@ class DeleteVolumeTest(DriverTestBase):
         self.driver.delete_volume(self.clone)
         self.ops.destroy.assert_called_once_with(clone_ref, mock.ANY)
         self.ops.set_extra_config.assert_called_once_with(
-            src_ref, vm_util.clear_marker_entries(self.clone.id), mock.ANY)
+            src_ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
         self.ops.remove_snapshot.assert_called_once_with(
             self.snaps[snap_name], mock.ANY)
         self.assertEqual('destroy', self.op_names()[2])
@@ -604,7 +604,7 @@ class DeleteVolumeTest(DriverTestBase):
         self.driver.delete_volume(self.clone)
         self.ops.destroy.assert_called_once()
         self.ops.set_extra_config.assert_called_once_with(
-            src_ref, vm_util.clear_marker_entries(self.clone.id), mock.ANY)
+            src_ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
         self.ops.remove_snapshot.assert_not_called()
 
     def test_deleting_a_clone_whose_source_is_gone(self):
@@ -729,9 +729,9 @@ class SnapshotTest(DriverTestBase):
     def test_delete_with_live_dependent_is_busy(self):
         clone = plain_objects.volume(size=2)
         self.add_backing(self.vol, snapshots=[self.snap.name], extra={
-            vm_util.KEY_CLONE_PREFIX + clone.id: self.snap.name})
+            specs.KEY_CLONE_PREFIX + clone.id: self.snap.name})
         self.add_backing(clone, extra={
-            vm_util.KEY_PARENT: '%s:%s' % (self.vol.id, self.snap.name)})
+            specs.KEY_PARENT: '%s:%s' % (self.vol.id, self.snap.name)})
         err = self.assertRaises(exceptions.SnapshotIsBusy,
                                 self.driver.delete_snapshot, self.snap)
         self.assertIn(clone.id, str(err))
@@ -740,22 +740,22 @@ class SnapshotTest(DriverTestBase):
     def test_delete_with_clone_of_another_snapshot(self):
         clone = plain_objects.volume(size=2)
         self.add_backing(self.vol, snapshots=['snapshot-0', self.snap.name],
-                         extra={vm_util.KEY_CLONE_PREFIX + clone.id:
+                         extra={specs.KEY_CLONE_PREFIX + clone.id:
                                 'snapshot-0'})
         self.add_backing(clone, extra={
-            vm_util.KEY_PARENT: '%s:snapshot-0' % self.vol.id})
+            specs.KEY_PARENT: '%s:snapshot-0' % self.vol.id})
         self.driver.delete_snapshot(self.snap)
         self.ops.remove_snapshot.assert_called_once_with(
             self.snaps[self.snap.name], mock.ANY)
         self.ops.set_extra_config.assert_not_called()
 
     def test_delete_with_stale_dependent(self):
-        marker = vm_util.KEY_CLONE_PREFIX + 'gone'
+        marker = specs.KEY_CLONE_PREFIX + 'gone'
         ref = self.add_backing(self.vol, snapshots=[self.snap.name],
                                extra={marker: self.snap.name})
         self.driver.delete_snapshot(self.snap)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, vm_util.clear_marker_entries('gone'), mock.ANY)
+            ref, specs.clear_marker_entries('gone'), mock.ANY)
         self.ops.remove_snapshot.assert_called_once_with(
             self.snaps[self.snap.name], mock.ANY)
 
@@ -794,17 +794,17 @@ class CloneTestBase(DriverTestBase):
     def setUp(self):
         super().setUp()
         self.src = plain_objects.volume(size=2)
-        self.other_marker = vm_util.KEY_CLONE_PREFIX + 'other-clone'
+        self.other_marker = specs.KEY_CLONE_PREFIX + 'other-clone'
         self.src_snap = plain_objects.snapshot(self.src)
         self.src_ref = self.add_backing(
             self.src, snapshots=[self.src_snap.name],
             extra={self.other_marker: self.src_snap.name,
-                   vm_util.KEY_PARENT: 'grand-parent:snapshot-g'})
-        self.src_props = self.vc.vms[volumeops.moref_value(self.src_ref)]
+                   specs.KEY_PARENT: 'grand-parent:snapshot-g'})
+        self.src_props = self.vc.vms[vsphere_ops.moref_value(self.src_ref)]
         self.clones = []
         self.ops.clone.side_effect = self._clone
-        self.temp_snap = volumeops.moref('VirtualMachineSnapshot',
-                                         'snapshot-temp')
+        self.temp_snap = vsphere_ops.moref('VirtualMachineSnapshot',
+                                           'snapshot-temp')
         self.ops.create_snapshot.return_value = self.temp_snap
 
     def _clone(self, vm, folder, name, spec, target):
@@ -826,7 +826,7 @@ class CloneTestBase(DriverTestBase):
             target='volume %s' % vol.id)
         spec = self.spec()
         self.assertEqual('VirtualMachineCloneSpec', type(spec).__name__)
-        self.assertEqual(vm_util.FULL_MOVE_TYPE, spec.location.diskMoveType)
+        self.assertEqual(specs.FULL_MOVE_TYPE, spec.location.diskMoveType)
         self.assertRef('Datastore', 'datastore-9', spec.location.datastore)
         self.assertRef('HostSystem', 'host-9', spec.location.host)
         self.assertRef('ResourcePool', 'resgroup-9', spec.location.pool)
@@ -836,18 +836,18 @@ class CloneTestBase(DriverTestBase):
         self.assertEqual('volume-%s' % vol.id, spec.config.name)
         self.assertEqual('volume-%s' % vol.id, self.arg('clone', 'name'))
         entries = self.entries(spec.config)
-        self.assertEqual('', entries[vm_util.KEY_PARENT])
+        self.assertEqual('', entries[specs.KEY_PARENT])
         self.assertEqual('', entries[self.other_marker])
-        self.assertEqual(vol.id, entries[vm_util.KEY_VOLUME_ID])
+        self.assertEqual(vol.id, entries[specs.KEY_VOLUME_ID])
         self.ops.set_extra_config.assert_not_called()
 
     def assertLinkedClone(self, vol, snap_name):
         self.placement.choose.assert_not_called()
         self.ops.ensure_folder.assert_not_called()
         spec = self.spec()
-        self.assertEqual(vm_util.LINKED_MOVE_TYPE,
+        self.assertEqual(specs.LINKED_MOVE_TYPE,
                          spec.location.diskMoveType)
-        self.assertIs(volumeops.ref_list(self.src_props['datastore'])[0],
+        self.assertIs(vsphere_ops.ref_list(self.src_props['datastore'])[0],
                       spec.location.datastore)
         self.assertIs(self.src_props['resourcePool'], spec.location.pool)
         self.assertIs(self.src_props['parent'], self.arg('clone', 'folder'))
@@ -855,12 +855,12 @@ class CloneTestBase(DriverTestBase):
         self.assertEqual(vol.id, spec.config.instanceUuid)
         entries = self.entries(spec.config)
         self.assertEqual('%s:%s' % (self.src.id, snap_name),
-                         entries[vm_util.KEY_PARENT])
+                         entries[specs.KEY_PARENT])
         self.assertEqual('', entries[self.other_marker])
-        self.assertEqual('', entries[vm_util.KEY_CLONE_PREFIX + vol.id])
-        self.assertEqual(vol.id, entries[vm_util.KEY_VOLUME_ID])
+        self.assertEqual('', entries[specs.KEY_CLONE_PREFIX + vol.id])
+        self.assertEqual(vol.id, entries[specs.KEY_VOLUME_ID])
         self.ops.set_extra_config.assert_called_once_with(
-            self.src_ref, vm_util.marker_entries(vol.id, snap_name),
+            self.src_ref, specs.marker_entries(vol.id, snap_name),
             mock.ANY)
         names = self.op_names()
         self.assertLess(names.index('set_extra_config'),
@@ -912,9 +912,9 @@ class CloneFromSnapshotTest(CloneTestBase):
                           self.src_snap)
         self.assertEqual(
             [mock.call(self.src_ref,
-                       vm_util.marker_entries(vol.id, self.src_snap.name),
+                       specs.marker_entries(vol.id, self.src_snap.name),
                        mock.ANY),
-             mock.call(self.src_ref, vm_util.clear_marker_entries(vol.id),
+             mock.call(self.src_ref, specs.clear_marker_entries(vol.id),
                        mock.ANY)],
             self.ops.set_extra_config.call_args_list)
         self.ops.destroy.assert_called_once_with(leftover[0], mock.ANY)
@@ -966,7 +966,7 @@ class CloneVolumeTest(CloneTestBase):
         self.ops.remove_snapshot.assert_called_once_with(self.temp_snap,
                                                          mock.ANY)
         self.ops.set_extra_config.assert_called_with(
-            self.src_ref, vm_util.clear_marker_entries(vol.id), mock.ANY)
+            self.src_ref, specs.clear_marker_entries(vol.id), mock.ANY)
         # The marker protects the snapshot until the snapshot is gone.
         self.assertEqual(['remove_snapshot', 'set_extra_config'],
                          self.op_names()[-2:])
@@ -994,7 +994,7 @@ class CloneVolumeTest(CloneTestBase):
                           self.driver.create_cloned_volume, vol, self.src)
         self.ops.clone.assert_not_called()
         self.ops.set_extra_config.assert_called_with(
-            self.src_ref, vm_util.clear_marker_entries(vol.id), mock.ANY)
+            self.src_ref, specs.clear_marker_entries(vol.id), mock.ANY)
 
     def test_linked_clone_of_attached_source_is_refused(self):
         self.src.status = 'in-use'
@@ -1053,7 +1053,7 @@ class ConnectionTest(DriverTestBase):
         info = self.connect(connector={})
         self.assertEqual('vmdk', info['driver_volume_type'])
         data = info['data']
-        self.assertEqual(volumeops.moref_value(self.ref), data['volume'])
+        self.assertEqual(vsphere_ops.moref_value(self.ref), data['volume'])
         self.assertEqual(self.vol.id, data['volume_id'])
         self.assertEqual(self.vol.name, data['name'])
         for key in data:
@@ -1068,7 +1068,7 @@ class ConnectionTest(DriverTestBase):
         self.add_instance(host='host-3')
         for connector in ({}, None, {'host': 'compute-1'}):
             self.driver.initialize_connection(self.vol, connector)
-        read = [volumeops.moref_value(c.args[0])
+        read = [vsphere_ops.moref_value(c.args[0])
                 for c in self.ops.properties.call_args_list]
         self.assertNotIn('vm-inst', read)
         self.placement.datastores_for_host.assert_not_called()
@@ -1098,7 +1098,7 @@ class ConnectionTest(DriverTestBase):
         self.assertRef('HostSystem', 'host-9', spec.host)
         self.assertRef('ResourcePool', 'resgroup-9', spec.pool)
         self.placement.invalidate.assert_called_once_with()
-        self.assertEqual(volumeops.moref_value(self.ref),
+        self.assertEqual(vsphere_ops.moref_value(self.ref),
                          info['data']['volume'])
 
     def test_instance_without_host_does_not_relocate(self):
@@ -1111,7 +1111,7 @@ class ConnectionTest(DriverTestBase):
     def test_linked_clone_on_an_invisible_datastore_is_refused(self):
         err = self.assertRaises(
             exceptions.VolumeAttachmentError, self.connect,
-            extra={vm_util.KEY_PARENT: 'src:snapshot-1'})
+            extra={specs.KEY_PARENT: 'src:snapshot-1'})
         self.assertIn('vm-inst', str(err))
         self.placement.choose.assert_not_called()
         self.assertNoChange()
@@ -1119,12 +1119,12 @@ class ConnectionTest(DriverTestBase):
     def test_linked_clone_source_on_an_invisible_datastore_is_refused(self):
         self.assertRaises(
             exceptions.VolumeAttachmentError, self.connect,
-            extra={vm_util.KEY_CLONE_PREFIX + 'c1': 'snapshot-1'})
+            extra={specs.KEY_CLONE_PREFIX + 'c1': 'snapshot-1'})
         self.placement.choose.assert_not_called()
         self.assertNoChange()
 
     def test_linked_clone_on_a_visible_datastore_is_fine(self):
-        self.connect(extra={vm_util.KEY_PARENT: 'src:snapshot-1'},
+        self.connect(extra={specs.KEY_PARENT: 'src:snapshot-1'},
                      visible=(SOURCE_DS,))
         self.assertNoChange()
 
@@ -1176,7 +1176,7 @@ class AttachTest(InstanceTestBase):
                                  uuid=self.vdisk.backing.uuid, key=3100,
                                  unit=1))
         self.add_instance(devices, extra={
-            vm_util.ATTACH_KEY_PREFIX + self.vol.id: self.vdisk.backing.uuid})
+            specs.ATTACH_KEY_PREFIX + self.vol.id: self.vdisk.backing.uuid})
         self.driver.attach_volume('vm-inst', self.vol)
         self.ops.reconfigure.assert_not_called()
 
@@ -1196,7 +1196,7 @@ class AttachTest(InstanceTestBase):
         self.assertEqual('independent_persistent',
                          change.device.backing.diskMode)
         self.assertEqual(
-            {vm_util.ATTACH_KEY_PREFIX + self.vol.id:
+            {specs.ATTACH_KEY_PREFIX + self.vol.id:
              self.vdisk.backing.uuid}, self.entries(spec))
 
     def test_instance_ref_by_value(self):
@@ -1269,14 +1269,14 @@ class DetachTest(InstanceTestBase):
         self.assertEqual('remove', change.operation)
         self.assertIsNone(getattr(change, 'fileOperation', None))
         self.assertIs(attached, change.device)
-        self.assertEqual({vm_util.ATTACH_KEY_PREFIX + self.vol.id: ''},
+        self.assertEqual({specs.ATTACH_KEY_PREFIX + self.vol.id: ''},
                          self.entries(spec))
 
     def test_detach_by_mark_without_backing(self):
         attached = self.disk(file_name='[ds1] x.vmdk', uuid='u-77',
                              key=3100, unit=1)
         self.add_instance(self.scsi_instance() + [attached], extra={
-            vm_util.ATTACH_KEY_PREFIX + self.vol.id: 'u-77'})
+            specs.ATTACH_KEY_PREFIX + self.vol.id: 'u-77'})
         self.vc.remove(self.ref)
         self.driver.detach_volume('vm-inst', self.vol)
         (change,) = self.arg('reconfigure', 'spec').deviceChange
@@ -1287,7 +1287,7 @@ class DetachTest(InstanceTestBase):
         attached = self.disk(file_name='[ds1] y.vmdk', uuid=None,
                              key=3100, unit=1)
         self.add_instance(self.scsi_instance() + [attached], extra={
-            vm_util.ATTACH_KEY_PREFIX + self.vol.id: '[ds1] y.vmdk'})
+            specs.ATTACH_KEY_PREFIX + self.vol.id: '[ds1] y.vmdk'})
         self.vc.remove(self.ref)
         self.driver.detach_volume('vm-inst', self.vol)
         (change,) = self.arg('reconfigure', 'spec').deviceChange
@@ -1344,7 +1344,7 @@ class CloneTimeoutTest(CloneTestBase):
                           self.driver.create_cloned_volume, vol, self.src)
         self.ops.remove_snapshot.assert_not_called()
         self.ops.set_extra_config.assert_called_once_with(
-            self.src_ref, vm_util.marker_entries(vol.id, 'clone-' + vol.id),
+            self.src_ref, specs.marker_entries(vol.id, 'clone-' + vol.id),
             mock.ANY)
 
     def test_linked_clone_from_snapshot_timeout_keeps_marker(self):
@@ -1354,5 +1354,5 @@ class CloneTimeoutTest(CloneTestBase):
                           self.driver.create_volume_from_snapshot, vol,
                           self.src_snap)
         self.ops.set_extra_config.assert_called_once_with(
-            self.src_ref, vm_util.marker_entries(vol.id, self.src_snap.name),
+            self.src_ref, specs.marker_entries(vol.id, self.src_snap.name),
             mock.ANY)

@@ -13,7 +13,7 @@ import testtools
 
 from tests import threading_backend  # noqa: F401  (must precede oslo_vmware)
 from vmware_backend import exceptions
-from vmware_backend import inventory
+from vmware_backend.vsphere import inventory
 
 R = inventory.MoRef
 

@@ -8,13 +8,15 @@ import tempfile
 import fixtures
 import testtools
 
+from vmware_backend.admin import health
+from vmware_backend.cmd import commands
+from vmware_backend.cmd import formatting
 from vmware_backend.cmd import manage
+from vmware_backend.cmd import output as cmd_output
 from vmware_backend.cmd import render
-from vmware_backend import datastore
 from vmware_backend import exceptions
-from vmware_backend import formatting
-from vmware_backend import health
-from vmware_backend import inventory
+from vmware_backend.volume import datastore
+from vmware_backend.vsphere import inventory
 
 R = inventory.MoRef
 SECRET = 'S3cret-Passw0rd'
@@ -93,7 +95,7 @@ class ArgumentsTest(testtools.TestCase):
 class ConfigTest(testtools.TestCase):
 
     def test_missing_file(self):
-        err = self.assertRaises(manage.UsageError, manage.config_files,
+        err = self.assertRaises(cmd_output.UsageError, manage.config_files,
                                 '/nonexistent/x.ini')
         self.assertIn('/nonexistent/x.ini', str(err))
 
@@ -110,7 +112,7 @@ class ConfigTest(testtools.TestCase):
 
     def test_unparsable_file(self):
         path = write_ini(self, 'this is not an ini file\n')
-        self.assertRaises(manage.UsageError, manage.load_config, [path])
+        self.assertRaises(cmd_output.UsageError, manage.load_config, [path])
 
 
 class MainTest(testtools.TestCase):
@@ -162,20 +164,20 @@ class MainTest(testtools.TestCase):
 class VolumeIdsTest(testtools.TestCase):
 
     def test_from_stdin(self):
-        ids = manage.read_volume_ids(
+        ids = commands.read_volume_ids(
             '-', stdin=io.StringIO('1e2c4a5e-96f0-4d2b-9d5b-0c1f8f2d1a3b\n'))
         self.assertEqual({'1e2c4a5e-96f0-4d2b-9d5b-0c1f8f2d1a3b'}, ids)
 
     def test_unreadable_file(self):
-        err = self.assertRaises(manage.UsageError, manage.read_volume_ids,
-                                '/nonexistent/ids')
+        err = self.assertRaises(cmd_output.UsageError,
+                                commands.read_volume_ids, '/nonexistent/ids')
         self.assertIn('/nonexistent/ids', str(err))
 
     def test_confirm(self):
         err = io.StringIO()
-        self.assertTrue(manage.confirm('Go?', io.StringIO('y\n'), err))
-        self.assertFalse(manage.confirm('Go?', io.StringIO('\n'), err))
-        self.assertFalse(manage.confirm('Go?', io.StringIO(''), err))
+        self.assertTrue(commands.confirm('Go?', io.StringIO('y\n'), err))
+        self.assertFalse(commands.confirm('Go?', io.StringIO('\n'), err))
+        self.assertFalse(commands.confirm('Go?', io.StringIO(''), err))
         self.assertIn('Go? [y/N]', err.getvalue())
 
 
@@ -183,19 +185,19 @@ class OutputTest(testtools.TestCase):
 
     def test_json_and_table(self):
         out, err = io.StringIO(), io.StringIO()
-        output = manage.Output('json', out, err)
+        output = cmd_output.Output('json', out, err)
         output.result({'b': R('Datastore', 'ds-1'), 'a': {1, 2}}, None)
         self.assertEqual({'a': [1, 2], 'b': 'ds-1'},
                          json.loads(out.getvalue()))
         out.truncate(0)
         out.seek(0)
-        manage.Output('table', out, err).result({'x': 1},
-                                                lambda d: 'X=%s' % d['x'])
+        cmd_output.Output('table', out, err).result({'x': 1},
+                                                    lambda d: 'X=%s' % d['x'])
         self.assertEqual('X=1\n', out.getvalue())
 
     def test_the_password_is_never_written(self):
         out, err = io.StringIO(), io.StringIO()
-        output = manage.Output('table', out, err, secret=SECRET)
+        output = cmd_output.Output('table', out, err, secret=SECRET)
         output.result('login %s failed' % SECRET, str)
         output.progress('retrying with %s' % SECRET)
         output.error('bad %s' % SECRET)

@@ -10,7 +10,7 @@ import testtools
 from tests import threading_backend  # noqa: F401
 from vmware_backend import conf
 from vmware_backend import exceptions
-from vmware_backend import session as vc_session
+from vmware_backend.vsphere import session as vc_session
 
 
 class _FakeVim:

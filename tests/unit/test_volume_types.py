@@ -6,7 +6,7 @@ import testtools
 
 from vmware_backend import conf
 from vmware_backend import exceptions
-from vmware_backend import volume_types
+from vmware_backend.volume import volume_types
 
 
 def volume(size=1, specs=None, **kw):

@@ -1,9 +1,10 @@
 """``vmware-backend-manage``: operator commands of the vCenter backend.
 
 Argument parsing and output only; the work is done by
-:mod:`vmware_backend.health` (check, pools), :mod:`vmware_backend.listing`
-(volumes), :mod:`vmware_backend.audit` (audit) and
-:mod:`vmware_backend.demo` (demo).
+:mod:`vmware_backend.admin.health` (check, pools),
+:mod:`vmware_backend.admin.listing` (volumes),
+:mod:`vmware_backend.admin.audit` (audit) and
+:mod:`vmware_backend.admin.demo` (demo).
 
 Exit status: 0 when all is well, 1 when a problem was found (or an
 operation failed), 2 for bad usage or a bad configuration.
@@ -13,16 +14,15 @@ import argparse
 import logging as std_logging
 import os
 import sys
-import time
 import warnings
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from vmware_backend.cmd import render
+from vmware_backend.cmd import commands
+from vmware_backend.cmd import output
 from vmware_backend import conf
 from vmware_backend import exceptions
-from vmware_backend import formatting
 from vmware_backend import utils
 
 LOG = logging.getLogger(__name__)
@@ -30,13 +30,6 @@ LOG = logging.getLogger(__name__)
 PROJECT = 'vmware_backend'
 PROG = 'vmware-backend-manage'
 
-EXIT_OK = 0
-EXIT_PROBLEM = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-# audit --min-age default (vmware_backend.audit.DEFAULT_MIN_AGE)
-DEFAULT_MIN_AGE = 3600
 
 DESCRIPTION = """\
 Operator commands of the Cinder block-storage backend for VMware vCenter.
@@ -100,10 +93,6 @@ COMMANDS = {
 }
 
 
-class UsageError(Exception):
-    """Bad arguments or configuration (exit status 2)."""
-
-
 # Arguments ---------------------------------------------------------------
 
 def _add_common(parser, suppress):
@@ -132,12 +121,12 @@ def build_parser():
     _add_common(parser, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
     _add_common(common, suppress=True)
-    commands = parser.add_subparsers(dest='command', metavar='COMMAND',
-                                     title='commands')
-    commands.required = True
+    subcommands = parser.add_subparsers(dest='command', metavar='COMMAND',
+                                        title='commands')
+    subcommands.required = True
     subparsers = {}
     for name, (summary, description) in COMMANDS.items():
-        subparsers[name] = commands.add_parser(
+        subparsers[name] = subcommands.add_parser(
             name, help=summary, description=description, parents=[common])
     audit = subparsers['audit']
     audit.add_argument(
@@ -150,7 +139,7 @@ def build_parser():
                        help='with --fix: do not ask for a confirmation')
     audit.add_argument(
         '--min-age', metavar='SECONDS', type=_seconds,
-        default=DEFAULT_MIN_AGE,
+        default=commands.DEFAULT_MIN_AGE,
         help='report and remove only what is older than this (backing '
              'creation, clone marker, temporary snapshot time; objects '
              'without a recorded time count as old); younger ones are '
@@ -189,11 +178,11 @@ def parse_args(argv):
 def config_files(path):
     """The ini files to read: ``path`` or the first default that exists.
 
-    :raises UsageError: ``path`` does not exist.
+    :raises output.UsageError: ``path`` does not exist.
     """
     if path:
         if not os.path.isfile(path):
-            raise UsageError('config file %s not found' % path)
+            raise output.UsageError('config file %s not found' % path)
         return [path]
     return cfg.find_config_files(project=PROJECT, prog=PROJECT)[:1]
 
@@ -201,7 +190,7 @@ def config_files(path):
 def load_config(files):
     """A ConfigOpts with this package's and oslo.log's options read.
 
-    :raises UsageError: a file cannot be parsed.
+    :raises output.UsageError: a file cannot be parsed.
     """
     config = cfg.ConfigOpts()
     conf.register_opts(config)
@@ -211,7 +200,7 @@ def load_config(files):
         config(args=[], project=PROJECT, prog=PROJECT,
                default_config_files=files, default_config_dirs=[])
     except cfg.Error as err:
-        raise UsageError('cannot read %s: %s' % (', '.join(files), err))
+        raise output.UsageError('cannot read %s: %s' % (', '.join(files), err))
     return config
 
 
@@ -229,293 +218,6 @@ def setup_logging(config, args):
         std_logging.getLogger('suds').setLevel(std_logging.ERROR)
 
 
-# Output ------------------------------------------------------------------
-
-class Output:
-    """Writes results (stdout) and progress (stderr), never the password.
-
-    :param fmt: ``table`` or ``json``.
-    """
-
-    def __init__(self, fmt='table', stdout=None, stderr=None, secret=None,
-                 verbose=False):
-        self.format = fmt
-        self.verbose = verbose
-        self._stdout = stdout or sys.stdout
-        self._stderr = stderr or sys.stderr
-        self._secrets = [secret] if secret else []
-
-    def add_secret(self, secret):
-        if secret:
-            self._secrets.append(secret)
-
-    def _scrub(self, text):
-        for secret in self._secrets:
-            text = text.replace(secret, '***')
-        return text
-
-    def result(self, data, render):
-        """Print ``data`` as JSON or as ``render(data)``."""
-        text = formatting.dumps(data) if self.format == 'json' else \
-            render(data)
-        self._stdout.write(self._scrub(text) + '\n')
-        self._stdout.flush()
-
-    def progress(self, text):
-        self._stderr.write(self._scrub(text) + '\n')
-        self._stderr.flush()
-
-    def error(self, text, hint=None):
-        self.progress('error: %s' % text)
-        if hint:
-            self.progress('hint: %s' % hint)
-
-
-# Commands ------------------------------------------------------------------
-
-def _require_vcenter(options):
-    if not options.get('vcenter_host'):
-        raise UsageError('vcenter_host is not set in the [vmware] section '
-                         '(pass --config-file FILE)')
-
-
-def _session(options):
-    from vmware_backend import session as vc_session
-    return vc_session.VCenterSession(options)
-
-
-def cmd_check(args, options, out):
-    from vmware_backend import health
-    from vmware_backend import placement
-    if options.get('vcenter_host'):
-        out.progress('Connecting to %s:%s as %s ...' % (
-            options['vcenter_host'], options['vcenter_port'],
-            options.get('vcenter_username')))
-    report = health.check(options, _session, placement.PlacementService)
-    out.result(report, render.check)
-    if not options.get('vcenter_host'):
-        return EXIT_USAGE
-    return EXIT_OK if report['ok'] else EXIT_PROBLEM
-
-
-def cmd_pools(args, options, out):
-    from vmware_backend import health
-    from vmware_backend import placement
-    _require_vcenter(options)
-    session = _session(options)
-    try:
-        out.progress('Reading datastores, hosts and clusters ...')
-        service = placement.PlacementService(session, options)
-        rows = health.pool_rows(service)
-    finally:
-        session.close()
-    out.result(rows, render.pools)
-    return EXIT_OK
-
-
-def cmd_volumes(args, options, out):
-    from vmware_backend import listing
-    _require_vcenter(options)
-    session = _session(options)
-    try:
-        out.progress('Reading every VM of the inventory (paged) ...')
-        start = time.monotonic()
-        backings, _instances = listing.read(session, devices=True)
-        out.progress('Found %d backing(s) in %.1fs (%d SOAP calls).' % (
-            len(backings), time.monotonic() - start,
-            session.total_requests()))
-    finally:
-        session.close()
-    out.result([listing.volume_row(b) for b in backings], render.volumes)
-    return EXIT_OK
-
-
-def read_volume_ids(path, stdin=None):
-    """The volume ids Cinder knows, from ``path`` or stdin (``-``).
-
-    :raises UsageError: unreadable file or a line that is not an id.
-    """
-    from vmware_backend import audit
-    try:
-        if path == '-':
-            lines = (stdin or sys.stdin).read().splitlines()
-        else:
-            with open(path) as ids_file:
-                lines = ids_file.read().splitlines()
-    except OSError as err:
-        raise UsageError('cannot read --volume-ids %s: %s'
-                         % (path, err.strerror or err))
-    try:
-        return audit.parse_volume_ids(lines)
-    except ValueError as err:
-        raise UsageError('--volume-ids %s: %s' % (path, err))
-
-
-def confirm(question, stdin=None, stderr=None):
-    """Ask a yes/no question; True only for an explicit yes."""
-    stdin = stdin or sys.stdin
-    stderr = stderr or sys.stderr
-    stderr.write('%s [y/N] ' % question)
-    stderr.flush()
-    answer = stdin.readline()
-    return answer.strip().lower() in ('y', 'yes')
-
-
-def cmd_audit(args, options, out):
-    from vmware_backend import audit
-    from vmware_backend import listing
-    known = read_volume_ids(args.volume_ids)
-    _require_vcenter(options)
-    folder = options['vcenter_volume_folder']
-    session = _session(options)
-
-    def read():
-        out.progress('Reading the backings in folder %s of each datacenter '
-                     'and every VM of the inventory (paged) ...' % folder)
-        return listing.read(session, devices=False, volume_folder=folder)
-
-    try:
-        backings, instances = read()
-        findings = audit.find(backings, known, instances,
-                              min_age=args.min_age)
-        report = _audit_report(findings, backings, known, args.min_age)
-        if not args.fix:
-            out.result(report, render.audit)
-            return EXIT_PROBLEM if audit.problems(findings) else EXIT_OK
-        plan = audit.removal_order(findings, backings)
-        if plan and not known:
-            raise UsageError('--volume-ids lists no volume id: every '
-                             'backing would count as orphaned; refusing '
-                             'to --fix')
-        if plan and not args.yes:
-            if not sys.stdin.isatty():
-                out.result(report, render.audit)
-                out.error('no terminal to confirm the removal',
-                          'pass --yes to remove without a confirmation')
-                return EXIT_USAGE
-            out.progress(render.audit(report))
-            if not confirm('Remove the %d fixable leftover(s) listed '
-                           'above?' % len(plan)):
-                out.progress('Nothing removed.')
-                return EXIT_PROBLEM
-        results = _fix(session, plan, backings, known, out, args.min_age)
-        if plan:
-            out.progress('Confirming:')
-            backings, instances = read()
-        remaining = audit.problems(audit.find(backings, known, instances,
-                                              min_age=args.min_age))
-    finally:
-        session.close()
-    report['fixed'] = sum(1 for r in results.values() if r == 'removed')
-    for finding, row in zip(findings, report['findings']):
-        row['result'] = results.get(id(finding), finding.action())
-    report['remaining'] = [f.as_dict() for f in remaining]
-    out.result(report, render.audit)
-    return EXIT_PROBLEM if remaining else EXIT_OK
-
-
-def _fix(session, plan, backings, known, out, min_age=0):
-    """Remove the findings of ``plan``; {id(finding): result text}."""
-    from vmware_backend import audit
-    from vmware_backend import volumeops
-    fixer = audit.Fixer(volumeops.VolumeOps(session), backings, known,
-                        min_age=min_age)
-    results = {}
-    for index, finding in enumerate(plan, 1):
-        label = ' '.join(filter(None, (finding.kind, finding.volume_id,
-                                       finding.item)))
-        out.progress('[%d/%d] removing %s ...' % (index, len(plan), label))
-        try:
-            fixer.fix(finding)
-            results[id(finding)] = 'removed'
-        except Exception as err:
-            results[id(finding)] = 'failed: %s' % (
-                getattr(err, 'msg', None) or err)
-            out.progress('  %s' % results[id(finding)])
-    return results
-
-
-def _audit_report(findings, backings, known, min_age=0):
-    from vmware_backend import audit
-    return {
-        'backings': len(backings),
-        'known_ids': len(known),
-        'min_age': min_age,
-        'summary': audit.summary(findings),
-        'recent': len(findings) - len(audit.problems(findings)),
-        'findings': [f.as_dict() for f in findings],
-    }
-
-
-def cmd_demo(args, options, out):
-    from vmware_backend import demo
-    from vmware_backend import driver as vc_driver
-    from vmware_backend.testbed import vcsim
-    server = None
-    options = dict(options)
-    instance = args.instance
-    if options.get('vcenter_host'):
-        target = 'vCenter %s:%s' % (options['vcenter_host'],
-                                    options['vcenter_port'])
-    else:
-        out.progress('No vCenter configured (vcenter_host is not set): '
-                     'starting the embedded vCenter simulator. The first '
-                     'run builds it (Go toolchain and govmomi), which can '
-                     'take several minutes ...')
-        start = time.monotonic()
-        server = vcsim.VcsimServer()
-        try:
-            server.start()
-        except (vcsim.TestBedError, RuntimeError, OSError) as err:
-            out.error('the simulator could not be started: %s' % err)
-            return EXIT_PROBLEM
-        out.progress('Simulator running at %s (ready in %.1fs).'
-                     % (server.url, time.monotonic() - start))
-        options.update(server.options())
-        target = 'embedded vcsim %s' % server.url
-    driver = vc_driver.VMwareVolumeDriver(options)
-    try:
-        out.progress('Logging in to %s as %s ...' % (
-            driver.session.url, options.get('vcenter_username')))
-        driver.do_setup()
-        if server is not None and not instance:
-            found = demo.pick_instance(driver.session)
-            if found:
-                instance = found[0]
-                out.progress('Using VM %s (%s) as the instance.'
-                             % (found[1], found[0]))
-        if not instance:
-            out.progress('No instance VM given (--instance MOREF): the '
-                         'attach and detach steps are skipped.')
-        start = time.monotonic()
-        calls_before = driver.session.total_requests()
-        lifecycle = demo.Lifecycle(driver, instance, progress=out.progress)
-        steps = lifecycle.run()
-        report = {
-            'target': target,
-            'instance': instance,
-            'ok': lifecycle.ok,
-            'seconds': time.monotonic() - start,
-            'total_calls': driver.session.total_requests() - calls_before,
-            'steps': [s.as_dict() for s in steps],
-        }
-    finally:
-        driver.session.close()
-        if server is not None:
-            server.stop()
-    out.result(report, lambda r: render.demo(r, verbose=out.verbose))
-    return EXIT_OK if report['ok'] else EXIT_PROBLEM
-
-
-HANDLERS = {
-    'check': cmd_check,
-    'pools': cmd_pools,
-    'volumes': cmd_volumes,
-    'audit': cmd_audit,
-    'demo': cmd_demo,
-}
-
-
 # Entry point ---------------------------------------------------------------
 
 def main(argv=None):
@@ -526,7 +228,7 @@ def main(argv=None):
     warnings.simplefilter('ignore', DeprecationWarning)
     utils.use_threading_backend()
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    out = Output(args.format, verbose=args.verbose or args.debug)
+    out = output.Output(args.format, verbose=args.verbose or args.debug)
     try:
         files = config_files(args.config_file)
         config = load_config(files)
@@ -534,25 +236,25 @@ def main(argv=None):
         try:
             options = conf.read_options(config)
         except exceptions.InvalidConfiguration as err:
-            raise UsageError('%s (in %s)' % (err, ', '.join(files) or
-                                             'no config file'))
+            raise output.UsageError('%s (in %s)' % (err, ', '.join(files) or
+                                                    'no config file'))
         out.add_secret(options.get('vcenter_password'))
-        return HANDLERS[args.command](args, options, out)
-    except UsageError as err:
+        return commands.HANDLERS[args.command](args, options, out)
+    except output.UsageError as err:
         out.error(str(err))
-        return EXIT_USAGE
+        return output.EXIT_USAGE
     except (exceptions.VCenterLoginError,
             exceptions.VCenterConnectionError) as err:
-        from vmware_backend import health
+        from vmware_backend.admin import health
         entry = health.diagnose(err)
         out.error(entry['problem'], entry['hint'])
-        return EXIT_PROBLEM
+        return output.EXIT_PROBLEM
     except exceptions.VMwareBackendException as err:
         out.error(str(err))
-        return EXIT_PROBLEM
+        return output.EXIT_PROBLEM
     except KeyboardInterrupt:
         out.error('interrupted')
-        return EXIT_INTERRUPTED
+        return output.EXIT_INTERRUPTED
 
 
 if __name__ == '__main__':

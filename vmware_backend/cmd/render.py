@@ -4,7 +4,7 @@ Each function takes the plain report a command builds (the same data
 ``--format json`` prints) and returns the human-readable text.
 """
 
-from vmware_backend import formatting
+from vmware_backend.cmd import formatting
 
 POOL_COLUMNS = [('name', 'POOL'), ('type', 'TYPE'), ('total_gb', 'TOTAL GiB'),
                 ('free_gb', 'FREE GiB'), ('provisioned_gb', 'PROV. GiB'),

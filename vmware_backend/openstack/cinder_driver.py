@@ -16,12 +16,12 @@ Configuration`` for the backend section), ``host``, ``cluster_name``,
 ``get_volume_stats(refresh=True)``.
 
 This class only translates: it reads the options of the backend section into
-the plain dict :class:`vmware_backend.driver.VMwareVolumeDriver` takes, hands
-every call over to it, and turns the backend's exceptions into the Cinder
-exceptions the volume manager reacts to (``VolumeIsBusy``, ``SnapshotIsBusy``
-...). It is the only module of the package that imports Cinder; without
-Cinder it still imports (for documentation and option listing) on a minimal
-stand-in base class.
+the plain dict that :class:`~vmware_backend.volume.driver.VMwareVolumeDriver`
+takes, hands every call over to it, and turns the backend's exceptions into
+the Cinder exceptions the volume manager reacts to (``VolumeIsBusy``,
+``SnapshotIsBusy``...). It is the only module of the package that imports
+Cinder; without Cinder it still imports (for documentation and option
+listing) on a minimal stand-in base class.
 """
 
 import copy
@@ -31,8 +31,8 @@ import threading
 from oslo_log import log as logging
 
 from vmware_backend import conf as vb_conf
-from vmware_backend import driver as core_driver
 from vmware_backend import exceptions
+from vmware_backend.volume import driver as core_driver
 
 try:
     from cinder import exception as cinder_exception
@@ -204,7 +204,7 @@ class VMwareBackendCinderDriver(_BaseDriver):
 
     @property
     def core(self):
-        """The :class:`vmware_backend.driver.VMwareVolumeDriver` in use."""
+        """The core driver (:mod:`vmware_backend.volume.driver`)."""
         if self._core is None:
             with self._core_lock:
                 if self._core is None:

@@ -1,6 +1,6 @@
 """The volume lifecycle as a demonstration, step by step.
 
-:class:`Lifecycle` drives a :class:`vmware_backend.driver.VMwareVolumeDriver`
+:class:`Lifecycle` drives the volume driver
 through what Cinder and Nova do with a volume: create, extend, snapshot,
 clone (linked and full, from a snapshot and from a volume), connect,
 attach, detach, revert, delete, statistics. Every step records the SOAP
@@ -19,12 +19,11 @@ import time
 
 from oslo_log import log as logging
 
+from vmware_backend.admin import demo_checks
 from vmware_backend import exceptions
-from vmware_backend import inventory
-from vmware_backend import listing
-from vmware_backend import plain_objects
-from vmware_backend import vm_util
-from vmware_backend import volumeops
+from vmware_backend.volume import plain_objects
+from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import specs
 
 LOG = logging.getLogger(__name__)
 
@@ -51,83 +50,22 @@ class Step:
         return dataclasses.asdict(self)
 
 
-class CheckFailed(Exception):
-    """vCenter's state is not what the step claims."""
-
-
 class Skip(Exception):
     """The step cannot run in this set-up; the message says why."""
 
 
-def pick_instance(session):
-    """(moref value, name) of a VM that is not a backing, or None.
-
-    Reads every VM's name and extraConfig; meant for the simulator, whose
-    inventory is small.
-    """
-    vms = inventory.read_container(
-        session, {'VirtualMachine': ['name', 'config.extraConfig',
-                                     'config.template']})
-    candidates = sorted(
-        (props.get('name') or '', ref.value) for ref, props in vms
-        if not props.get('config.template') and
-        not listing.is_managed(listing.extra_config(props)))
-    if not candidates:
-        return None
-    name, value = candidates[0]
-    return value, name
-
-
-class _State:
-    """A backing's properties as read for a check."""
-
-    def __init__(self, ref, props):
-        self.ref = ref
-        self.props = props
-        self.disks = vm_util.disks(volumeops.devices_of(props))
-        self.extra = volumeops.extra_config_dict(props)
-        self.snapshots = {tree.name: tree.snapshot for tree, _depth in
-                          volumeops.snapshot_trees(props)}
-
-    @property
-    def moref(self):
-        return volumeops.moref_value(self.ref)
-
-    @property
-    def current_snapshot(self):
-        info = self.props.get('snapshot')
-        current = getattr(info, 'currentSnapshot', None)
-        return volumeops.moref_value(current) if current else None
-
-    def disk(self):
-        if len(self.disks) != 1:
-            raise CheckFailed('backing %s has %d disks, expected 1'
-                              % (self.moref, len(self.disks)))
-        return self.disks[0]
-
-    def file_name(self):
-        return self.disk().backing.fileName
-
-    def datastore(self):
-        name = self.file_name() or ''
-        return name[1:name.index(']')] if name.startswith('[') else '?'
-
-
-def _expect(condition, message, *args):
-    if not condition:
-        raise CheckFailed(message % args if args else message)
-
-
-def _error_text(err):
-    text = getattr(err, 'msg', None) or str(err) or ''
-    return '%s: %s' % (type(err).__name__, text.strip().splitlines()[0]
-                       if text.strip() else '')
+# What each step reads back from vCenter (see demo_checks).
+CheckFailed = demo_checks.CheckFailed
+pick_instance = demo_checks.pick_instance
+_State = demo_checks.BackingState
+_expect = demo_checks.expect
+_error_text = demo_checks.error_text
 
 
 class Lifecycle:
     """Runs the demonstration against one vCenter.
 
-    :param driver: a :class:`vmware_backend.driver.VMwareVolumeDriver`.
+    :param driver: a :class:`vmware_backend.volume.driver.VMwareVolumeDriver`.
     :param instance: moref value of an instance VM to attach to, or None
         to skip the attach and detach steps.
     :param progress: callable receiving one line of text per event.
@@ -271,8 +209,8 @@ class Lifecycle:
     def _check_new_backing(self, volume, linked):
         state = self._require(volume)
         self._check_size(state, volume.size)
-        _expect(state.extra.get(vm_util.KEY_MANAGED) == 'true' and
-                state.extra.get(vm_util.KEY_VOLUME_ID) == volume.id,
+        _expect(state.extra.get(specs.KEY_MANAGED) == 'true' and
+                state.extra.get(specs.KEY_VOLUME_ID) == volume.id,
                 'backing %s lacks the managed/volume id extraConfig',
                 state.moref)
         has_parent = getattr(state.disk().backing, 'parent', None) \
@@ -311,7 +249,7 @@ class Lifecycle:
         _expect(self.snapshot.name in state.snapshots,
                 'snapshot %s not on backing %s', self.snapshot.name,
                 state.moref)
-        return '%s (%s)' % (self.snapshot.name, volumeops.moref_value(
+        return '%s (%s)' % (self.snapshot.name, vsphere_ops.moref_value(
             state.snapshots[self.snapshot.name]))
 
     def create_from_snapshot_linked(self):
@@ -325,11 +263,11 @@ class Lifecycle:
 
     def _check_dependency(self, clone, state, snap_name):
         expected = '%s:%s' % (self.source.id, snap_name)
-        _expect(state.extra.get(vm_util.KEY_PARENT) == expected,
+        _expect(state.extra.get(specs.KEY_PARENT) == expected,
                 'clone %s has parent %r, expected %r', clone.id,
-                state.extra.get(vm_util.KEY_PARENT), expected)
+                state.extra.get(specs.KEY_PARENT), expected)
         source = self._require(self.source)
-        marker = source.extra.get(vm_util.KEY_CLONE_PREFIX + clone.id)
+        marker = source.extra.get(specs.KEY_CLONE_PREFIX + clone.id)
         _expect(marker == snap_name, 'source has clone marker %r for %s, '
                 'expected %r', marker, clone.id, snap_name)
         _expect(snap_name in source.snapshots, 'snapshot %s missing on the '
@@ -340,7 +278,7 @@ class Lifecycle:
         self._timed(self.driver.create_volume_from_snapshot, volume,
                     self.snapshot)
         state = self._check_new_backing(volume, linked=False)
-        _expect(not state.extra.get(vm_util.KEY_PARENT),
+        _expect(not state.extra.get(specs.KEY_PARENT),
                 'full clone %s carries a parent entry', volume.id)
         return 'backing %s, 3 GiB copy on %s' % (state.moref,
                                                  state.datastore())
@@ -380,10 +318,10 @@ class Lifecycle:
             if self.instance else ' (no instance given)')
 
     def _instance_state(self):
-        ref = volumeops.moref('VirtualMachine', self.instance)
-        props = self.ops.properties(ref, volumeops.INSTANCE_PROPERTIES)
-        disks = vm_util.disks(volumeops.devices_of(props))
-        return volumeops.extra_config_dict(props), disks
+        ref = vsphere_ops.moref('VirtualMachine', self.instance)
+        props = self.ops.properties(ref, vsphere_ops.INSTANCE_PROPERTIES)
+        disks = specs.disks(vsphere_ops.devices_of(props))
+        return vsphere_ops.extra_config_dict(props), disks
 
     def attach_volume(self):
         if not self.instance:
@@ -395,7 +333,7 @@ class Lifecycle:
         _expect(any(d.backing.fileName == file_name for d in disks),
                 'instance %s has no disk backed by %s', self.instance,
                 file_name)
-        _expect(extra.get(vm_util.ATTACH_KEY_PREFIX + self.source.id),
+        _expect(extra.get(specs.ATTACH_KEY_PREFIX + self.source.id),
                 'instance %s lacks the volume-%s extraConfig mark',
                 self.instance, self.source.id)
         return 'its vmdk is a disk of %s' % self.instance
@@ -409,7 +347,7 @@ class Lifecycle:
         _expect(not any(d.backing.fileName == file_name for d in disks),
                 'instance %s still has a disk backed by %s', self.instance,
                 file_name)
-        _expect(not extra.get(vm_util.ATTACH_KEY_PREFIX + self.source.id),
+        _expect(not extra.get(specs.ATTACH_KEY_PREFIX + self.source.id),
                 'instance %s still carries the volume-%s mark',
                 self.instance, self.source.id)
         self._attached = False
@@ -420,7 +358,7 @@ class Lifecycle:
         self._timed(self.driver.revert_to_snapshot, None, self.source,
                     self.snapshot)
         state = self._require(self.source)
-        expected = volumeops.moref_value(state.snapshots[self.snapshot.name])
+        expected = vsphere_ops.moref_value(state.snapshots[self.snapshot.name])
         _expect(state.current_snapshot == expected,
                 'current snapshot is %s, expected %s',
                 state.current_snapshot, expected)
@@ -448,7 +386,7 @@ class Lifecycle:
         self._timed(self.driver.delete_volume, volume)
         self._check_gone(volume)
         source = self._require(self.source)
-        marker = source.extra.get(vm_util.KEY_CLONE_PREFIX + volume.id)
+        marker = source.extra.get(specs.KEY_CLONE_PREFIX + volume.id)
         _expect(not marker, 'source still has clone marker for %s',
                 volume.id)
         if snap_name.startswith('clone-'):

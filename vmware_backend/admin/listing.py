@@ -1,7 +1,7 @@
 """The backings this backend manages, read from vCenter as plain records.
 
 :func:`read` makes one paged ContainerView read of every virtual machine
-(and the datastore names) through :func:`vmware_backend.inventory.
+(and the datastore names) through :func:`vmware_backend.vsphere.inventory.
 iter_container`, asking only for the property paths it needs. Given the
 backend's volume folder it reads the backings only below that folder of
 each datacenter (found with ``SearchIndex.FindChild``, see
@@ -20,8 +20,8 @@ then confirmed by a disk of the instance backed by the volume's vmdk file.
 import dataclasses
 import datetime
 
-from vmware_backend import inventory
-from vmware_backend import vm_util
+from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import specs
 
 KiB_PER_GiB = 1024 * 1024
 
@@ -54,23 +54,23 @@ class Backing:
         Backings made before the driver recorded it carry no time.
         """
         try:
-            return int(self.extra.get(vm_util.KEY_CREATED))
+            return int(self.extra.get(specs.KEY_CREATED))
         except (TypeError, ValueError):
             return None
 
     def marker_since(self, clone_id):
         """When the clone marker of ``clone_id`` was set, or None."""
-        return vm_util.marker_since(self.extra, clone_id)
+        return specs.marker_since(self.extra, clone_id)
 
     @property
     def parent(self):
         """'<source id>:<snapshot name>' of a linked clone, or None."""
-        return self.extra.get(vm_util.KEY_PARENT) or None
+        return self.extra.get(specs.KEY_PARENT) or None
 
     @property
     def clone_markers(self):
         """{clone volume id: snapshot name} of linked clones of this one."""
-        prefix = vm_util.KEY_CLONE_PREFIX
+        prefix = specs.KEY_CLONE_PREFIX
         return {key[len(prefix):]: value
                 for key, value in self.extra.items()
                 if key.startswith(prefix) and value}
@@ -176,13 +176,13 @@ def _file_name(disk):
 
 def is_managed(extra):
     """Whether extraConfig marks a VM as a backing of this backend."""
-    return (str(extra.get(vm_util.KEY_MANAGED, '')).lower() == 'true' and
-            bool(extra.get(vm_util.KEY_VOLUME_ID)))
+    return (str(extra.get(specs.KEY_MANAGED, '')).lower() == 'true' and
+            bool(extra.get(specs.KEY_VOLUME_ID)))
 
 
 def attachment_marks(extra):
     """{volume id: disk uuid or file} from an instance's extraConfig."""
-    prefix = vm_util.ATTACH_KEY_PREFIX
+    prefix = specs.ATTACH_KEY_PREFIX
     return {key[len(prefix):]: value for key, value in extra.items()
             if key.startswith(prefix) and value}
 
@@ -208,7 +208,7 @@ def parse(objects):
         if is_managed(extra):
             backings.append(Backing(
                 ref=ref, name=props.get('name') or ref.value,
-                volume_id=str(extra[vm_util.KEY_VOLUME_ID]),
+                volume_id=str(extra[specs.KEY_VOLUME_ID]),
                 instance_uuid=props.get('config.instanceUuid'),
                 extra=extra,
                 datastores=sorted(ds_names.get(d) or d.value
@@ -258,7 +258,7 @@ def volume_folders(session, path):
     ``SearchIndex.FindChild`` per level and datacenter (the names escaped
     as the driver escapes them when it creates the folders).
 
-    :returns: a list of :class:`vmware_backend.inventory.MoRef`; a
+    :returns: a list of :class:`vmware_backend.vsphere.inventory.MoRef`; a
         datacenter without the folder adds nothing.
     """
     datacenters = inventory.read_container(
@@ -270,7 +270,7 @@ def volume_folders(session, path):
         for name in path.split('/'):
             if folder is None:
                 break
-            name = vm_util.escape_name(name.strip())
+            name = specs.escape_name(name.strip())
             folder = session.invoke(
                 'FindChild', search_index, target='folder %s' % name,
                 entity=inventory.to_suds(folder), name=name)
@@ -283,7 +283,7 @@ def volume_folders(session, path):
 def read(session, devices=True, root=None, volume_folder=None):
     """Read the managed backings (and the instances they are attached to).
 
-    :param session: a :class:`vmware_backend.session.VCenterSession`.
+    :param session: a :class:`vmware_backend.vsphere.session.VCenterSession`.
     :param devices: also read the device lists (sizes, attachments).
     :param root: the container to read below; default: the root folder.
     :param volume_folder: the backend's ``vcenter_volume_folder``: when

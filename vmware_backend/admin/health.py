@@ -7,8 +7,8 @@ datastores into a plain dict, turning every problem into a
 connection error to its hint. No value here ever contains the password.
 """
 
-from vmware_backend import datastore
 from vmware_backend import exceptions
+from vmware_backend.volume import datastore
 
 HINT_LOGIN = ('check vcenter_username and vcenter_password in the [vmware] '
               'section; the user needs a vCenter role with the privileges '
@@ -72,7 +72,8 @@ def cluster_rows(inventory, configured):
 def pool_rows(placement):
     """The usable pools as rows: name, type, sizes in GiB and host names.
 
-    :param placement: a :class:`vmware_backend.placement.PlacementService`.
+    :param placement: a
+        :class:`vmware_backend.volume.placement.PlacementService`.
     """
     pools = placement.usable_pools()
     stats = {s['pool_name']: s for s in placement.pools()}

@@ -6,7 +6,7 @@ standalone hosts), hosts and datastores (:data:`datastore.INVENTORY_PATHS`)
 and never a virtual machine, so its cost does not grow with the number of
 VMs. The result is cached for ``vcenter_inventory_cache_seconds``
 (monotonic clock); the filtering and ranking are the pure functions of
-:mod:`vmware_backend.datastore`.
+:mod:`vmware_backend.volume.datastore`.
 
 Within the cache lifetime, each placement made through the service is
 accounted in the cached data (thick disks take free space, thin disks add
@@ -21,9 +21,9 @@ import time
 
 from oslo_log import log as logging
 
-from vmware_backend import datastore
 from vmware_backend import exceptions
-from vmware_backend import inventory as inv
+from vmware_backend.volume import datastore
+from vmware_backend.vsphere import inventory as inv
 
 LOG = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ _State = collections.namedtuple('_State',
 class PlacementService:
     """Datastores as pools and the choice of where a backing goes.
 
-    :param session: a :class:`vmware_backend.session.VCenterSession`.
+    :param session: a :class:`vmware_backend.vsphere.session.VCenterSession`.
     :param options: option values (as from ``conf.read_options``); default:
         the session's.
     :param clock: monotonic clock, for tests.

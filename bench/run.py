@@ -1,10 +1,10 @@
-"""The simulator-driving part of :mod:`vmware_backend.bench`.
+"""The simulator-driving part of :mod:`bench`.
 
 :func:`run_size` starts a fresh simulator, drives the volume operations
-through :class:`vmware_backend.driver.VMwareVolumeDriver` on one counted
-session and returns plain measurements (see :func:`vmware_backend.bench.
+through :class:`vmware_backend.volume.driver.VMwareVolumeDriver` on one counted
+session and returns plain measurements (see :func:`bench.report.
 sample`). :func:`run_taskwait` starts one with a task delay and times task
-waits (see :mod:`vmware_backend.bench_taskwait`). Import it only after
+waits (see :mod:`bench.taskwait`). Import it only after
 oslo.service's backend is chosen
 (:func:`vmware_backend.utils.use_threading_backend`), as oslo.vmware
 selects one when it is imported.
@@ -16,15 +16,15 @@ import time
 from oslo_service import loopingcall
 from oslo_vmware import vim_util
 
-from vmware_backend import bench
-from vmware_backend import bench_taskwait
+from bench import report as bench
+from bench import taskwait as bench_taskwait
 from vmware_backend import conf
-from vmware_backend import driver as vmware_driver
-from vmware_backend import inventory
-from vmware_backend import plain_objects
-from vmware_backend import session as vc_session
 from vmware_backend.testbed import vcsim
 from vmware_backend.testbed import wsdl
+from vmware_backend.volume import driver as vmware_driver
+from vmware_backend.volume import plain_objects
+from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import session as vc_session
 
 # Pages of Cinder's in-tree driver: its vmware_max_objects_retrieval default.
 CINDER_PAGE_SIZE = 100
@@ -263,8 +263,8 @@ def run_taskwait(delay_ms, repeat, progress=lambda message: None):
     """Task waits on a fresh simulator whose tasks take ``delay_ms``.
 
     Two logged-in sessions: one with the default options, whose
-    :meth:`~vmware_backend.session.VCenterSession.wait_for_task` is ours,
-    and one whose oslo.vmware session has Cinder's task poll interval,
+    :meth:`~vmware_backend.vsphere.session.VCenterSession.wait_for_task`
+    is ours, and one whose oslo.vmware session has Cinder's task poll interval,
     whose ``api.wait_for_task`` is oslo.vmware's own. Each repetition
     renames the bench's folder once per waiter, alternating.
 

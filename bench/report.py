@@ -1,6 +1,6 @@
 """Benchmark: SOAP round trips per volume operation at growing inventories.
 
-``python -m vmware_backend.bench [--sizes 10,1000,5000] [--repeat N]
+``python -m bench [--sizes 10,1000,5000] [--repeat N]
 [--output DIR] [--quick] [--taskwait-delays 50,300,1000] [--taskwait-repeat
 N] [--only sizes|taskwait]`` (``tox -e bench``) starts, for each inventory
 size, a fresh simulator with that many VMs spread over several clusters,
@@ -8,7 +8,7 @@ hosts and datastores, runs the volume operations against it through the
 driver and reports, per operation and size:
 
 * the SOAP requests really sent (total and per method), as counted by
-  :meth:`vmware_backend.session.VCenterSession.counts_snapshot`;
+  :meth:`vmware_backend.vsphere.session.VCenterSession.counts_snapshot`;
 * the ratio of those counts to the counts at the smallest size;
 * the median wall time over the repetitions (information only: the
   simulator is not a vCenter, and nothing is asserted on time).
@@ -21,7 +21,7 @@ driver builds its backing cache, is measured beside them to show what
 growing counts look like; it is exempt from the check.
 
 Then, for each task delay D, a simulator started with ``-task-delay-ms D``
-measures task waits (:mod:`vmware_backend.bench_taskwait`): our
+measures task waits (:mod:`bench.taskwait`): our
 ``wait_for_task`` against oslo.vmware's with Cinder's 2.0 s poll interval,
 polls and medians of the time to notice the task's end. The times are
 information; the command also exits with status 1 when our wait polled
@@ -33,23 +33,17 @@ directory. Progress goes to stderr.
 
 This module holds the command line and the pure functions over the
 measurements (summaries, the check and the tables); the simulator-driving
-part is :mod:`vmware_backend.bench_run`.
+part is :mod:`bench.run`.
 """
 
-import argparse
 import collections
 import datetime
 import json
 import os
 import statistics
-import sys
 import textwrap
-import time
-import traceback
-import warnings
 
-from vmware_backend import bench_taskwait
-from vmware_backend import utils
+from bench import taskwait as bench_taskwait
 
 DEFAULT_SIZES = (10, 1000, 5000)
 QUICK_SIZES = (10, 1000)
@@ -518,140 +512,3 @@ def write_results(results, text, directory):
 
 
 # Command line ---------------------------------------------------------------
-
-
-def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog='python -m vmware_backend.bench',
-        description='SOAP round trips per volume operation at growing '
-                    'inventory sizes, each on a fresh vCenter simulator, '
-                    'then task waits on simulators with task delays. '
-                    'Exits 1 when the call counts of an operation differ '
-                    'between sizes, or a task wait polled more often than '
-                    'its schedule allows.')
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument('--sizes', default=None,
-                       help='comma-separated numbers of VMs (default: %s)'
-                            % ','.join(map(str, DEFAULT_SIZES)))
-    which.add_argument('--quick', action='store_true',
-                       help='only %s VMs' % ' and '.join(
-                           map(str, QUICK_SIZES)))
-    parser.add_argument('--repeat', type=int, default=DEFAULT_REPEAT,
-                        metavar='N',
-                        help='repetitions of each operation (default: '
-                             '%(default)s)')
-    parser.add_argument('--output', default=DEFAULT_OUTPUT, metavar='DIR',
-                        help='directory for the JSON and the table '
-                             '(default: %(default)s)')
-    parser.add_argument('--taskwait-delays', default=None, metavar='MS',
-                        help='comma-separated task delays in ms, one '
-                             'simulator each (default: %s)' % ','.join(
-                                 map(str, bench_taskwait.DEFAULT_DELAYS_MS)))
-    parser.add_argument('--taskwait-repeat', type=int, default=None,
-                        metavar='N',
-                        help='task waits per delay and waiter (default: %d '
-                             'with --only taskwait, else %d)' % (
-                                 bench_taskwait.DEFAULT_REPEAT,
-                                 bench_taskwait.FULL_RUN_REPEAT))
-    parser.add_argument('--only', choices=PARTS, default=None,
-                        help='run only the inventory sizes part or only the '
-                             'task waits (default: both)')
-    args = parser.parse_args(argv)
-    if args.repeat < 1:
-        parser.error('--repeat must be at least 1')
-    if args.only == 'taskwait' and (args.quick or args.sizes is not None):
-        parser.error('--sizes and --quick do not apply to --only taskwait')
-    if args.only == 'sizes' and (args.taskwait_delays is not None or
-                                 args.taskwait_repeat is not None):
-        parser.error('--taskwait-delays and --taskwait-repeat do not apply '
-                     'to --only sizes')
-    if args.only == 'taskwait':
-        args.sizes = []
-    elif args.quick:
-        args.sizes = list(QUICK_SIZES)
-    elif args.sizes is None:
-        args.sizes = list(DEFAULT_SIZES)
-    else:
-        try:
-            args.sizes = parse_sizes(args.sizes)
-        except ValueError as err:
-            parser.error('--sizes: %s' % err)
-    if args.only == 'sizes':
-        args.taskwait_delays = []
-    elif args.taskwait_delays is None:
-        args.taskwait_delays = list(bench_taskwait.DEFAULT_DELAYS_MS)
-    else:
-        try:
-            args.taskwait_delays = bench_taskwait.parse_delays(
-                args.taskwait_delays)
-        except ValueError as err:
-            parser.error('--taskwait-delays: %s' % err)
-    if args.taskwait_repeat is None:
-        args.taskwait_repeat = (bench_taskwait.DEFAULT_REPEAT
-                                if args.only == 'taskwait'
-                                else bench_taskwait.FULL_RUN_REPEAT)
-    elif args.taskwait_repeat < 1:
-        parser.error('--taskwait-repeat must be at least 1')
-    return args
-
-
-def _progress(message):
-    sys.stderr.write('bench: %s\n' % message)
-    sys.stderr.flush()
-
-
-def main(argv=None):
-    """Run the benchmark; returns the exit status."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    # oslo.vmware selects oslo.service's backend when it is imported: choose
-    # native threads first, then load the simulator-driving part.
-    with warnings.catch_warnings():
-        # futurist's notice that eventlet, which is not used here, is
-        # deprecated.
-        warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
-        utils.use_threading_backend()
-        from vmware_backend import bench_run
-    from vmware_backend.testbed import vcsim
-
-    start = time.monotonic()
-    runs = []
-    taskwait_runs = []
-    status = EXIT_OK
-    prepare_seconds = None
-    try:
-        prepare_seconds = bench_run.prepare()
-        _progress('test bed ready in %.1fs' % prepare_seconds)
-        for size in args.sizes:
-            runs.append(bench_run.run_size(size, simulator_flags(size),
-                                           args.repeat, progress=_progress))
-        for delay_ms in args.taskwait_delays:
-            taskwait_runs.append(bench_run.run_taskwait(
-                delay_ms, args.taskwait_repeat, progress=_progress))
-    except (vcsim.TestBedError, bench_run.BenchError) as err:
-        _progress('failed: %s' % err)
-        status = EXIT_ERROR
-    except Exception:  # report what was measured, then the error
-        _progress('failed:\n%s' % traceback.format_exc())
-        status = EXIT_ERROR
-    if not runs and not taskwait_runs:
-        return status
-    results = {'sizes': args.sizes, 'repeat': args.repeat, 'runs': runs,
-               'prepare_seconds': prepare_seconds,
-               'runtime_seconds': time.monotonic() - start,
-               'finished': datetime.datetime.now(
-                   datetime.timezone.utc).isoformat()}
-    if args.taskwait_delays:
-        results['taskwait'] = {'delays_ms': args.taskwait_delays,
-                               'repeat': args.taskwait_repeat,
-                               'runs': taskwait_runs}
-    text = report(results)
-    print(text)
-    for path in write_results(results, text, args.output):
-        _progress('wrote %s' % path)
-    if status == EXIT_OK and problems_of(results):
-        status = EXIT_COUNTS_DIFFER
-    return status
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,9 +1,9 @@
 """vCenter actions on backings, one method per action.
 
-Each method builds its spec with :mod:`vmware_backend.vm_util`, invokes the
-vSphere method through the session and waits for its task. Look-ups go
-through the SearchIndex (by instanceUuid, by child name), never through a
-scan of the inventory, so their cost does not grow with its size.
+Each method builds its spec with :mod:`vmware_backend.vsphere.specs`,
+invokes the vSphere method through the session and waits for its task.
+Look-ups go through the SearchIndex (by instanceUuid, by child name), never
+through a scan of the inventory, so their cost does not grow with its size.
 """
 
 import threading
@@ -12,7 +12,7 @@ from oslo_log import log as logging
 from oslo_vmware import vim_util
 
 from vmware_backend import exceptions
-from vmware_backend import vm_util
+from vmware_backend.vsphere import specs
 
 LOG = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class VolumeOps:
                 return self._folders[key]
         parent = root_folder
         for name in path.split('/'):
-            name = vm_util.escape_name(name.strip())
+            name = specs.escape_name(name.strip())
             child = self.find_child(parent, name)
             if child is None:
                 try:
@@ -154,7 +154,7 @@ class VolumeOps:
 
     def set_extra_config(self, vm, entries, target):
         """Set (value '') or remove extraConfig entries of ``vm``."""
-        self.reconfigure(vm, vm_util.extra_config_spec(
+        self.reconfigure(vm, specs.extra_config_spec(
             self._session.factory, entries), target)
 
     def destroy(self, vm, target):

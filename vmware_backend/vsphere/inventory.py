@@ -23,7 +23,7 @@ server is absent from an object's dict. suds parses an *empty* array property
 as an empty string (the element carries no child to tell its type), so read
 array properties as ``props.get(path) or []``.
 
-All I/O goes through :meth:`vmware_backend.session.VCenterSession.invoke`,
+All I/O goes through the session's ``VCenterSession.invoke``,
 which counts the SOAP requests and turns faults into
 :class:`vmware_backend.exceptions.VCenterFault`. oslo.vmware raises a fault
 when the server reports a property it could not read (``missingSet``), so an
@@ -142,7 +142,7 @@ def iter_container(session, type_paths, root=None, page_size=None,
                    recursive=True):
     """Yield ``(MoRef, {path: value})`` of every object of some types.
 
-    :param session: a :class:`vmware_backend.session.VCenterSession`.
+    :param session: a :class:`vmware_backend.vsphere.session.VCenterSession`.
     :param type_paths: dict of managed object type name -> property paths
         to read for it, e.g. ``{'Datastore': ['name', 'summary.capacity']}``.
     :param root: the container to look below (:class:`MoRef` or suds

@@ -1,8 +1,8 @@
 """Datastores as Cinder pools: filtering, statistics and selection.
 
 Pure functions over the plain inventory data read by
-:mod:`vmware_backend.inventory` (see :data:`INVENTORY_PATHS`); no I/O, so
-everything here is tested without a server.
+:mod:`vmware_backend.vsphere.inventory` (see :data:`INVENTORY_PATHS`); no
+I/O, so everything here is tested without a server.
 
 Which datastores are pools
 --------------------------
@@ -43,7 +43,7 @@ import random
 import re
 
 from vmware_backend import exceptions
-from vmware_backend import inventory as inv
+from vmware_backend.vsphere import inventory as inv
 
 GiB = 1024 ** 3
 

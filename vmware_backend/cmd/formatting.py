@@ -1,7 +1,7 @@
 """Output of the operator commands: aligned text tables and JSON.
 
 Pure functions over plain values (dicts, lists, strings, numbers and
-:class:`vmware_backend.inventory.MoRef` tuples); no I/O.
+:class:`vmware_backend.vsphere.inventory.MoRef` tuples); no I/O.
 """
 
 import json

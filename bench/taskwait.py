@@ -2,11 +2,11 @@
 
 For each task delay D (``--taskwait-delays``, ms) a fresh simulator runs with
 ``-task-delay-ms D``: every ``*_Task`` it starts stays ``running`` and
-completes D ms later. :func:`vmware_backend.bench_run.run_taskwait` starts a
+completes D ms later. :func:`bench.run.run_taskwait` starts a
 cheap task (``Rename_Task`` of a folder the bench creates) again and again
 and waits for it with each of the :data:`WAITERS`:
 
-* ``ours``: :meth:`vmware_backend.session.VCenterSession.wait_for_task` with
+* ``ours``: our ``VCenterSession.wait_for_task`` with
   the default options (polls at once, then backs off from 10 ms up to
   ``vcenter_task_poll_interval``);
 * ``oslo``: oslo.vmware's own ``VMwareAPISession.wait_for_task`` (a fixed
@@ -24,7 +24,7 @@ our wait may not poll more often than its back-off schedule allows in the
 time it really waited, and polls with ``RetrievePropertiesEx`` only.
 
 This module holds the pure functions (parsing, schedules, summary, check,
-table cells); it imports nothing of oslo.vmware. :mod:`vmware_backend.bench`
+table cells); it imports nothing of oslo.vmware. :mod:`bench`
 lays the table out and puts it in the report.
 """
 

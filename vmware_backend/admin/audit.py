@@ -1,7 +1,7 @@
 """Leftovers on vCenter that Cinder does not know about, and their removal.
 
 Given the volume ids Cinder knows and the backings read by
-:func:`vmware_backend.listing.read`, :func:`find` reports:
+:func:`vmware_backend.admin.listing.read`, :func:`find` reports:
 
 ``orphaned-backing``
     a managed backing whose volume id Cinder does not know;
@@ -34,7 +34,7 @@ recorded it) a backing or marker counts as old. An old orphan a recent one
 depends on (through a linked clone) is kept as well.
 
 :func:`find` and :func:`removal_order` are pure; :func:`fix` removes the
-findings through :class:`vmware_backend.volumeops.VolumeOps`.
+findings through :class:`vmware_backend.vsphere.ops.VolumeOps`.
 """
 
 import dataclasses
@@ -43,9 +43,9 @@ import uuid
 
 from oslo_log import log as logging
 
-from vmware_backend import inventory
-from vmware_backend import vm_util
-from vmware_backend import volumeops
+from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import specs
 
 LOG = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Finding:
         """The clone volume id a marker finding names, or None."""
         if self.kind != STALE_MARKER or not self.item:
             return None
-        return self.item[len(vm_util.KEY_CLONE_PREFIX):]
+        return self.item[len(specs.KEY_CLONE_PREFIX):]
 
     def as_dict(self):
         """Plain values for tables and JSON."""
@@ -234,9 +234,9 @@ def _blocked_orphans(orphans, deps, known, attached, recent=()):
 def find(backings, known_ids, instances=(), min_age=0, now=None):
     """Every leftover among ``backings`` given the ids Cinder knows.
 
-    :param backings: :class:`vmware_backend.listing.Backing` records.
+    :param backings: :class:`vmware_backend.admin.listing.Backing` records.
     :param known_ids: the volume ids Cinder knows.
-    :param instances: :class:`vmware_backend.listing.Instance` records;
+    :param instances: :class:`vmware_backend.admin.listing.Instance` records;
         an orphan an instance has attached is kept.
     :param min_age: seconds; younger findings are marked ``recent``
         (0: none is).
@@ -275,7 +275,7 @@ def find(backings, known_ids, instances=(), min_age=0, now=None):
                 recent_snaps.add(snap_name)
             findings.append(Finding(
                 STALE_MARKER, b.volume_id, b.ref, b.name,
-                item=vm_util.KEY_CLONE_PREFIX + clone_id,
+                item=specs.KEY_CLONE_PREFIX + clone_id,
                 detail='%s (snapshot %s)' % (problem, snap_name),
                 since=since, recent=recent))
         for snap_name, snap_ref in sorted(b.snapshots.items()):
@@ -345,7 +345,7 @@ def problems(findings):
 
 
 class Fixer:
-    """Removes findings through :class:`vmware_backend.volumeops.VolumeOps`.
+    """Removes findings through :class:`vmware_backend.vsphere.ops.VolumeOps`.
 
     :param ops: a ``VolumeOps``.
     :param backings: the backings the findings were computed from (to find
@@ -364,7 +364,7 @@ class Fixer:
         self._clock = clock
 
     def _extra(self, ref):
-        return volumeops.extra_config_dict(
+        return vsphere_ops.extra_config_dict(
             self._ops.properties(ref, ('config.extraConfig',)))
 
     def fix(self, finding):
@@ -393,13 +393,13 @@ class Fixer:
         ref = inventory.to_suds(finding.ref)
         clone_id = finding.clone_id
         extra = self._extra(ref)
-        since = vm_util.marker_since(extra, clone_id)
+        since = specs.marker_since(extra, clone_id)
         if since != finding.since and self._recent(since):
             raise ValueError('the marker of clone %s on volume %s was set '
                              'again meanwhile' % (clone_id,
                                                   finding.volume_id))
         self._ops.set_extra_config(
-            ref, vm_util.clear_marker_entries(clone_id),
+            ref, specs.clear_marker_entries(clone_id),
             'volume %s' % finding.volume_id)
 
     def _destroy(self, finding):
@@ -408,11 +408,11 @@ class Fixer:
                              % finding.volume_id)
         ref = inventory.to_suds(finding.ref)
         extra = self._extra(ref)
-        if extra.get(vm_util.KEY_VOLUME_ID) != finding.volume_id:
+        if extra.get(specs.KEY_VOLUME_ID) != finding.volume_id:
             raise ValueError('VM %s is no longer the backing of volume %s'
                              % (finding.ref.value, finding.volume_id))
         try:
-            created = int(extra.get(vm_util.KEY_CREATED))
+            created = int(extra.get(specs.KEY_CREATED))
         except (TypeError, ValueError):
             created = None
         if created != finding.since and self._recent(created):
@@ -430,7 +430,7 @@ class Fixer:
         if source is None:
             return
         ref = inventory.to_suds(source.ref)
-        entries = vm_util.clear_marker_entries(clone_id)
+        entries = specs.clear_marker_entries(clone_id)
         if any(key in source.extra for key in entries):
             self._ops.set_extra_config(ref, entries,
                                        'volume %s' % source_id)

@@ -1,0 +1,262 @@
+"""The operator commands: one function per ``vmware-backend-manage`` command.
+
+Each takes the parsed arguments, the option values and an
+:class:`~vmware_backend.cmd.output.Output`, does its work through
+:mod:`vmware_backend.admin` and returns the exit status. Modules that load
+oslo.vmware are imported inside the commands, after the entry point chose
+oslo.service's backend.
+"""
+
+import sys
+import time
+
+from vmware_backend.cmd import output
+from vmware_backend.cmd import render
+
+# audit --min-age default (vmware_backend.admin.audit.DEFAULT_MIN_AGE)
+DEFAULT_MIN_AGE = 3600
+
+
+def _require_vcenter(options):
+    if not options.get('vcenter_host'):
+        raise output.UsageError('vcenter_host is not set in the [vmware] '
+                                'section (pass --config-file FILE)')
+
+
+def _session(options):
+    from vmware_backend.vsphere import session as vc_session
+    return vc_session.VCenterSession(options)
+
+
+def cmd_check(args, options, out):
+    from vmware_backend.admin import health
+    from vmware_backend.volume import placement
+    if options.get('vcenter_host'):
+        out.progress('Connecting to %s:%s as %s ...' % (
+            options['vcenter_host'], options['vcenter_port'],
+            options.get('vcenter_username')))
+    report = health.check(options, _session, placement.PlacementService)
+    out.result(report, render.check)
+    if not options.get('vcenter_host'):
+        return output.EXIT_USAGE
+    return output.EXIT_OK if report['ok'] else output.EXIT_PROBLEM
+
+
+def cmd_pools(args, options, out):
+    from vmware_backend.admin import health
+    from vmware_backend.volume import placement
+    _require_vcenter(options)
+    session = _session(options)
+    try:
+        out.progress('Reading datastores, hosts and clusters ...')
+        service = placement.PlacementService(session, options)
+        rows = health.pool_rows(service)
+    finally:
+        session.close()
+    out.result(rows, render.pools)
+    return output.EXIT_OK
+
+
+def cmd_volumes(args, options, out):
+    from vmware_backend.admin import listing
+    _require_vcenter(options)
+    session = _session(options)
+    try:
+        out.progress('Reading every VM of the inventory (paged) ...')
+        start = time.monotonic()
+        backings, _instances = listing.read(session, devices=True)
+        out.progress('Found %d backing(s) in %.1fs (%d SOAP calls).' % (
+            len(backings), time.monotonic() - start,
+            session.total_requests()))
+    finally:
+        session.close()
+    out.result([listing.volume_row(b) for b in backings], render.volumes)
+    return output.EXIT_OK
+
+
+def read_volume_ids(path, stdin=None):
+    """The volume ids Cinder knows, from ``path`` or stdin (``-``).
+
+    :raises output.UsageError: unreadable file or a line that is not an id.
+    """
+    from vmware_backend.admin import audit
+    try:
+        if path == '-':
+            lines = (stdin or sys.stdin).read().splitlines()
+        else:
+            with open(path) as ids_file:
+                lines = ids_file.read().splitlines()
+    except OSError as err:
+        raise output.UsageError('cannot read --volume-ids %s: %s'
+                                % (path, err.strerror or err))
+    try:
+        return audit.parse_volume_ids(lines)
+    except ValueError as err:
+        raise output.UsageError('--volume-ids %s: %s' % (path, err))
+
+
+def confirm(question, stdin=None, stderr=None):
+    """Ask a yes/no question; True only for an explicit yes."""
+    stdin = stdin or sys.stdin
+    stderr = stderr or sys.stderr
+    stderr.write('%s [y/N] ' % question)
+    stderr.flush()
+    answer = stdin.readline()
+    return answer.strip().lower() in ('y', 'yes')
+
+
+def cmd_audit(args, options, out):
+    from vmware_backend.admin import audit
+    from vmware_backend.admin import listing
+    known = read_volume_ids(args.volume_ids)
+    _require_vcenter(options)
+    folder = options['vcenter_volume_folder']
+    session = _session(options)
+
+    def read():
+        out.progress('Reading the backings in folder %s of each datacenter '
+                     'and every VM of the inventory (paged) ...' % folder)
+        return listing.read(session, devices=False, volume_folder=folder)
+
+    try:
+        backings, instances = read()
+        findings = audit.find(backings, known, instances,
+                              min_age=args.min_age)
+        report = _audit_report(findings, backings, known, args.min_age)
+        if not args.fix:
+            out.result(report, render.audit)
+            if audit.problems(findings):
+                return output.EXIT_PROBLEM
+            return output.EXIT_OK
+        plan = audit.removal_order(findings, backings)
+        if plan and not known:
+            raise output.UsageError('--volume-ids lists no volume id: '
+                                    'every backing would count as '
+                                    'orphaned; refusing to --fix')
+        if plan and not args.yes:
+            if not sys.stdin.isatty():
+                out.result(report, render.audit)
+                out.error('no terminal to confirm the removal',
+                          'pass --yes to remove without a confirmation')
+                return output.EXIT_USAGE
+            out.progress(render.audit(report))
+            if not confirm('Remove the %d fixable leftover(s) listed '
+                           'above?' % len(plan)):
+                out.progress('Nothing removed.')
+                return output.EXIT_PROBLEM
+        results = _fix(session, plan, backings, known, out, args.min_age)
+        if plan:
+            out.progress('Confirming:')
+            backings, instances = read()
+        remaining = audit.problems(audit.find(backings, known, instances,
+                                              min_age=args.min_age))
+    finally:
+        session.close()
+    report['fixed'] = sum(1 for r in results.values() if r == 'removed')
+    for finding, row in zip(findings, report['findings']):
+        row['result'] = results.get(id(finding), finding.action())
+    report['remaining'] = [f.as_dict() for f in remaining]
+    out.result(report, render.audit)
+    return output.EXIT_PROBLEM if remaining else output.EXIT_OK
+
+
+def _fix(session, plan, backings, known, out, min_age=0):
+    """Remove the findings of ``plan``; {id(finding): result text}."""
+    from vmware_backend.admin import audit
+    from vmware_backend.vsphere import ops as vsphere_ops
+    fixer = audit.Fixer(vsphere_ops.VolumeOps(session), backings, known,
+                        min_age=min_age)
+    results = {}
+    for index, finding in enumerate(plan, 1):
+        label = ' '.join(filter(None, (finding.kind, finding.volume_id,
+                                       finding.item)))
+        out.progress('[%d/%d] removing %s ...' % (index, len(plan), label))
+        try:
+            fixer.fix(finding)
+            results[id(finding)] = 'removed'
+        except Exception as err:
+            results[id(finding)] = 'failed: %s' % (
+                getattr(err, 'msg', None) or err)
+            out.progress('  %s' % results[id(finding)])
+    return results
+
+
+def _audit_report(findings, backings, known, min_age=0):
+    from vmware_backend.admin import audit
+    return {
+        'backings': len(backings),
+        'known_ids': len(known),
+        'min_age': min_age,
+        'summary': audit.summary(findings),
+        'recent': len(findings) - len(audit.problems(findings)),
+        'findings': [f.as_dict() for f in findings],
+    }
+
+
+def cmd_demo(args, options, out):
+    from vmware_backend.admin import demo
+    from vmware_backend.testbed import vcsim
+    from vmware_backend.volume import driver as vc_driver
+    server = None
+    options = dict(options)
+    instance = args.instance
+    if options.get('vcenter_host'):
+        target = 'vCenter %s:%s' % (options['vcenter_host'],
+                                    options['vcenter_port'])
+    else:
+        out.progress('No vCenter configured (vcenter_host is not set): '
+                     'starting the embedded vCenter simulator. The first '
+                     'run builds it (Go toolchain and govmomi), which can '
+                     'take several minutes ...')
+        start = time.monotonic()
+        server = vcsim.VcsimServer()
+        try:
+            server.start()
+        except (vcsim.TestBedError, RuntimeError, OSError) as err:
+            out.error('the simulator could not be started: %s' % err)
+            return output.EXIT_PROBLEM
+        out.progress('Simulator running at %s (ready in %.1fs).'
+                     % (server.url, time.monotonic() - start))
+        options.update(server.options())
+        target = 'embedded vcsim %s' % server.url
+    driver = vc_driver.VMwareVolumeDriver(options)
+    try:
+        out.progress('Logging in to %s as %s ...' % (
+            driver.session.url, options.get('vcenter_username')))
+        driver.do_setup()
+        if server is not None and not instance:
+            found = demo.pick_instance(driver.session)
+            if found:
+                instance = found[0]
+                out.progress('Using VM %s (%s) as the instance.'
+                             % (found[1], found[0]))
+        if not instance:
+            out.progress('No instance VM given (--instance MOREF): the '
+                         'attach and detach steps are skipped.')
+        start = time.monotonic()
+        calls_before = driver.session.total_requests()
+        lifecycle = demo.Lifecycle(driver, instance, progress=out.progress)
+        steps = lifecycle.run()
+        report = {
+            'target': target,
+            'instance': instance,
+            'ok': lifecycle.ok,
+            'seconds': time.monotonic() - start,
+            'total_calls': driver.session.total_requests() - calls_before,
+            'steps': [s.as_dict() for s in steps],
+        }
+    finally:
+        driver.session.close()
+        if server is not None:
+            server.stop()
+    out.result(report, lambda r: render.demo(r, verbose=out.verbose))
+    return output.EXIT_OK if report['ok'] else output.EXIT_PROBLEM
+
+
+HANDLERS = {
+    'check': cmd_check,
+    'pools': cmd_pools,
+    'volumes': cmd_volumes,
+    'audit': cmd_audit,
+    'demo': cmd_demo,
+}
