@@ -104,12 +104,17 @@ class VCenterOutcomeUnknown(VCenterConnectionError):
     by its instanceUuid) before reporting failure or cleaning up.
 
     A subclass of :class:`VCenterConnectionError`, so code catching that
-    keeps working. ``method`` and ``target`` are in :attr:`kwargs`.
+    keeps working. :attr:`method` and :attr:`target` name the call.
     """
 
     message = ('vCenter at %(url)s gave no usable answer to %(method)s on '
                '%(target)s (%(reason)s): the call may or may not have been '
                'carried out')
+
+    def __init__(self, message=None, method=None, target=None, **kwargs):
+        self.method = method
+        self.target = target
+        super().__init__(message, method=method, target=target, **kwargs)
 
 
 class VCenterTLSError(VCenterConnectionError):

@@ -107,7 +107,8 @@ class InvokeRetryTest(testtools.TestCase):
                                 self.session.invoke, 'CloneVM_Task', 'vm',
                                 target='volume-1')
         self.assertIsInstance(err, exceptions.VCenterConnectionError)
-        self.assertEqual('CloneVM_Task', err.kwargs['method'])
+        self.assertEqual(('CloneVM_Task', 'volume-1'),
+                         (err.method, err.target))
         self.assertIn('CloneVM_Task', str(err))
         self.assertIn('volume-1', str(err))
         self.assertIn('may or may not', str(err))
@@ -333,3 +334,31 @@ class SecretMaskingTest(testtools.TestCase):
         session = vc_session.VCenterSession(conf.option_defaults())
         self.addCleanup(session.close)
         self.assertGreaterEqual(logger.getEffectiveLevel(), logging.INFO)
+
+
+class CheckedTransportTest(testtools.TestCase):
+    """Defect 3: an HTML error page never reaches suds as a SOAP reply."""
+
+    def _send(self, status, content_type, body):
+        checked = transport.CheckedTransport()
+        checked.session.post = lambda *a, **k: types.SimpleNamespace(
+            status_code=status, headers={'Content-Type': content_type},
+            content=body)
+        return checked.send(types.SimpleNamespace(
+            url='http://vc/sdk', message=b'<x/>', headers={}))
+
+    def test_html_error_page_is_an_http_error(self):
+        err = self.assertRaises(
+            transport.HTTPStatusError, self._send, 503, 'text/html',
+            b'<html><body><h1>503 Service Unavailable</h1></body></html>')
+        self.assertEqual(503, err.status)
+        self.assertIn('HTTP 503 Service Unavailable', str(err))
+        # oslo.vmware turns requests errors into VimConnectionException.
+        self.assertIsInstance(err, transport.requests.RequestException)
+
+    def test_soap_fault_with_500_passes(self):
+        body = (b'<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv='
+                b'"http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+                b'<soapenv:Fault/></soapenv:Body></soapenv:Envelope>')
+        reply = self._send(500, 'text/xml', body)
+        self.assertEqual((500, body), (reply.code, reply.message))
