@@ -305,6 +305,13 @@ class SecretMaskingTest(testtools.TestCase):
         self.assertNotIn('Sec', logs.output)
         self.assertNotIn('U2Vj', logs.output)
 
+    def test_basic_auth_form_with_the_user_name(self):
+        secrets.register(self.SECRET, 'admin')
+        self.addCleanup(secrets.unregister, self.SECRET, 'admin')
+        basic = 'YWRtaW46U2VjJnJldDxwdyInICsvPSU='   # admin:<secret>
+        self.assertIn(basic, secrets.forms_of(self.SECRET, 'admin'))
+        self.assertEqual('auth ***', secrets.mask('auth ' + basic))
+
     def test_tracebacks_are_masked(self):
         logs = self.useFixture(fixtures.FakeLogger(
             name='x', level=logging.DEBUG))

@@ -32,11 +32,17 @@ _forms = ()
 _installed = {}
 
 
-def forms_of(secret):
-    """The texts ``secret`` may appear as in a log line."""
+def forms_of(secret, username=None):
+    """The texts ``secret`` may appear as in a log line.
+
+    With ``username``, also the base64 of ``username:secret`` (HTTP basic
+    authentication).
+    """
     if not secret:
         return set()
     raw = secret.encode('utf-8')
+    basic = ('%s:%s' % (username, secret)).encode('utf-8') if username \
+        else b''
     return {form for form in (
         secret,
         saxutils.escape(secret),
@@ -45,15 +51,16 @@ def forms_of(secret):
         parse.quote_plus(secret, safe=''),
         base64.b64encode(raw).decode('ascii'),
         base64.urlsafe_b64encode(raw).decode('ascii'),
+        base64.b64encode(basic).decode('ascii'),
     ) if form}
 
 
-def register(secret):
+def register(secret, username=None):
     """Mask ``secret`` in every log record from now on (counted)."""
     if not secret:
         return
     with _lock:
-        _secrets[secret] += 1
+        _secrets[(secret, username)] += 1
         _refresh()
         if not _installed:
             previous = logging.getLogRecordFactory()
@@ -61,23 +68,23 @@ def register(secret):
             logging.setLogRecordFactory(_masking_factory(previous))
 
 
-def unregister(secret):
+def unregister(secret, username=None):
     """Undo one :func:`register` of ``secret``."""
     if not secret:
         return
     with _lock:
-        if _secrets[secret] > 0:
-            _secrets[secret] -= 1
-        if _secrets[secret] <= 0:
-            del _secrets[secret]
+        key = (secret, username)
+        _secrets[key] -= 1
+        if _secrets[key] <= 0:
+            del _secrets[key]
         _refresh()
 
 
 def _refresh():
     global _forms
     found = set()
-    for secret in _secrets:
-        found |= forms_of(secret)
+    for secret, username in _secrets:
+        found |= forms_of(secret, username)
     _forms = tuple(sorted(found, key=len, reverse=True))
 
 

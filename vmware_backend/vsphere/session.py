@@ -78,8 +78,9 @@ class VCenterSession:
         self.request_counts = collections.Counter()
         self._probe = apisession.RequestProbe(self.request_counts,
                                               self._count_lock)
-        self._secret = options.get('vcenter_password')
-        secrets.register(self._secret)
+        self._secret = (options.get('vcenter_password'),
+                        options.get('vcenter_username'))
+        secrets.register(*self._secret)
         for name in _SUDS_LOGGERS:
             suds_logger = logging.getLogger(name)
             if suds_logger.getEffectiveLevel() < logging.INFO:
@@ -353,7 +354,7 @@ class VCenterSession:
             self.logout()
         finally:
             if self._secret is not None:
-                secrets.unregister(self._secret)
+                secrets.unregister(*self._secret)
                 self._secret = None
 
 
