@@ -107,8 +107,11 @@ class FakeVCenter:
 
 
 class FakeTask:
-    """A task whose work ran when it was started: it ended with ``result``
-    or ``error`` (a task ending in error, as vCenter reports it)."""
+    """A task whose work ran when it was started.
+
+    It ended with ``result``, or ``error`` (as vCenter reports a task
+    ending in error).
+    """
 
     _type = 'Task'
     _count = 0

@@ -292,7 +292,7 @@ class BackingAccess(settle.SettleMixin):
                 LOG.error('%s for volume %s failed (%s) and its outcome is '
                           'not known yet; nothing is removed now.', action,
                           volume.id, failure.error)
-                raise failure.error
+                raise failure.error from None
             if outcome.state in (settle.SUCCESS, settle.ENDED):
                 found = self._backing(volume.id)
                 if found is not None:
@@ -310,7 +310,7 @@ class BackingAccess(settle.SettleMixin):
                                  vsphere_ops.moref_value(found[0]))
                         return found[0]
             self._cleanup_after(volume.id, failure.error)
-            raise failure.error
+            raise failure.error from None
 
     def _cleanup_after(self, volume_id, error):
         try:

@@ -142,7 +142,7 @@ class CloneMixin:
                              'vCenter made the snapshot: using it.',
                              snap_name, failure.error)
                     return snap
-            raise failure.error
+            raise failure.error from None
 
     def _release_failed_clone(self, clone_id, source_id, ref, snap_name,
                               error, known_snap=None):

@@ -110,7 +110,7 @@ class LifecycleMixin:
                 if parent:
                     with self._hint_lock:
                         self._parents[volume.id] = parent
-                raise failure.error
+                raise failure.error from None
             LOG.info('Destroy_Task of volume %s failed (%s) but the backing '
                      'is gone.', volume.id, failure.error)
         if parent:
