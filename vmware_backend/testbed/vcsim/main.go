@@ -7,9 +7,13 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -136,6 +140,7 @@ func main() {
 
 	// Only tasks started by clients are delayed (the model is built by now).
 	simulator.TaskDelay = time.Duration(*taskDelay) * time.Millisecond
+	installControl(m.Service.ServeMux)
 
 	count := m.Count()
 	log.Printf("vcsim: %d datacenters, %d clusters, %d hosts, %d VMs, %d datastores ready in %s",
@@ -676,4 +681,113 @@ func chargeDatastore(name string, n int64) {
 		})
 		return
 	}
+}
+
+// ---- control endpoint (/testbed/...) for fault injection, loopback clients only
+
+func installControl(mux *http.ServeMux) {
+	mux.HandleFunc("/testbed/task-faults", loopbackOnly(serveTaskFaults))
+	mux.HandleFunc("/testbed/expire-sessions", loopbackOnly(serveExpireSessions))
+}
+
+func loopbackOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			http.Error(w, "testbed control endpoints answer loopback clients only", http.StatusForbidden)
+			return
+		}
+		h(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v interface{}) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func readBody(r *http.Request) (string, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	return strings.TrimSpace(string(body)), err
+}
+
+// decodeJSON decodes a JSON object, rejecting unknown fields and trailing data.
+func decodeJSON(body string, v interface{}) error {
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("bad JSON: %s", err)
+	}
+	if dec.More() {
+		return fmt.Errorf("bad JSON: trailing data after the object")
+	}
+	return nil
+}
+
+func taskFaultsState() interface{} {
+	return map[string]interface{}{"rules": simulator.TaskFaults()}
+}
+
+// serveTaskFaults: GET lists the rules (with "matched" and "remaining"), PUT
+// {"rules": [...]} replaces them, DELETE clears them.
+func serveTaskFaults(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPut:
+		var req struct {
+			Rules *[]simulator.TaskFaultRule `json:"rules"`
+		}
+		body, err := readBody(r)
+		if err == nil {
+			err = decodeJSON(body, &req)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if req.Rules == nil {
+			http.Error(w, `bad request: expected {"rules": [...]}`, http.StatusBadRequest)
+			return
+		}
+		if err := simulator.SetTaskFaults(*req.Rules); err != nil {
+			http.Error(w, "bad rule: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		log.Printf("testbed: task fault rules set: %d rules", len(*req.Rules))
+	case http.MethodDelete:
+		_ = simulator.SetTaskFaults(nil)
+		log.Print("testbed: task fault rules cleared")
+	default:
+		w.Header().Set("Allow", "GET, PUT, DELETE")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	writeJSON(w, taskFaultsState())
+}
+
+// serveExpireSessions: POST with an optional {"except": ["<session key>", ...]}
+// terminates every other session; answers {"expired": [keys]}.
+func serveExpireSessions(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	var req struct {
+		Except []string `json:"except"`
+	}
+	body, err := readBody(r)
+	if err == nil && body != "" {
+		err = decodeJSON(body, &req)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	expired := simulator.ExpireSessions(req.Except)
+	if expired == nil {
+		expired = []string{}
+	}
+	log.Printf("testbed: expired %d sessions", len(expired))
+	writeJSON(w, map[string]interface{}{"expired": expired})
 }

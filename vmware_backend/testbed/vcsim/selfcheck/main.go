@@ -9,7 +9,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -182,6 +185,7 @@ func main() {
 	}
 	runMain(bin)
 	runDefaults(bin)
+	runFaults(bin)
 }
 
 // runScale: -vms 2500 gives 5000 VMs; measures start-up and a full paged listing.
@@ -864,4 +868,322 @@ func checkFindAllByUuid(ctx context.Context, c *vim25.Client, dc *object.Datacen
 	must(property.DefaultCollector(c).RetrieveOne(ctx, host, []string{"summary.hardware"}, &h), "host uuid")
 	refs, err = si.FindAllByUuid(ctx, nil, h.Summary.Hardware.Uuid, false, nil)
 	check(err == nil && len(refs) >= 1 && refs[0].Reference().Type == "HostSystem", "FindAllByUuid(vmSearch=false) finds hosts (%v %v)", refs, err)
+}
+
+// ---- task faults, CancelTask, session termination (patches 0006, 0007)
+
+// control sends a request to the /testbed/ control endpoint.
+func (s *sim) control(method, p, body string) (int, string) {
+	u := url.URL{Scheme: s.url.Scheme, Host: s.url.Host, Path: p}
+	req, err := http.NewRequest(method, u.String(), strings.NewReader(body))
+	must(err, "control request")
+	res, err := http.DefaultClient.Do(req)
+	must(err, "control "+method+" "+p)
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func (s *sim) setRules(rules string) {
+	code, body := s.control("PUT", "/testbed/task-faults", `{"rules": `+rules+`}`)
+	if code != 200 {
+		panic(fmt.Sprintf("PUT /testbed/task-faults %s: %d %s", rules, code, body))
+	}
+}
+
+func taskInfo(ctx context.Context, c *vim25.Client, t *object.Task) types.TaskInfo {
+	var tmo mo.Task
+	must(property.DefaultCollector(c).RetrieveOne(ctx, t.Reference(), []string{"info"}, &tmo), "task info")
+	return tmo.Info
+}
+
+func taskFault(info types.TaskInfo) types.BaseMethodFault {
+	if info.Error == nil {
+		return nil
+	}
+	return info.Error.Fault
+}
+
+func isInjected(f types.BaseMethodFault) bool {
+	se, ok := f.(*types.SystemError)
+	return ok && se.Reason == "injected by testbed"
+}
+
+func cancelTask(ctx context.Context, c *vim25.Client, t *object.Task) error {
+	_, err := methods.CancelTask(ctx, c, &types.CancelTask{This: t.Reference()})
+	return err
+}
+
+// waitDone polls a task until it is success or error (at most 10s).
+func waitDone(ctx context.Context, c *vim25.Client, t *object.Task) types.TaskInfo {
+	for i := 0; ; i++ {
+		info := taskInfo(ctx, c, t)
+		if info.State == types.TaskInfoStateSuccess || info.State == types.TaskInfoStateError || i == 200 {
+			return info
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func vmNamed(ctx context.Context, c *vim25.Client, name string) bool {
+	for _, ref := range allRefs(ctx, c, "VirtualMachine") {
+		var e mo.ManagedEntity
+		if err := property.DefaultCollector(c).RetrieveOne(ctx, ref, []string{"name"}, &e); err == nil && e.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func startCreateVM(ctx context.Context, c *vim25.Client, folder *object.Folder, pool types.ManagedObjectReference, name string) *object.Task {
+	t, err := folder.CreateVM(ctx, types.VirtualMachineConfigSpec{
+		Name:    name,
+		GuestId: string(types.VirtualMachineGuestOsIdentifierOtherGuest),
+		Files:   &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_0]"},
+	}, object.NewResourcePool(c, pool), nil)
+	must(err, "CreateVM_Task "+name)
+	return t
+}
+
+func runFaults(bin string) {
+	ctx := context.Background()
+	const delay = 200
+	s := start(bin, "-task-delay-ms", fmt.Sprint(delay))
+	defer s.stop()
+	c, err := s.client(ctx, "user", "pass")
+	must(err, "login")
+	s.dirs = append(s.dirs, dsLocalPath(ctx, c, "LocalDS_0"), dsLocalPath(ctx, c, "LocalDS_1"))
+	finder := find.NewFinder(c, true)
+	dc, err := finder.DefaultDatacenter(ctx)
+	must(err, "datacenter")
+	folders, err := dc.Folders(ctx)
+	must(err, "folders")
+	folder := folders.VmFolder
+	pool := byName(ctx, c, "ResourcePool", "Resources")
+	src := object.NewVirtualMachine(c, byName(ctx, c, "VirtualMachine", "DC0_C0_RP0_VM0"))
+	clone := func(name string) *object.Task {
+		t, err := src.Clone(ctx, folder, name, types.VirtualMachineCloneSpec{Location: types.VirtualMachineRelocateSpec{Pool: &pool}})
+		must(err, "CloneVM_Task "+name)
+		return t
+	}
+
+	// ---- control endpoint
+	code, body := s.control("GET", "/testbed/task-faults", "")
+	check(code == 200 && strings.TrimSpace(body) == `{"rules":[]}`, "GET /testbed/task-faults: no rules at start (%d %s)", code, body)
+	for _, bad := range []string{`{"rules": [{"method": "CreateVM_Task", "outcome": "explode"}]}`, `{"rules": [`, `{"rules": [{"method": "CreateVM_Task", "outcome": "hang", "bogus": 1}]}`,
+		`{"rules": [{"method": "CreateVM", "outcome": "hang"}]}`, `{"rules": [{"method": "*", "outcome": "hang", "times": -1}]}`, `{}`} {
+		code, body = s.control("PUT", "/testbed/task-faults", bad)
+		check(code == 400 && body != "", "PUT /testbed/task-faults %s: 400 (%d %q)", bad, code, strings.TrimSpace(body))
+	}
+	code, body = s.control("PUT", "/testbed/task-faults", `{"rules": [{"method": "CreateVM_Task", "outcome": "explode"}]}`)
+	check(strings.Contains(body, `unknown outcome "explode"`), "an unknown outcome is named in the 400 text (%q)", strings.TrimSpace(body))
+	code, _ = s.control("POST", "/testbed/task-faults", "{}")
+	check(code == 405, "POST /testbed/task-faults: 405 (%d)", code)
+
+	// ---- CancelTask
+	t := clone("cancelled-clone")
+	info := taskInfo(ctx, c, t)
+	check(info.State == types.TaskInfoStateRunning && info.Cancelable, "CloneVM_Task under -task-delay-ms: running, cancelable (%s %v)", info.State, info.Cancelable)
+	err = cancelTask(ctx, c, t)
+	info = taskInfo(ctx, c, t)
+	_, canceled := taskFault(info).(*types.RequestCanceled)
+	check(err == nil && info.State == types.TaskInfoStateError && canceled && info.Cancelled,
+		"CancelTask on a running CloneVM_Task: error RequestCanceled, cancelled=true (%v %s %T %v)", err, info.State, taskFault(info), info.Cancelled)
+	err = cancelTask(ctx, c, t)
+	_, invalid := faultOf(err).(*types.InvalidState)
+	check(invalid, "CancelTask on a cancelled task: InvalidState (%v)", err)
+	time.Sleep(2 * delay * time.Millisecond)
+	check(!vmNamed(ctx, c, "cancelled-clone"), "cancelled CloneVM_Task left no VM after its delay")
+	info = taskInfo(ctx, c, t)
+	check(info.State == types.TaskInfoStateError, "cancelled task stays in error (%s)", info.State)
+
+	t = clone("done-clone")
+	info = waitDone(ctx, c, t)
+	err = cancelTask(ctx, c, t)
+	_, invalid = faultOf(err).(*types.InvalidState)
+	check(info.State == types.TaskInfoStateSuccess && !info.Cancelable && invalid,
+		"CancelTask on a succeeded task: InvalidState; cancelable false once the work ran (%s %v %v)", info.State, info.Cancelable, err)
+
+	t = startCreateVM(ctx, c, folder, pool, "not-cancelable")
+	info = taskInfo(ctx, c, t)
+	err = cancelTask(ctx, c, t)
+	_, unsupported := faultOf(err).(*types.NotSupported)
+	check(info.State == types.TaskInfoStateRunning && !info.Cancelable && unsupported, "CancelTask on a running CreateVM_Task (not cancelable in vCenter): NotSupported (%s %v %v)", info.State, info.Cancelable, err)
+	info = waitDone(ctx, c, t)
+	check(info.State == types.TaskInfoStateSuccess && vmNamed(ctx, c, "not-cancelable"), "... and the CreateVM_Task still completes (%s)", info.State)
+
+	// ---- outcomes
+	s.setRules(`[{"method": "CreateVM_Task", "delay_ms": 100, "outcome": "error-before"}]`)
+	t = startCreateVM(ctx, c, folder, pool, "error-before")
+	info = waitDone(ctx, c, t)
+	check(info.State == types.TaskInfoStateError && isInjected(taskFault(info)) && !vmNamed(ctx, c, "error-before"),
+		"error-before: CreateVM_Task fails with SystemError(injected by testbed) and leaves no VM (%s %#v)", info.State, taskFault(info))
+
+	s.setRules(`[{"method": "CreateVM_Task", "delay_ms": 100, "outcome": "error-after"}]`)
+	t = startCreateVM(ctx, c, folder, pool, "error-after")
+	info = waitDone(ctx, c, t)
+	check(info.State == types.TaskInfoStateError && isInjected(taskFault(info)) && vmNamed(ctx, c, "error-after"),
+		"error-after: CreateVM_Task fails with SystemError(injected by testbed) but the VM exists (%s %#v)", info.State, taskFault(info))
+
+	target := object.NewVirtualMachine(c, byName(ctx, c, "VirtualMachine", "error-after"))
+	setKey := func(v string) types.TaskInfo {
+		t, err := target.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: "testbed.key", Value: v}}})
+		must(err, "ReconfigVM_Task")
+		return waitDone(ctx, c, t)
+	}
+	keyOf := func() interface{} {
+		var vm mo.VirtualMachine
+		must(property.DefaultCollector(c).RetrieveOne(ctx, target.Reference(), []string{"config.extraConfig"}, &vm), "extraConfig")
+		return extraConfig(vm.Config.ExtraConfig)["testbed.key"]
+	}
+	s.setRules(`[{"method": "ReconfigVM_Task", "delay_ms": 0, "outcome": "error-after"}]`)
+	info = setKey("after")
+	check(info.State == types.TaskInfoStateError && isInjected(taskFault(info)) && keyOf() == "after", "error-after (delay 0): ReconfigVM_Task fails but the change is applied (%s %v)", info.State, keyOf())
+	s.setRules(`[{"method": "ReconfigVM_Task", "delay_ms": 0, "outcome": "error-before"}]`)
+	info = setKey("before")
+	check(info.State == types.TaskInfoStateError && isInjected(taskFault(info)) && keyOf() == "after", "error-before (delay 0): ReconfigVM_Task fails and changes nothing (%s %v)", info.State, keyOf())
+
+	s.setRules(`[{"method": "CloneVM_Task", "outcome": "hang"}]`)
+	t = clone("hung-clone")
+	time.Sleep(3 * delay * time.Millisecond)
+	info = taskInfo(ctx, c, t)
+	check(info.State == types.TaskInfoStateRunning && info.Cancelable && !vmNamed(ctx, c, "hung-clone"), "hang: CloneVM_Task still running after 3x the delay, no VM (%s)", info.State)
+	err = cancelTask(ctx, c, t)
+	info = taskInfo(ctx, c, t)
+	_, canceled = taskFault(info).(*types.RequestCanceled)
+	check(err == nil && canceled && info.Cancelled && !vmNamed(ctx, c, "hung-clone"), "hang: CancelTask ends it with RequestCanceled, no VM (%v %T)", err, taskFault(info))
+
+	s.setRules(`[{"method": "CreateVM_Task", "outcome": "hang", "cancelable": true}]`)
+	t = startCreateVM(ctx, c, folder, pool, "hung-create")
+	info = taskInfo(ctx, c, t)
+	err = cancelTask(ctx, c, t)
+	time.Sleep(2 * delay * time.Millisecond)
+	check(info.Cancelable && err == nil && !vmNamed(ctx, c, "hung-create"), "hang with \"cancelable\": true on CreateVM_Task: cancelled, no VM (%v)", err)
+
+	// nested tasks are not matched: CloneVM_Task runs CreateVM_Task inside
+	s.setRules(`[{"method": "CreateVM_Task", "outcome": "error-before"}]`)
+	info = waitDone(ctx, c, clone("nested-clone"))
+	check(info.State == types.TaskInfoStateSuccess && vmNamed(ctx, c, "nested-clone"), "a CreateVM_Task rule does not affect the CreateVM_Task nested in CloneVM_Task (%s)", info.State)
+
+	// times, first matching rule with uses left, "*", delay 0 overrides -task-delay-ms
+	s.setRules(`[{"method": "CreateSnapshot_Task", "outcome": "error-before", "times": 2}, {"method": "*", "delay_ms": 0, "outcome": "success", "times": 1}]`)
+	var states []string
+	for i := 0; i < 3; i++ {
+		t, err := target.CreateSnapshot(ctx, fmt.Sprintf("s%d", i), "", false, false)
+		must(err, "CreateSnapshot_Task")
+		states = append(states, string(waitDone(ctx, c, t).State))
+	}
+	check(strings.Join(states, ",") == "error,error,success", "times 2: two CreateSnapshot_Task fail, the third is matched by \"*\" (%v)", states)
+	code, body = s.control("GET", "/testbed/task-faults", "")
+	var got struct {
+		Rules []struct {
+			Method    string `json:"method"`
+			Matched   int    `json:"matched"`
+			Remaining *int   `json:"remaining"`
+		} `json:"rules"`
+	}
+	_ = json.Unmarshal([]byte(body), &got)
+	check(code == 200 && len(got.Rules) == 2 && got.Rules[0].Remaining != nil && *got.Rules[0].Remaining == 0 && got.Rules[0].Matched == 2 &&
+		got.Rules[1].Remaining != nil && *got.Rules[1].Remaining == 0, "GET /testbed/task-faults counts remaining/matched (%s)", strings.TrimSpace(body))
+	t, err = target.PowerOff(ctx)
+	must(err, "PowerOffVM_Task")
+	info = taskInfo(ctx, c, t)
+	check(info.State == types.TaskInfoStateRunning, "rules used up: -task-delay-ms applies again (%s)", info.State)
+	waitDone(ctx, c, t)
+
+	code, body = s.control("DELETE", "/testbed/task-faults", "")
+	check(code == 200 && strings.TrimSpace(body) == `{"rules":[]}`, "DELETE /testbed/task-faults clears the rules (%d %s)", code, body)
+	s.setRules(`[{"method": "*", "outcome": "success"}]`)
+	code, body = s.control("GET", "/testbed/task-faults", "")
+	check(strings.Contains(body, `"remaining":null`), "times 0: remaining is null (unlimited) (%s)", strings.TrimSpace(body))
+	s.control("DELETE", "/testbed/task-faults", "")
+
+	checkSessions(ctx, s, c)
+}
+
+func userSession(ctx context.Context, c *vim25.Client) *types.UserSession {
+	us, err := session.NewManager(c).UserSession(ctx)
+	must(err, "currentSession")
+	if us == nil {
+		panic("no currentSession")
+	}
+	return us
+}
+
+func terminate(ctx context.Context, c *vim25.Client, keys ...string) error {
+	_, err := methods.TerminateSession(ctx, c, &types.TerminateSession{This: *c.ServiceContent.SessionManager, SessionId: keys})
+	return err
+}
+
+func notAuthenticated(ctx context.Context, c *vim25.Client) (bool, error) {
+	_, err := methods.GetCurrentTime(ctx, c)
+	_, ok := faultOf(err).(*types.NotAuthenticated)
+	return ok, err
+}
+
+func checkSessions(ctx context.Context, s *sim, admin *vim25.Client) {
+	a, err := s.client(ctx, "user", "pass")
+	must(err, "login a")
+	b, err := s.client(ctx, "user", "pass")
+	must(err, "login b")
+	ka := userSession(ctx, a).Key
+	cookie := ""
+	for _, ck := range a.Client.Jar.Cookies(s.url) {
+		if ck.Name == "vmware_soap_session" {
+			cookie = ck.Value
+		}
+	}
+	check(cookie == ka, "the vmware_soap_session cookie value is the UserSession.key (%q %q)", cookie, ka)
+
+	err = terminate(ctx, b, userSession(ctx, b).Key)
+	_, invalid := faultOf(err).(*types.InvalidArgument)
+	check(invalid, "TerminateSession of the caller's own session: InvalidArgument (%v)", err)
+	err = terminate(ctx, b, ka, "no-such-session")
+	_, notFound := faultOf(err).(*types.NotFound)
+	ok, _ := notAuthenticated(ctx, a)
+	check(notFound && !ok, "TerminateSession with an unknown key: NotFound, and the valid key in the same call is left alone (%v)", err)
+	check(terminate(ctx, b, ka) == nil, "TerminateSession(other session's key) succeeds")
+	ok, err = notAuthenticated(ctx, a)
+	check(ok, "the terminated session's next call: NotAuthenticated (%v)", err)
+	_, err = methods.GetCurrentTime(ctx, b)
+	check(err == nil, "the terminating session still works (%v)", err)
+	err = terminate(ctx, b, ka)
+	_, notFound = faultOf(err).(*types.NotFound)
+	check(notFound, "terminating it again: NotFound (%v)", err)
+
+	// POST /testbed/expire-sessions
+	c1, err := s.client(ctx, "user", "pass")
+	must(err, "login c1")
+	c2, err := s.client(ctx, "user", "pass")
+	must(err, "login c2")
+	k1, k2, kadmin := userSession(ctx, c1).Key, userSession(ctx, c2).Key, userSession(ctx, admin).Key
+	code, body := s.control("POST", "/testbed/expire-sessions", fmt.Sprintf(`{"except": [%q, %q]}`, k1, kadmin))
+	var res struct {
+		Expired []string `json:"expired"`
+	}
+	_ = json.Unmarshal([]byte(body), &res)
+	check(code == 200 && containsString(res.Expired, k2) && !containsString(res.Expired, k1) && !containsString(res.Expired, kadmin),
+		"POST /testbed/expire-sessions {except}: lists the expired keys (%d %s)", code, strings.TrimSpace(body))
+	ok2, _ := notAuthenticated(ctx, c2)
+	ok1, _ := notAuthenticated(ctx, c1)
+	okb, _ := notAuthenticated(ctx, b)
+	check(ok2 && okb && !ok1, "expire-sessions: expired sessions get NotAuthenticated, the excepted one works (%v %v %v)", ok2, okb, ok1)
+	code, body = s.control("POST", "/testbed/expire-sessions", "")
+	ok1, _ = notAuthenticated(ctx, c1)
+	check(code == 200 && strings.Contains(body, k1) && ok1, "POST /testbed/expire-sessions without a body expires every session (%d %s)", code, strings.TrimSpace(body))
+	code, _ = s.control("POST", "/testbed/expire-sessions", `{"except": "x"}`)
+	check(code == 400, "expire-sessions with a bad body: 400 (%d)", code)
+	code, _ = s.control("GET", "/testbed/expire-sessions", "")
+	check(code == 405, "GET /testbed/expire-sessions: 405 (%d)", code)
+	_, err = s.client(ctx, "user", "pass")
+	check(err == nil, "a new Login works after expire-sessions (%v)", err)
+}
+
+func containsString(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
