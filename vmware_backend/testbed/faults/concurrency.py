@@ -36,7 +36,7 @@ def _call(driver, scenario, volume_id, source_id):
 def _in_process(options, scenario, volume_id, source_id, barrier, queue):
     from vmware_backend import utils
     utils.use_threading_backend()
-    from vmware_backend import driver as driver_mod
+    from vmware_backend.volume import driver as driver_mod
     driver = driver_mod.VMwareVolumeDriver(options)
     driver.do_setup()
     barrier.wait(60)
@@ -106,7 +106,7 @@ def run(options, checker, seed, rounds=ROUNDS, quick=False):
     :param options: driver options; ``checker``: a session of our own.
     :returns: {scenario name: [one description per duplicate]}.
     """
-    from vmware_backend import driver as driver_mod
+    from vmware_backend.volume import driver as driver_mod
     rng = random.Random(seed)
 
     def new_id():

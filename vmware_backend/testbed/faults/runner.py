@@ -18,8 +18,8 @@ from vmware_backend import utils
 utils.use_threading_backend()
 
 from vmware_backend import conf  # noqa: E402
-from vmware_backend import driver as driver_mod  # noqa: E402
-from vmware_backend import session as session_mod  # noqa: E402
+from vmware_backend.volume import driver as driver_mod  # noqa: E402
+from vmware_backend.vsphere import session as session_mod  # noqa: E402
 from vmware_backend.testbed.faults import campaign as campaign_mod  # noqa
 from vmware_backend.testbed.faults import control as control_mod  # noqa
 from vmware_backend.testbed.faults import invariants  # noqa: E402
