@@ -6,6 +6,7 @@ answer, a task still running after the deadline, or a task found in
 ``recentTask``.
 """
 
+import datetime
 import types
 from unittest import mock
 
@@ -162,3 +163,69 @@ class DuplicateTest(td.DriverTestBase):
         foreign = self.add_backing(vol, managed=False)
         self.driver.delete_volume(vol)
         self.assertEqual([foreign], self.vc.find_all(vol.id))
+
+
+class OverdueTaskTest(td.DriverTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.vol = plain_objects.volume()
+        self.task = td.FakeTask(state='running')
+        self.driver._note_unsettled(self.vol.id, [self.task])
+        old = datetime.datetime.now(datetime.timezone.utc) - \
+            datetime.timedelta(seconds=self.driver.options[
+                'vcenter_task_timeout'] + 1)
+        self.running = types.SimpleNamespace(state='running', queueTime=old)
+
+    def test_task_past_its_deadline_is_cancelled(self):
+        # The waiter's own cancel was lost: the next delete cancels it.
+        self.ops.await_task.side_effect = [self.running, info('error')]
+        self.driver.delete_volume(self.vol)
+        self.ops.cancel_task.assert_called_once_with(self.task)
+        self.assertFalse(self.driver._has_unsettled(self.vol.id))
+
+    def test_task_vcenter_will_not_cancel_keeps_the_volume_busy(self):
+        self.ops.await_task.side_effect = [self.running]
+        self.ops.cancel_task.side_effect = td.failure('CancelTask')
+        self.assertRaises(exceptions.VolumeIsBusy, self.driver.delete_volume,
+                          self.vol)
+        self.assertTrue(self.driver._has_unsettled(self.vol.id))
+
+    def test_task_within_its_deadline_is_not_cancelled(self):
+        self.running.queueTime = datetime.datetime.now(
+            datetime.timezone.utc)
+        self.ops.await_task.side_effect = [self.running]
+        self.assertRaises(exceptions.VolumeIsBusy, self.driver.delete_volume,
+                          self.vol)
+        self.ops.cancel_task.assert_not_called()
+
+
+class ReleaseOrderTest(td.DriverTestBase):
+
+    def test_temporary_snapshot_goes_before_the_marker(self):
+        src, clone = plain_objects.volume(), plain_objects.volume()
+        snap = 'clone-%s' % clone.id
+        self.add_backing(src, snapshots=[snap],
+                         extra=specs.marker_entries(clone.id, snap, now=1))
+        self.add_backing(clone, extra={specs.KEY_PARENT: '%s:%s'
+                                       % (src.id, snap)})
+        self.driver.delete_volume(clone)
+        self.assertEqual(['remove_snapshot', 'set_extra_config'],
+                         [n for n in self.op_names()
+                          if n in ('remove_snapshot', 'set_extra_config')])
+
+    def test_orphan_temporary_snapshot_is_removed_with_the_source(self):
+        src = plain_objects.volume()
+        ghost = plain_objects.volume()
+        self.add_backing(src, snapshots=['clone-%s' % ghost.id])
+        self.driver.delete_volume(src)
+        self.ops.remove_snapshot.assert_called_once_with(
+            self.snaps['clone-%s' % ghost.id], mock.ANY)
+
+    def test_temporary_snapshot_of_a_living_clone_is_kept(self):
+        src, clone = plain_objects.volume(), plain_objects.volume()
+        snap = 'clone-%s' % clone.id
+        self.add_backing(src, snapshots=[snap])
+        self.add_backing(clone)
+        self.driver.delete_volume(src)
+        self.ops.remove_snapshot.assert_not_called()

@@ -314,6 +314,7 @@ class CloneMixin:
                         snaps.append((snap, snap_ref))
             elif snapshot_name in (None, snap):
                 live.append(clone_id)
+        snaps.extend(self._orphan_clone_snapshots(ref, extra, props))
         for snap, snap_ref in snaps:
             LOG.info('Removing temporary snapshot %s of volume %s: its clone '
                      'never came.', snap, volume_id)
@@ -324,6 +325,23 @@ class CloneMixin:
                      volume_id, ', '.join(sorted(stale)))
             self.ops.set_extra_config(ref, stale, 'volume %s' % volume_id)
         return live
+
+    def _orphan_clone_snapshots(self, ref, extra, props):
+        """Temporary snapshots without marker whose clone will not come.
+
+        Left when removing a snapshot failed after its marker went.
+        """
+        found = []
+        markers = specs.clone_markers(extra)
+        for tree, _depth in vsphere_ops.snapshot_trees(props or {}):
+            clone_id = tree.name[len(CLONE_SNAPSHOT_PREFIX):]
+            if not tree.name.startswith(CLONE_SNAPSHOT_PREFIX) or \
+                    specs.KEY_CLONE_PREFIX + clone_id in markers:
+                continue
+            if self._backing(clone_id, ('name',)) is None and \
+                    not self._clone_in_progress(extra, clone_id, ref):
+                found.append((tree.name, tree.snapshot))
+        return found
 
     def _clone_in_progress(self, extra, clone_id, source_ref):
         """Whether a marker without its clone may still see it created.
@@ -360,14 +378,15 @@ class CloneMixin:
             return
         ref, props = found
         extra = vsphere_ops.extra_config_dict(props)
+        if snap_name == CLONE_SNAPSHOT_PREFIX + clone_id:
+            # The snapshot was taken only to serve this clone; it goes
+            # first, so a failure leaves the marker naming it.
+            snap = vsphere_ops.find_snapshot(props, snap_name)
+            if snap is not None:
+                self.ops.remove_snapshot(snap, 'snapshot %s of volume %s'
+                                         % (snap_name, source_id))
         if extra.get(specs.KEY_CLONE_PREFIX + clone_id) or \
                 extra.get(specs.KEY_CLONE_SINCE_PREFIX + clone_id):
             self.ops.set_extra_config(
                 ref, specs.clear_marker_entries(clone_id),
                 'volume %s' % source_id)
-        if snap_name == CLONE_SNAPSHOT_PREFIX + clone_id:
-            # The snapshot was taken only to serve this clone.
-            snap = vsphere_ops.find_snapshot(props, snap_name)
-            if snap is not None:
-                self.ops.remove_snapshot(snap, 'snapshot %s of volume %s'
-                                         % (snap_name, source_id))

@@ -23,6 +23,7 @@ its call and its polls.
 """
 
 import collections
+import datetime
 
 from oslo_log import log as logging
 
@@ -38,6 +39,8 @@ CLONE_KINDS = ('VirtualMachine.clone',)
 SNAPSHOT_KINDS = ('VirtualMachine.createSnapshot',)
 DESTROY_KINDS = ('VirtualMachine.destroy',)
 BUSY_STATES = ('queued', 'running')
+# Seconds a cancelled task is given to end.
+CANCEL_WAIT = 5.0
 
 # What became of a task: it succeeded; it ended in error; it is still
 # running; no task was in hand and none that may be ours is still running
@@ -112,15 +115,16 @@ class SettleMixin:
                          'for %d task(s) that may be it.', target_of(entity),
                          len(mine))
                 running = [task for task in mine
-                           if busy(self.ops.await_task(task, timeout))]
+                           if busy(self._finish(task, timeout))]
                 if running:
                     self._note_unsettled(volume_id, running)
                     return Outcome(RUNNING, None)
                 return Outcome(ENDED, None)
             if isinstance(failure.error, exceptions.TaskTimeout):
-                info = self.ops.await_task(failure.task, 0)
+                # Waited for already; its cancel may have failed.
+                info = self._finish(failure.task, 0)
             else:
-                info = self.ops.await_task(failure.task, timeout)
+                info = self._finish(failure.task, timeout)
         except Exception:
             LOG.exception('Could not find out what became of a task on %s.',
                           target_of(entity))
@@ -129,6 +133,39 @@ class SettleMixin:
             self._note_unsettled(volume_id, [failure.task])
             return Outcome(RUNNING, None)
         return Outcome(info.state, getattr(info, 'result', None))
+
+    def _finish(self, task, timeout):
+        """Wait up to ``timeout`` for ``task``; cancel it past its deadline.
+
+        A task still running after that has run past any deadline of this
+        driver (``vcenter_task_timeout`` since it was queued), which the
+        driver answers with a cancel (its own waiter may not have managed
+        to: that cancel may have been lost too). vCenter refuses to cancel
+        some kinds of task; those are left to end.
+        """
+        info = self.ops.await_task(task, timeout)
+        if not busy(info) or not self._overdue(info):
+            return info
+        try:
+            self.ops.cancel_task(task)
+            LOG.warning('Cancelled task %s, still running past its '
+                        'deadline.', vsphere_ops.moref_value(task))
+        except Exception as err:
+            LOG.info('Could not cancel task %s: %s',
+                     vsphere_ops.moref_value(task), err)
+            return info
+        return self.ops.await_task(task, CANCEL_WAIT)
+
+    def _overdue(self, info):
+        queued = getattr(info, 'queueTime', None)
+        if queued is None:
+            return False
+        try:
+            age = (datetime.datetime.now(datetime.timezone.utc) -
+                   queued.astimezone(datetime.timezone.utc)).total_seconds()
+        except (TypeError, ValueError, AttributeError):
+            return False
+        return age > self.options['vcenter_task_timeout']
 
     def _note_unsettled(self, volume_id, tasks):
         LOG.warning('Task(s) %s for volume %s are still running; the next '
@@ -153,8 +190,7 @@ class SettleMixin:
         if not tasks:
             return
         timeout = self.options['vcenter_task_timeout']
-        running = [t for t in tasks
-                   if busy(self.ops.await_task(t, timeout))]
+        running = [t for t in tasks if busy(self._finish(t, timeout))]
         if running:
             with self._hint_lock:
                 self._unsettled.setdefault(volume_id, []).extend(running)

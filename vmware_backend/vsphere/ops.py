@@ -194,6 +194,11 @@ class VolumeOps:
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, 1.0)
 
+    def cancel_task(self, task):
+        """``Task.CancelTask`` (vCenter refuses it for some kinds)."""
+        self._session.invoke('CancelTask', task,
+                             target='task %s' % moref_value(task))
+
     def recent_tasks(self):
         """(task moref, info) of the TaskManager's ``recentTask`` (2 calls).
 
