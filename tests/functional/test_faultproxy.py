@@ -11,12 +11,12 @@ import time
 from tests.functional import base
 from vmware_backend import conf
 from vmware_backend import exceptions
-from vmware_backend import session as vc_session
 from vmware_backend.testbed.faults import control as control_mod
 from vmware_backend.testbed.faults import proxy as proxy_mod
 from vmware_backend.testbed.faults import rules
-from vmware_backend import vm_util
-from vmware_backend import volumeops
+from vmware_backend.vsphere import ops as volumeops
+from vmware_backend.vsphere import session as vc_session
+from vmware_backend.vsphere import specs as vm_util
 
 HTTP_TIMEOUT = 1.0
 SLOW_HOLD = 2.0

@@ -89,10 +89,12 @@ class FakeVCenter:
         self.refs.pop(value)
 
     def find(self, uuid):
-        for value, props in self.vms.items():
-            if props.get('config.instanceUuid') == uuid:
-                return self.refs[value]
-        return None
+        found = self.find_all(uuid)
+        return found[0] if found else None
+
+    def find_all(self, uuid):
+        return [self.refs[value] for value, props in self.vms.items()
+                if props.get('config.instanceUuid') == uuid]
 
     def properties(self, vm, paths=vsphere_ops.BACKING_PROPERTIES,
                    target=None):
@@ -102,6 +104,38 @@ class FakeVCenter:
                 fault='ManagedObjectNotFound', action='RetrievePropertiesEx',
                 target=target, detail='gone')
         return {path: props[path] for path in paths if path in props}
+
+
+class FakeTask:
+    """A task whose work ran when it was started.
+
+    It ended with ``result``, or ``error`` (as vCenter reports a task
+    ending in error).
+    """
+
+    _type = 'Task'
+    _count = 0
+
+    def __init__(self, result=None, error=None, state=None):
+        FakeTask._count += 1
+        self.value = 'task-%d' % FakeTask._count
+        self.result = result
+        self.error = error
+        self.state = state or ('error' if error else 'success')
+
+    def info(self):
+        return types.SimpleNamespace(state=self.state, result=self.result,
+                                     entity=None, descriptionId='')
+
+
+# The two halves of each task the driver starts and waits for, and the
+# combined method of the fake ops whose side effect a test sets.
+TASK_METHODS = {'start_create_backing': 'create_backing',
+                'start_clone': 'clone',
+                'start_create_snapshot': 'create_snapshot',
+                'start_destroy': 'destroy'}
+PLUMBING = frozenset(TASK_METHODS) | {'wait_for_task', 'await_task',
+                                      'task_info', 'recent_tasks'}
 
 
 class DriverTestBase(testtools.TestCase):
@@ -119,8 +153,16 @@ class DriverTestBase(testtools.TestCase):
         self.vc = FakeVCenter()
         self.snaps = {}
         self.ops = mock.create_autospec(vsphere_ops.VolumeOps, instance=True)
-        self.ops.find_vm_by_instance_uuid.side_effect = self.vc.find
+        self.ops.find_all_by_instance_uuid.side_effect = self.vc.find_all
         self.ops.properties.side_effect = self.vc.properties
+        for start, combined in TASK_METHODS.items():
+            getattr(self.ops, start).side_effect = self._starter(
+                getattr(self.ops, combined))
+        self.ops.wait_for_task.side_effect = self._wait
+        self.ops.await_task.side_effect = lambda task, timeout: task.info()
+        self.ops.task_info.side_effect = lambda task: task.info()
+        self.ops.recent_tasks.return_value = []
+        self.ops.destroy.side_effect = lambda vm, target: self.vc.remove(vm)
         self.folder = vsphere_ops.moref('Folder', 'group-v100')
         self.ops.ensure_folder.return_value = self.folder
         self.placement = mock.create_autospec(
@@ -131,6 +173,23 @@ class DriverTestBase(testtools.TestCase):
             conf.option_defaults(**OPTIONS), session=self.session)
         self.driver._ops = self.ops
         self.driver._placement = self.placement
+
+    @staticmethod
+    def _starter(combined):
+        def start(*args, **kwargs):
+            try:
+                return FakeTask(result=combined(*args, **kwargs))
+            except exceptions.TaskTimeout as err:
+                return FakeTask(error=err, state='running')
+            except Exception as err:
+                return FakeTask(error=err)
+        return start
+
+    @staticmethod
+    def _wait(task, target, action):
+        if task.error is not None:
+            raise task.error
+        return task.result
 
     # Builders ----------------------------------------------------------
 
@@ -237,7 +296,8 @@ class DriverTestBase(testtools.TestCase):
         return bound.arguments[name]
 
     def op_names(self):
-        return [c[0] for c in self.ops.mock_calls]
+        """Names of the ops called, without the halves of task calls."""
+        return [c[0] for c in self.ops.mock_calls if c[0] not in PLUMBING]
 
     def assertRef(self, type_name, value, ref):
         self.assertEqual((type_name, value), tuple(inventory.from_suds(ref)))
@@ -264,7 +324,7 @@ class LookupTest(DriverTestBase):
         self.driver._remember(vol.id, gone)
         ref = self.add_backing(vol)
         self.assertIs(ref, self.driver._backing(vol.id)[0])
-        self.ops.find_vm_by_instance_uuid.assert_called_once_with(vol.id)
+        self.ops.find_all_by_instance_uuid.assert_called_once_with(vol.id)
 
     def test_hint_now_naming_another_vm_is_not_trusted(self):
         vol, other = plain_objects.volume(), plain_objects.volume()
@@ -278,7 +338,7 @@ class LookupTest(DriverTestBase):
         self.ops.properties.side_effect = failure('RetrievePropertiesEx')
         self.assertRaises(exceptions.VCenterFault, self.driver._backing,
                           vol.id)
-        self.ops.find_vm_by_instance_uuid.assert_not_called()
+        self.ops.find_all_by_instance_uuid.assert_not_called()
 
 
 class CreateVolumeTest(DriverTestBase):
@@ -348,10 +408,12 @@ class CreateVolumeTest(DriverTestBase):
         self.assertEqual('CreateVM_Task', err.kwargs['action'])
         self.ops.destroy.assert_called_once_with(leftover[0], mock.ANY)
         self.assertEqual([mock.call(vol.id)] * 2,
-                         self.ops.find_vm_by_instance_uuid.call_args_list)
-        self.assertEqual(['find_vm_by_instance_uuid', 'ensure_folder',
-                          'create_backing', 'find_vm_by_instance_uuid',
-                          'destroy'], self.op_names())
+                         self.ops.find_all_by_instance_uuid.call_args_list)
+        # The failed task is read once more; the leftover is checked to be
+        # this volume's backing before it is destroyed.
+        self.assertEqual(['find_all_by_instance_uuid', 'ensure_folder',
+                          'create_backing', 'find_all_by_instance_uuid',
+                          'properties', 'destroy'], self.op_names())
         self.assertNotIn(vol.id, self.driver._hints)
 
     def test_failed_create_without_leftover_destroys_nothing(self):
@@ -383,20 +445,21 @@ class CreateVolumeTest(DriverTestBase):
                                        action='CreateVM_Task', target='x',
                                        detail='folder')
         new_ref = vsphere_ops.moref('VirtualMachine', 'vm-new')
-        self.ops.create_backing.side_effect = [gone, new_ref]
+        # vCenter refuses the call itself: nothing was started.
+        self.ops.start_create_backing.side_effect = [
+            gone, FakeTask(result=new_ref)]
         self.driver.create_volume(vol)
         self.assertRef('Folder', 'group-v3',
                        self.arg('forget_folder', 'root_folder'))
         self.assertEqual('OpenStack/Volumes',
                          self.arg('forget_folder', 'path'))
-        first, second = self.ops.create_backing.call_args_list
-        self.assertIs(self.folder, self.arg('create_backing', 'folder',
+        first, second = self.ops.start_create_backing.call_args_list
+        self.assertIs(self.folder, self.arg('start_create_backing', 'folder',
                                             call=first))
-        self.assertIs(new_folder, self.arg('create_backing', 'folder',
+        self.assertIs(new_folder, self.arg('start_create_backing', 'folder',
                                            call=second))
-        self.assertEqual(['find_vm_by_instance_uuid', 'ensure_folder',
-                          'create_backing', 'forget_folder', 'ensure_folder',
-                          'create_backing'], self.op_names())
+        self.assertEqual(['find_all_by_instance_uuid', 'ensure_folder',
+                          'forget_folder', 'ensure_folder'], self.op_names())
         self.assertIs(new_ref, self.driver._hints[vol.id])
 
     def test_folder_is_made_again_only_once(self):
@@ -561,9 +624,10 @@ class DeleteVolumeTest(DriverTestBase):
         self.ops.destroy.assert_not_called()
 
     def test_marker_of_a_clone_being_created_keeps_the_source(self):
+        # Set moments ago: another process is about to start the clone.
         since = specs.KEY_CLONE_SINCE_PREFIX + self.clone.id
         self.add_backing(self.src, snapshots=['snapshot-1'], extra={
-            self.marker: 'snapshot-1', since: str(NOW - 60)})
+            self.marker: 'snapshot-1', since: str(NOW - 10)})
         err = self.assertRaises(exceptions.VolumeIsBusy,
                                 self.driver.delete_volume, self.src)
         self.assertIn(self.clone.id, str(err))
@@ -634,13 +698,18 @@ class ExtendVolumeTest(DriverTestBase):
         super().setUp()
         self.vol = plain_objects.volume(size=2)
 
-    def test_shrink_and_same_size_are_refused(self):
+    def test_shrink_is_refused(self):
         self.add_backing(self.vol)
-        for size in (1, 2):
-            err = self.assertRaises(exceptions.InvalidVolume,
-                                    self.driver.extend_volume, self.vol,
-                                    size)
-            self.assertIn('cannot shrink', str(err))
+        err = self.assertRaises(exceptions.InvalidVolume,
+                                self.driver.extend_volume, self.vol, 1)
+        self.assertIn('cannot shrink', str(err))
+        self.assertNoChange()
+
+    def test_extend_to_the_current_size_is_success(self):
+        # A retry after a lost answer or a late task error finds the disk
+        # grown already (even with snapshots taken since).
+        self.add_backing(self.vol, size_gb=3, snapshots=['snapshot-1'])
+        self.assertIsNone(self.driver.extend_volume(self.vol, 3))
         self.assertNoChange()
 
     def test_invalid_new_size_is_refused_before_any_call(self):
@@ -919,9 +988,14 @@ class CloneFromSnapshotTest(CloneTestBase):
             self.ops.set_extra_config.call_args_list)
         self.ops.destroy.assert_called_once_with(leftover[0], mock.ANY)
         names = self.op_names()
-        self.assertEqual(['clone', 'find_vm_by_instance_uuid', 'destroy',
+        # The leftover is checked to be the clone's before it goes; the
+        # marker goes once vCenter shows no clone; the Cinder snapshot the
+        # clone read from stays.
+        self.assertEqual(['clone', 'find_all_by_instance_uuid', 'properties',
+                          'destroy', 'find_all_by_instance_uuid',
                           'set_extra_config'],
                          names[names.index('clone'):])
+        self.ops.remove_snapshot.assert_not_called()
 
     def test_failed_grow_destroys_the_clone(self):
         vol = self.volume(size=3)

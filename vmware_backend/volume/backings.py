@@ -12,6 +12,7 @@ from oslo_log import log as logging
 
 from vmware_backend import exceptions
 from vmware_backend.volume import placement as placement_mod
+from vmware_backend.volume import settle
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import session as vc_session
@@ -20,7 +21,7 @@ from vmware_backend.vsphere import specs
 LOG = logging.getLogger(__name__)
 
 
-class BackingAccess:
+class BackingAccess(settle.SettleMixin):
     """Finds backings and their disks; shared by the driver's parts.
 
     :param options: option values, see
@@ -39,6 +40,13 @@ class BackingAccess:
         self._ops = None
         self._hints = {}
         self._hint_lock = threading.Lock()
+        # volume id -> tasks an earlier attempt left running (see settle).
+        self._unsettled = {}
+        # volume id -> parent record of a linked clone whose delete failed
+        # after reading it, for the retry that finds no backing.
+        self._parents = {}
+        # ids of linked clones this process is making right now.
+        self._cloning = set()
 
     @property
     def session(self):
@@ -71,29 +79,108 @@ class BackingAccess:
 
         Tries the cached moref first; when vCenter says it is gone (or it
         now belongs to another VM), looks the backing up again by
-        instanceUuid, once.
+        instanceUuid, once. Several VMs with the id are resolved by
+        :meth:`_resolve_duplicates`.
+        """
+        found = self._lookup_all(volume_id, paths)
+        if not found:
+            return None
+        if len(found) > 1:
+            return self._resolve_duplicates(volume_id, found)
+        return found[0]
+
+    def _lookup_all(self, volume_id, paths=vsphere_ops.BACKING_PROPERTIES):
+        """[(moref, properties)] of the VMs carrying ``volume_id``.
+
+        A valid cached moref is trusted alone: it was set by this process
+        when it created the backing or resolved a look-up (duplicates are
+        resolved there), so the common path stays one call.
         """
         with self._hint_lock:
             hint = self._hints.get(volume_id)
         paths = tuple(paths)
-        if 'config.instanceUuid' not in paths:
-            paths += ('config.instanceUuid',)
+        for extra_path in ('config.instanceUuid', 'config.extraConfig'):
+            if extra_path not in paths:
+                paths += (extra_path,)
         if hint is not None:
             try:
                 props = self.ops.properties(hint, paths)
                 if props.get('config.instanceUuid') == volume_id:
-                    return hint, props
+                    return [(hint, props)]
             except exceptions.VCenterFault as err:
                 if err.fault not in ('ManagedObjectNotFound',
                                      'ManagedObjectNotFoundException'):
                     raise
             self._remember(volume_id, None)
-        ref = self.ops.find_vm_by_instance_uuid(volume_id)
-        if ref is None:
-            return None
-        props = self.ops.properties(ref, paths)
-        self._remember(volume_id, ref)
-        return ref, props
+        found = []
+        for ref in self.ops.find_all_by_instance_uuid(volume_id):
+            try:
+                found.append((ref, self.ops.properties(ref, paths)))
+            except exceptions.VCenterFault as err:
+                # Destroyed between the search and the read.
+                if err.fault not in ('ManagedObjectNotFound',
+                                     'ManagedObjectNotFoundException'):
+                    raise
+        if len(found) == 1:
+            self._remember(volume_id, found[0][0])
+        return found
+
+    @staticmethod
+    def _is_ours(volume_id, props):
+        return vsphere_ops.extra_config_dict(props).get(
+            specs.KEY_VOLUME_ID) == volume_id
+
+    def _resolve_duplicates(self, volume_id, found):
+        """The one backing to use among several VMs carrying the id.
+
+        The rule: among the VMs marked as backing of this volume
+        (``vmware_backend.volume_id``), the earliest created one
+        (``vmware_backend.created``, then moref) is the volume; the others
+        are half-made or duplicate attempts and are destroyed when nothing
+        can depend on them (no snapshot, no linked-clone marker, no parent
+        record, no task of ours still running for the id); otherwise they
+        are left and logged ("vmware-backend-manage audit" reports them).
+        VMs not marked as ours are never touched.
+        """
+        ours = [(ref, props) for ref, props in found
+                if self._is_ours(volume_id, props)]
+        if not ours:
+            return found[0]
+
+        def age(item):
+            extra = vsphere_ops.extra_config_dict(item[1])
+            try:
+                created = int(extra.get(specs.KEY_CREATED))
+            except (TypeError, ValueError):
+                created = float('inf')
+            return created, vsphere_ops.moref_value(item[0])
+
+        ours.sort(key=age)
+        keeper = ours[0]
+        for ref, props in ours[1:]:
+            extra = vsphere_ops.extra_config_dict(props)
+            if vsphere_ops.snapshot_trees(props) or \
+                    specs.clone_markers(extra) or \
+                    extra.get(specs.KEY_PARENT) or \
+                    self._has_unsettled(volume_id):
+                LOG.warning('Volume %s has a second backing %s that may be '
+                            'in use; leaving it (keeping %s).', volume_id,
+                            vsphere_ops.moref_value(ref),
+                            vsphere_ops.moref_value(keeper[0]))
+                continue
+            LOG.warning('Volume %s has a duplicate backing %s; destroying '
+                        'it (keeping %s).', volume_id,
+                        vsphere_ops.moref_value(ref),
+                        vsphere_ops.moref_value(keeper[0]))
+            try:
+                self.ops.destroy(ref, 'duplicate backing of volume %s'
+                                 % volume_id)
+            except Exception:
+                LOG.exception('Could not destroy duplicate backing %s of '
+                              'volume %s.', vsphere_ops.moref_value(ref),
+                              volume_id)
+        self._remember(volume_id, keeper[0])
+        return keeper
 
     def _require_backing(self, volume_id):
         found = self._backing(volume_id)
@@ -136,13 +223,14 @@ class BackingAccess:
         volume and size is success, anything else an error; never a second
         VM with the same instanceUuid.
         """
+        self._await_unsettled(volume.id)
         existing = self._backing(volume.id)
         if existing is None:
             return False
         self._check_existing(volume, existing[1], size)
         return True
 
-    def _check_existing(self, volume, props, size):
+    def _check_existing(self, volume, props, size, size_kb=None):
         extra = vsphere_ops.extra_config_dict(props)
         if extra.get(specs.KEY_VOLUME_ID) != volume.id:
             raise exceptions.InvalidVolume(
@@ -150,7 +238,9 @@ class BackingAccess:
                 reason='VM %s already uses this id as instanceUuid and is '
                        'not a backing of this backend' % props.get('name'))
         disk = self._disk(props, volume.id)
-        if disk.capacityInKB != specs.gib_to_kib(size):
+        if size_kb is None:
+            size_kb = specs.gib_to_kib(size)
+        if disk.capacityInKB != size_kb:
             raise exceptions.InvalidVolume(
                 volume=volume.id,
                 reason='a backing of %s KiB already exists'
@@ -161,13 +251,74 @@ class BackingAccess:
         return _DestroyOnFailure(self, volume_id)
 
     def _destroy_leftover(self, volume_id):
-        """Destroy whatever backing a failed operation left for the id."""
+        """Destroy every backing of ``volume_id`` a failed operation left.
+
+        Only VMs marked as this volume's backing; a VM still being made by
+        a task of ours that has not ended is left to the next attempt.
+        """
         self._remember(volume_id, None)
-        ref = self.ops.find_vm_by_instance_uuid(volume_id)
-        if ref is not None:
+        if self._has_unsettled(volume_id):
+            LOG.warning('Not removing the backing of volume %s now: a task '
+                        'for it is still running.', volume_id)
+            return
+        for ref, props in self._lookup_all(volume_id,
+                                           ('config.extraConfig',)):
+            if not self._is_ours(volume_id, props):
+                LOG.warning('VM %s carries the id of volume %s but is not '
+                            'its backing; leaving it.',
+                            vsphere_ops.moref_value(ref), volume_id)
+                continue
             LOG.warning('Removing backing %s left by a failed operation on '
                         'volume %s.', vsphere_ops.moref_value(ref), volume_id)
             self.ops.destroy(ref, 'volume %s' % volume_id)
+        self._remember(volume_id, None)
+
+    def _create_settled(self, volume, size_kb, start, target, action, entity,
+                        kinds):
+        """Run the task making the backing of ``volume``; its moref.
+
+        When it fails, what vCenter did decides (see
+        :mod:`~vmware_backend.volume.settle`): a backing made after all is
+        success (a lost answer, a failed poll); a task that ended in error
+        has whatever it made removed; a task still running is left alone
+        (the next create or delete waits for it). The original error is
+        raised in every failing case.
+        """
+        try:
+            return self._run_task(start, target, action)
+        except settle.TaskFailure as failure:
+            outcome = self._settle(failure, entity, kinds, volume.id)
+            if outcome.state in (settle.RUNNING, settle.UNREADABLE):
+                LOG.error('%s for volume %s failed (%s) and its outcome is '
+                          'not known yet; nothing is removed now.', action,
+                          volume.id, failure.error)
+                raise failure.error from None
+            if outcome.state in (settle.SUCCESS, settle.ENDED):
+                found = self._backing(volume.id)
+                if found is not None:
+                    try:
+                        self._check_existing(volume, found[1], None,
+                                             size_kb=size_kb)
+                    except exceptions.InvalidVolume:
+                        LOG.warning('A backing of volume %s appeared after '
+                                    '%s failed, but does not fit.',
+                                    volume.id, action)
+                    else:
+                        LOG.info('%s for volume %s failed (%s) but vCenter '
+                                 'made the backing %s: using it.', action,
+                                 volume.id, failure.error,
+                                 vsphere_ops.moref_value(found[0]))
+                        return found[0]
+            self._cleanup_after(volume.id, failure.error)
+            raise failure.error from None
+
+    def _cleanup_after(self, volume_id, error):
+        try:
+            self._destroy_leftover(volume_id)
+        except Exception:
+            LOG.exception('Could not remove the backing of volume %s after '
+                          '%s; "vmware-backend-manage audit" reports it.',
+                          volume_id, error)
 
 
 class _DestroyOnFailure:
@@ -181,7 +332,7 @@ class _DestroyOnFailure:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
+        if exc_type is None or issubclass(exc_type, settle.TaskFailure):
             return False
         try:
             self._driver._destroy_leftover(self._volume_id)

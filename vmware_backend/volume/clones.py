@@ -10,6 +10,7 @@ import time
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.volume import settle
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
@@ -19,6 +20,9 @@ LOG = logging.getLogger(__name__)
 
 
 CLONE_SNAPSHOT_PREFIX = 'clone-'
+# A marker younger than this counts as a clone being started (by another
+# process: this one knows its own clones), whatever vCenter shows.
+MARKER_GRACE = 60
 
 
 class CloneMixin:
@@ -78,52 +82,106 @@ class CloneMixin:
                     volume=src_vref.id,
                     reason='a linked clone needs a snapshot of it, and it '
                            'is attached')
-            snap_name = CLONE_SNAPSHOT_PREFIX + volume.id
-            # The marker comes first: a crash after it leaves a marker that
-            # expires, never a snapshot nothing points to.
-            self._mark_clone(ref, src_vref.id, volume.id, snap_name)
-            snap = None
-            try:
-                snap = self.ops.create_snapshot(
-                    ref, snap_name, 'Kept for linked clone %s' % volume.id,
-                    'volume %s' % src_vref.id)
-                self._clone(volume, size, src_vref.id, ref, props, snap,
-                            snap_name, marked=True)
-            except exceptions.TaskTimeout:
-                # The clone may still appear: keep what it will read from;
-                # the record expires if it never does.
-                raise
-            except Exception:
-                if snap is not None:
-                    self._remove_quietly(snap, snap_name, src_vref.id)
-                self._unmark_clone(ref, src_vref.id, volume.id)
-                raise
+            self._linked_volume_clone(volume, size, src_vref.id, ref, props)
             return
         self._clone(volume, size, src_vref.id, ref, props, None, None)
+
+    def _linked_volume_clone(self, volume, size, source_id, ref, props):
+        """A linked clone of a volume, from a snapshot taken for it.
+
+        The marker comes first: whatever happens after it, the marker
+        names what may exist (the snapshot ``clone-<id>``, the clone), and
+        it is dropped with the snapshot once vCenter shows neither the clone
+        nor a task that may still make it. A re-run reuses the snapshot of
+        an earlier attempt.
+        """
+        snap_name = CLONE_SNAPSHOT_PREFIX + volume.id
+        snap = None
+        with self._hint_lock:
+            self._cloning.add(volume.id)
+        try:
+            self._mark_clone(ref, source_id, volume.id, snap_name)
+            snap = vsphere_ops.find_snapshot(props, snap_name)
+            if snap is None:
+                snap = self._clone_snapshot(ref, snap_name, volume.id,
+                                            source_id)
+            else:
+                LOG.info('Reusing snapshot %s of volume %s left by an '
+                         'earlier attempt.', snap_name, source_id)
+            self._clone(volume, size, source_id, ref, props, snap,
+                        snap_name, marked=True)
+        except Exception as err:
+            self._release_failed_clone(volume.id, source_id, ref, snap_name,
+                                       err, known_snap=snap)
+            raise
+        finally:
+            with self._hint_lock:
+                self._cloning.discard(volume.id)
+
+    def _clone_snapshot(self, ref, snap_name, clone_id, source_id):
+        """Take snapshot ``snap_name`` of the source for a linked clone.
+
+        When the call's answer or the task is lost, the snapshot is looked
+        for by name once vCenter's snapshot tasks on the source have ended;
+        a task that ended in error has its snapshot removed.
+        """
+        target = 'volume %s' % source_id
+        try:
+            return self._run_task(
+                lambda: self.ops.start_create_snapshot(
+                    ref, snap_name, 'Kept for linked clone %s' % clone_id,
+                    target), target, 'CreateSnapshot_Task')
+        except settle.TaskFailure as failure:
+            outcome = self._settle(failure, ref, settle.SNAPSHOT_KINDS,
+                                   clone_id)
+            if outcome.state in (settle.SUCCESS, settle.ENDED):
+                snap = vsphere_ops.find_snapshot(
+                    self.ops.properties(ref, ('snapshot',)), snap_name)
+                if snap is not None:
+                    LOG.info('CreateSnapshot_Task of %s failed (%s) but '
+                             'vCenter made the snapshot: using it.',
+                             snap_name, failure.error)
+                    return snap
+            raise failure.error from None
+
+    def _release_failed_clone(self, clone_id, source_id, ref, snap_name,
+                              error, known_snap=None):
+        """After a failed linked clone: drop its snapshot, then its marker.
+
+        Nothing is dropped while the clone exists or a task of ours for it
+        may still be running (the marker then protects what the clone
+        reads; a later delete drops it once vCenter shows the clone will
+        not come). The marker goes only once its snapshot is gone.
+        """
+        try:
+            if self._has_unsettled(clone_id) or \
+                    self._backing(clone_id, ('name',)) is not None:
+                LOG.warning('Keeping snapshot %s and the marker of clone %s '
+                            'on volume %s after %s: the clone exists or may '
+                            'still appear.', snap_name, clone_id, source_id,
+                            error)
+                return
+            if snap_name == CLONE_SNAPSHOT_PREFIX + clone_id:
+                # Taken for this clone alone (never a Cinder snapshot).
+                snap = known_snap or vsphere_ops.find_snapshot(
+                    self.ops.properties(ref, ('snapshot',)), snap_name)
+                if snap is not None:
+                    self.ops.remove_snapshot(snap, 'snapshot %s of volume %s'
+                                             % (snap_name, source_id))
+            self.ops.set_extra_config(
+                ref, specs.clear_marker_entries(clone_id),
+                'volume %s' % source_id)
+        except Exception:
+            LOG.exception('Could not remove snapshot %s or the marker of '
+                          'clone %s from volume %s after %s; the next delete '
+                          'of the volume or of one of its snapshots drops '
+                          'them, "vmware-backend-manage audit" reports them.',
+                          snap_name, clone_id, source_id, error)
 
     def _mark_clone(self, source_ref, source_id, clone_id, snapshot_name):
         self.ops.set_extra_config(
             source_ref, specs.marker_entries(clone_id, snapshot_name),
             'volume %s' % source_id)
-
-    def _unmark_clone(self, source_ref, source_id, clone_id):
-        try:
-            self.ops.set_extra_config(
-                source_ref, specs.clear_marker_entries(clone_id),
-                'volume %s' % source_id)
-        except exceptions.VMwareBackendException:
-            LOG.exception('Could not remove the marker of clone %s from '
-                          'volume %s; it expires, and "vmware-backend-manage '
-                          'audit" reports it.', clone_id, source_id)
-
-    def _remove_quietly(self, snap, name, volume_id):
-        try:
-            self.ops.remove_snapshot(snap, 'snapshot %s of volume %s'
-                                     % (name, volume_id))
-        except exceptions.VMwareBackendException:
-            LOG.exception('Could not remove temporary snapshot %s of volume '
-                          '%s; "vmware-backend-manage audit" reports it.',
-                          name, volume_id)
 
     def _clone(self, volume, size, source_id, source_ref, source_props,
                snapshot_ref, snapshot_name, marked=False):
@@ -144,51 +202,59 @@ class CloneMixin:
         extra = specs.inherited_markers(
             vsphere_ops.extra_config_dict(source_props))
         extra.update(specs.clear_marker_entries(volume.id))
+        grow = not linked and \
+            specs.gib_to_kib(size) > source_disk.capacityInKB
         if linked:
             extra[specs.KEY_PARENT] = '%s:%s' % (source_id, snapshot_name)
-            if not marked:
-                # Record the dependency before it exists: a crash then
-                # leaves a marker that expires, never an unprotected
-                # snapshot.
+        mark = linked and not marked
+        if mark:
+            with self._hint_lock:
+                self._cloning.add(volume.id)
+        try:
+            if mark:
+                # Record the dependency before it exists: the marker is
+                # dropped once vCenter shows the clone will not come.
                 self._mark_clone(source_ref, source_id, volume.id,
                                  snapshot_name)
-        try:
-            with self._cleanup_on_failure(volume.id):
-                if linked:
-                    clone = self._linked_clone(source_ref, source_props,
-                                               name, volume.id, extra,
-                                               snapshot_ref, target)
-                else:
-                    clone = self._full_clone(source_ref, source_disk, name,
-                                             volume, size, profile, extra,
-                                             snapshot_ref, target)
-                self._remember(volume.id, clone)
-                if not linked and \
-                        specs.gib_to_kib(size) > source_disk.capacityInKB:
+            if linked:
+                clone = self._linked_clone(source_ref, source_props, name,
+                                           volume, extra, snapshot_ref,
+                                           target, source_disk.capacityInKB)
+            else:
+                clone = self._full_clone(source_ref, source_disk, name,
+                                         volume, size, profile, extra,
+                                         snapshot_ref, target)
+            self._remember(volume.id, clone)
+            if grow:
+                with self._cleanup_on_failure(volume.id):
                     self._grow_clone(volume.id, clone, size)
         except Exception as err:
-            # After a timeout the clone may still appear: its record stays
-            # (and expires if it never does).
-            if linked and not marked and \
-                    not isinstance(err, exceptions.TaskTimeout):
-                self._unmark_clone(source_ref, source_id, volume.id)
+            if mark:
+                self._release_failed_clone(volume.id, source_id, source_ref,
+                                           snapshot_name, err)
             raise
+        finally:
+            if mark:
+                with self._hint_lock:
+                    self._cloning.discard(volume.id)
         LOG.info('Created volume %s as a %s clone of volume %s%s.',
                  volume.id, 'linked' if linked else 'full', source_id,
                  ' (snapshot %s)' % snapshot_name if snapshot_name else '')
 
-    def _linked_clone(self, source_ref, source_props, name, volume_id,
-                      extra, snapshot_ref, target):
+    def _linked_clone(self, source_ref, source_props, name, volume, extra,
+                      snapshot_ref, target, size_kb):
         # A linked clone stays where its parent disk is.
         factory = self.session.factory
         location = specs.relocate_spec(
             factory, vsphere_ops.ref_list(source_props['datastore'])[0],
             resource_pool=source_props.get('resourcePool'),
             disk_move_type=specs.LINKED_MOVE_TYPE)
-        spec = specs.clone_spec(factory, name, volume_id, location,
+        spec = specs.clone_spec(factory, name, volume.id, location,
                                 snapshot=snapshot_ref, extra_entries=extra)
-        return self.ops.clone(source_ref, source_props['parent'], name, spec,
-                              target)
+        return self._create_settled(
+            volume, size_kb, lambda: self.ops.start_clone(
+                source_ref, source_props['parent'], name, spec, target),
+            target, 'CloneVM_Task', source_ref, settle.CLONE_KINDS)
 
     def _full_clone(self, source_ref, source_disk, name, volume, size,
                     profile, extra, snapshot_ref, target):
@@ -206,8 +272,11 @@ class CloneMixin:
         spec = specs.clone_spec(factory, name, volume.id, location,
                                 snapshot=snapshot_ref, extra_entries=extra)
         return self._in_volume_folder(
-            place, lambda folder: self.ops.clone(source_ref, folder, name,
-                                                 spec, target))
+            place, lambda folder: self._create_settled(
+                volume, source_disk.capacityInKB,
+                lambda: self.ops.start_clone(source_ref, folder, name, spec,
+                                             target),
+                target, 'CloneVM_Task', source_ref, settle.CLONE_KINDS))
 
     def _grow_clone(self, volume_id, clone, size):
         props = self.ops.properties(clone, ('config.hardware.device',))
@@ -216,57 +285,108 @@ class CloneMixin:
             clone, specs.extend_disk_spec(self.session.factory, disk, size),
             'volume %s' % volume_id)
 
-    def _live_clones(self, volume_id, ref, extra, snapshot_name=None):
+    def _live_clones(self, volume_id, ref, extra, snapshot_name=None,
+                     props=None):
         """Ids of linked clones that read (or will read) from this volume.
 
         A marker counts while its clone exists and names this volume (and
-        snapshot) as its parent, and while its clone is still being created
-        (the marker is set before the clone task starts). Other markers,
-        left by a crash or copied into a clone by vCenter, are removed.
+        snapshot) as its parent, and while its clone may still be created
+        (:meth:`_clone_in_progress`). Other markers, left by a failure or a
+        crash or copied into a clone by vCenter, are removed, with the
+        temporary snapshot ``clone-<id>`` they name (when ``props`` holds
+        the snapshot tree).
         """
-        live, stale = [], {}
+        live, stale, snaps = [], {}, []
         for key, snap in sorted(specs.clone_markers(extra).items()):
             clone_id = key[len(specs.KEY_CLONE_PREFIX):]
             found = self._backing(clone_id, ('config.extraConfig',))
             if found is None:
-                alive = self._clone_in_progress(extra, clone_id)
+                alive = self._clone_in_progress(extra, clone_id, ref)
             else:
                 alive = vsphere_ops.extra_config_dict(found[1]).get(
                     specs.KEY_PARENT) == '%s:%s' % (volume_id, snap)
             if not alive:
                 stale.update(specs.clear_marker_entries(clone_id))
+                if found is None and props is not None and \
+                        snap == CLONE_SNAPSHOT_PREFIX + clone_id:
+                    snap_ref = vsphere_ops.find_snapshot(props, snap)
+                    if snap_ref is not None:
+                        snaps.append((snap, snap_ref))
             elif snapshot_name in (None, snap):
                 live.append(clone_id)
+        snaps.extend(self._orphan_clone_snapshots(ref, extra, props))
+        for snap, snap_ref in snaps:
+            LOG.info('Removing temporary snapshot %s of volume %s: its clone '
+                     'never came.', snap, volume_id)
+            self.ops.remove_snapshot(snap_ref, 'snapshot %s of volume %s'
+                                     % (snap, volume_id))
         if stale:
             LOG.info('Dropping stale linked-clone markers of volume %s: %s.',
                      volume_id, ', '.join(sorted(stale)))
             self.ops.set_extra_config(ref, stale, 'volume %s' % volume_id)
         return live
 
-    def _clone_in_progress(self, extra, clone_id):
+    def _orphan_clone_snapshots(self, ref, extra, props):
+        """Temporary snapshots without marker whose clone will not come.
+
+        Left when removing a snapshot failed after its marker went.
+        """
+        found = []
+        markers = specs.clone_markers(extra)
+        for tree, _depth in vsphere_ops.snapshot_trees(props or {}):
+            clone_id = tree.name[len(CLONE_SNAPSHOT_PREFIX):]
+            if not tree.name.startswith(CLONE_SNAPSHOT_PREFIX) or \
+                    specs.KEY_CLONE_PREFIX + clone_id in markers:
+                continue
+            if self._backing(clone_id, ('name',)) is None and \
+                    not self._clone_in_progress(extra, clone_id, ref):
+                found.append((tree.name, tree.snapshot))
+        return found
+
+    def _clone_in_progress(self, extra, clone_id, source_ref):
         """Whether a marker without its clone may still see it created.
 
-        A clone task cannot outlive its deadline; twice that (and a minute)
-        after the marker was set, the clone is not coming.
+        Decided from what is known, not from the marker's age alone: this
+        process is making the clone or waits for a task of it; vCenter
+        runs a clone or snapshot task on the source (``recentTask``; it may
+        be another process's); or the marker was set less than
+        ``MARKER_GRACE`` seconds ago (between the marker and the start of
+        the clone task in another process).
         """
+        with self._hint_lock:
+            if clone_id in self._cloning or self._unsettled.get(clone_id):
+                return True
         since = specs.marker_since(extra, clone_id)
-        if since is None:
-            return False
-        grace = 2 * self.options['vcenter_task_timeout'] + 60
-        return time.time() - since < grace
+        if since is not None and time.time() - since < MARKER_GRACE:
+            return True
+        for _task, info in self.ops.recent_tasks():
+            if settle.busy(info) and settle.matches(
+                    info, source_ref,
+                    settle.CLONE_KINDS + settle.SNAPSHOT_KINDS):
+                return True
+        return False
 
     def _release_parent(self, clone_id, parent):
-        """Drop a deleted linked clone's dependency on its source."""
+        """Drop a deleted linked clone's dependency on its source.
+
+        Writes only what is there: the marker, and the snapshot taken for
+        this clone alone.
+        """
         source_id, _sep, snap_name = parent.partition(':')
         found = self._backing(source_id)
         if found is None:
             return
         ref, props = found
-        self.ops.set_extra_config(ref, specs.clear_marker_entries(clone_id),
-                                  'volume %s' % source_id)
-        if snap_name.startswith(CLONE_SNAPSHOT_PREFIX):
-            # The snapshot was taken only to serve this clone.
+        extra = vsphere_ops.extra_config_dict(props)
+        if snap_name == CLONE_SNAPSHOT_PREFIX + clone_id:
+            # The snapshot was taken only to serve this clone; it goes
+            # first, so a failure leaves the marker naming it.
             snap = vsphere_ops.find_snapshot(props, snap_name)
             if snap is not None:
                 self.ops.remove_snapshot(snap, 'snapshot %s of volume %s'
                                          % (snap_name, source_id))
+        if extra.get(specs.KEY_CLONE_PREFIX + clone_id) or \
+                extra.get(specs.KEY_CLONE_SINCE_PREFIX + clone_id):
+            self.ops.set_extra_config(
+                ref, specs.clear_marker_entries(clone_id),
+                'volume %s' % source_id)

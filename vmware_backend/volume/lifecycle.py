@@ -4,6 +4,8 @@
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.volume import clones
+from vmware_backend.volume import settle
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
@@ -30,11 +32,14 @@ class LifecycleMixin:
             specs.backing_name(volume_types.volume_name(volume)),
             volume.id, size, profile.disk_type, profile.adapter_type,
             place.datastore_name, self.options['vcenter_backing_memory_mb'])
-        with self._cleanup_on_failure(volume.id):
-            ref = self._in_volume_folder(
-                place, lambda folder: self.ops.create_backing(
-                    folder, inventory.to_suds(place.resource_pool),
-                    inventory.to_suds(place.host), spec, target))
+        pool = inventory.to_suds(place.resource_pool)
+        host = inventory.to_suds(place.host)
+        ref = self._in_volume_folder(
+            place, lambda folder: self._create_settled(
+                volume, specs.gib_to_kib(size),
+                lambda: self.ops.start_create_backing(folder, pool, host,
+                                                      spec, target),
+                target, 'CreateVM_Task', folder, settle.CREATE_KINDS))
         self._remember(volume.id, ref)
         LOG.info('Created backing %s of volume %s (%s GiB, %s, %s) on '
                  'datastore %s.', vsphere_ops.moref_value(ref), volume.id,
@@ -43,38 +48,95 @@ class LifecycleMixin:
         return None
 
     def delete_volume(self, volume):
-        """Destroy the backing; a volume without backing is already gone.
+        """Destroy every backing of the volume; none left is success.
 
-        Refused while a linked clone depends on one of its snapshots.
+        Refused while a linked clone depends on one of its snapshots. A
+        task an earlier attempt left running for the volume is waited for
+        first. A linked clone whose backing is already gone (a retry after
+        a lost answer) still releases its source (``source_volid``, or the
+        parent record read by the failed attempt).
         """
         if volume_types.in_use(volume):
             raise exceptions.VolumeIsBusy(volume=volume.id,
                                           reason='it is attached')
-        found = self._backing(volume.id)
-        if found is None:
+        self._await_unsettled(volume.id)
+        found = self._lookup_all(volume.id)
+        if len(found) > 1:
+            # Ours only, the one a look-up would keep first.
+            keeper = self._resolve_duplicates(volume.id, found)
+            found = [keeper] + [item for item in found
+                                if item[0] is not keeper[0] and
+                                self._is_ours(volume.id, item[1]) and
+                                self._exists(item[0])]
+        if not found:
+            self._release_gone_clone(volume)
             LOG.info('Volume %s has no backing; nothing to delete.',
                      volume.id)
             return
-        ref, props = found
+        for ref, props in found:
+            self._destroy_backing(volume, ref, props)
+        self._remember(volume.id, None)
+        LOG.info('Deleted backing of volume %s.', volume.id)
+
+    def _exists(self, ref):
+        try:
+            self.ops.properties(ref, ('name',))
+            return True
+        except exceptions.VCenterFault as err:
+            if err.fault in ('ManagedObjectNotFound',
+                             'ManagedObjectNotFoundException'):
+                return False
+            raise
+
+    def _destroy_backing(self, volume, ref, props):
         extra = vsphere_ops.extra_config_dict(props)
-        clones = self._live_clones(volume.id, ref, extra)
+        clones = self._live_clones(volume.id, ref, extra, props=props)
         if clones:
             raise exceptions.VolumeIsBusy(
                 volume=volume.id,
                 reason='linked clone(s) %s depend on its snapshots'
                        % ', '.join(clones))
-        self.ops.destroy(ref, 'volume %s' % volume.id)
-        self._remember(volume.id, None)
         parent = extra.get(specs.KEY_PARENT)
+        target = 'volume %s' % volume.id
+        try:
+            self._run_task(lambda: self.ops.start_destroy(ref, target),
+                           target, 'Destroy_Task')
+        except settle.TaskFailure as failure:
+            outcome = self._settle(failure, ref, settle.DESTROY_KINDS,
+                                   volume.id)
+            gone = outcome.state in (settle.SUCCESS, settle.ENDED,
+                                     settle.ERROR) and not self._exists(ref)
+            if not gone:
+                if parent:
+                    with self._hint_lock:
+                        self._parents[volume.id] = parent
+                raise failure.error from None
+            LOG.info('Destroy_Task of volume %s failed (%s) but the backing '
+                     'is gone.', volume.id, failure.error)
         if parent:
-            try:
-                self._release_parent(volume.id, parent)
-            except exceptions.VMwareBackendException:
-                LOG.exception('Volume %s is deleted, but its source %s still '
-                              'records it as a linked clone; '
-                              '"vmware-backend-manage audit" reports it.',
-                              volume.id, parent)
-        LOG.info('Deleted backing of volume %s.', volume.id)
+            self._release_quietly(volume.id, parent)
+
+    def _release_quietly(self, volume_id, parent):
+        try:
+            self._release_parent(volume_id, parent)
+        except Exception:
+            LOG.exception('Volume %s is deleted, but its source %s still '
+                          'records it as a linked clone; its next delete or '
+                          'snapshot delete drops the record, and '
+                          '"vmware-backend-manage audit" reports it.',
+                          volume_id, parent)
+
+    def _release_gone_clone(self, volume):
+        """Release the source of a linked clone whose backing is gone."""
+        with self._hint_lock:
+            parent = self._parents.pop(volume.id, None)
+        if parent:
+            self._release_quietly(volume.id, parent)
+            return
+        source_id = getattr(volume, 'source_volid', None)
+        if source_id:
+            self._release_quietly(volume.id, '%s:%s%s' % (
+                source_id, clones.CLONE_SNAPSHOT_PREFIX, volume.id))
 
     def extend_volume(self, volume, new_size):
         """Grow the volume's disk to ``new_size`` GiB.
@@ -91,10 +153,15 @@ class LifecycleMixin:
         ref, props = self._require_backing(volume.id)
         disk = self._disk(props, volume.id)
         current_kb = disk.capacityInKB
-        if specs.gib_to_kib(new_size) <= current_kb:
+        if specs.gib_to_kib(new_size) == current_kb:
+            # A retry after a lost answer or a late task error: the disk
+            # already has the size.
+            LOG.info('Volume %s already has %s GiB.', volume.id, new_size)
+            return
+        if specs.gib_to_kib(new_size) < current_kb:
             raise exceptions.InvalidVolume(
                 volume=volume.id,
-                reason='new size %s GiB is not larger than the current '
+                reason='new size %s GiB is smaller than the current '
                        '%s GiB; volumes cannot shrink'
                        % (new_size, current_kb / (1024 * 1024)))
         self._check_extendable(volume.id, props, disk)

@@ -9,17 +9,21 @@ import types
 import uuid
 
 
-def volume(size=1, specs=None, name=None, status='available', host=None):
+def volume(size=1, specs=None, name=None, status='available', host=None,
+           source_volid=None, snapshot_id=None):
     """A volume with a fresh uuid4 id and the attributes the driver reads.
 
     :param specs: extra specs of its volume type (``vmware:*`` keys).
     :param host: Cinder's ``host@backend#pool``, naming the pool.
+    :param source_volid, snapshot_id: what it was cloned from, as Cinder
+        records it (a retried delete of a linked clone reads them).
     """
     volume_id = str(uuid.uuid4())
     return types.SimpleNamespace(
         id=volume_id, name=name or 'volume-%s' % volume_id, size=size,
         volume_type=types.SimpleNamespace(extra_specs=dict(specs or {})),
-        status=status, host=host)
+        status=status, host=host, source_volid=source_volid,
+        snapshot_id=snapshot_id)
 
 
 def snapshot(of_volume):

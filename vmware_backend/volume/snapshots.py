@@ -52,7 +52,8 @@ class SnapshotMixin:
             LOG.info('Snapshot %s not found; nothing to delete.', name)
             return
         extra = vsphere_ops.extra_config_dict(props)
-        clones = self._live_clones(volume_id, ref, extra, snapshot_name=name)
+        clones = self._live_clones(volume_id, ref, extra, snapshot_name=name,
+                                   props=props)
         if clones:
             raise exceptions.SnapshotIsBusy(
                 snapshot=snapshot.id,

@@ -7,6 +7,7 @@ through a scan of the inventory, so their cost does not grow with its size.
 """
 
 import threading
+import time
 
 from oslo_log import log as logging
 from oslo_vmware import vim_util
@@ -30,6 +31,11 @@ def moref(type_name, value):
 
 def moref_value(ref):
     return vim_util.get_moref_value(ref)
+
+
+def is_moref(value):
+    """Whether ``value`` is a suds managed object reference."""
+    return getattr(value, '_type', None) is not None
 
 
 def extra_config_dict(props):
@@ -81,13 +87,24 @@ class VolumeOps:
 
     # Look-ups ------------------------------------------------------------
 
-    def find_vm_by_instance_uuid(self, uuid):
-        """Moref of the VM whose instanceUuid is ``uuid``, or None."""
+    def find_all_by_instance_uuid(self, uuid):
+        """Morefs of every VM whose instanceUuid is ``uuid`` (one call).
+
+        vCenter does not forbid two VMs with one instanceUuid.
+        """
         found = self._session.invoke(
             'FindAllByUuid', self._session.service_content.searchIndex,
             target='instanceUuid %s' % uuid, uuid=uuid, vmSearch=True,
             instanceUuid=True)
-        found = list(found or [])
+        return list(found or [])
+
+    def find_vm_by_instance_uuid(self, uuid):
+        """Moref of the VM whose instanceUuid is ``uuid``, or None.
+
+        When several share it, the first one (with a warning); the volume
+        driver resolves such duplicates itself.
+        """
+        found = self.find_all_by_instance_uuid(uuid)
         if len(found) > 1:
             LOG.warning('%d VMs share instanceUuid %s; using %s.',
                         len(found), uuid, moref_value(found[0]))
@@ -138,12 +155,99 @@ class VolumeOps:
         with self._folder_lock:
             self._folders.pop((moref_value(root_folder), path), None)
 
+    # Tasks -----------------------------------------------------------------
+
+    def wait_for_task(self, task, target, action):
+        """Wait for ``task`` (deadline, cancel); returns its ``info.result``.
+
+        The second half of the ``start_*`` methods below.
+        """
+        info = self._session.wait_for_task(task, target=target,
+                                           action=action)
+        return getattr(info, 'result', None)
+
+    def task_info(self, task):
+        """The task's ``info`` now (one call)."""
+        return self._session.get_properties(task, ['info'])['info']
+
+    def await_task(self, task, timeout):
+        """The task's final ``info`` (or the last one read at the timeout).
+
+        None when no read succeeded. For finding out what a task did whose
+        caller lost track of it: it never cancels the task (it may be
+        another caller's), and a failed read is tried again until the
+        timeout.
+        """
+        deadline = time.monotonic() + timeout
+        delay, info = 0.01, None
+        while True:
+            try:
+                info = self.task_info(task)
+                if info.state in ('success', 'error'):
+                    return info
+            except Exception as err:
+                LOG.warning('Reading task %s failed (%s); trying again.',
+                            moref_value(task), err)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return info
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 1.0)
+
+    def cancel_task(self, task):
+        """``Task.CancelTask`` (vCenter refuses it for some kinds)."""
+        self._session.invoke('CancelTask', task,
+                             target='task %s' % moref_value(task))
+
+    def recent_tasks(self):
+        """(task moref, info) of the TaskManager's ``recentTask`` (2 calls).
+
+        vCenter lists there the tasks that are queued, running or ended
+        recently.
+        """
+        manager = self._session.service_content.taskManager
+        refs = ref_list(self.properties(manager, ('recentTask',)).get(
+            'recentTask'))
+        if not refs:
+            return []
+        factory = self._session.factory
+        spec = specs.create(factory, 'PropertyFilterSpec')
+        spec.objectSet = [specs.create(factory, 'ObjectSpec', obj=ref,
+                                       skip=False) for ref in refs]
+        spec.propSet = [specs.create(factory, 'PropertySpec', type='Task',
+                                     all=False, pathSet=['info'])]
+        collector = self._session.service_content.propertyCollector
+        result = self._session.invoke(
+            'RetrievePropertiesEx', collector, target='recent tasks',
+            specSet=[spec], options=specs.create(factory, 'RetrieveOptions'))
+        found = []
+        while result:
+            for content in getattr(result, 'objects', None) or []:
+                for prop in getattr(content, 'propSet', None) or []:
+                    if prop.name == 'info':
+                        found.append((content.obj, prop.val))
+            token = getattr(result, 'token', None)
+            if not token:
+                break
+            result = self._session.invoke(
+                'ContinueRetrievePropertiesEx', collector,
+                target='recent tasks', token=token)
+        return found
+
     # Actions ---------------------------------------------------------------
 
     def create_backing(self, folder, resource_pool, host, config_spec,
                        target):
         """``Folder.CreateVM_Task``; returns the new VM's moref."""
-        return self._session.invoke_task(
+        return self.wait_for_task(
+            self.start_create_backing(folder, resource_pool, host,
+                                      config_spec, target),
+            target, 'CreateVM_Task')
+
+    def start_create_backing(self, folder, resource_pool, host, config_spec,
+                             target):
+        """Send ``Folder.CreateVM_Task``; returns the task."""
+        return self._session.invoke(
             'CreateVM_Task', folder, target=target, config=config_spec,
             pool=resource_pool, host=host)
 
@@ -159,11 +263,22 @@ class VolumeOps:
 
     def destroy(self, vm, target):
         """``Destroy_Task``: removes the VM and its files."""
-        self._session.invoke_task('Destroy_Task', vm, target=target)
+        self.wait_for_task(self.start_destroy(vm, target), target,
+                           'Destroy_Task')
+
+    def start_destroy(self, vm, target):
+        """Send ``Destroy_Task``; returns the task."""
+        return self._session.invoke('Destroy_Task', vm, target=target)
 
     def create_snapshot(self, vm, name, description, target):
         """``CreateSnapshot_Task`` without memory or quiescing."""
-        return self._session.invoke_task(
+        return self.wait_for_task(
+            self.start_create_snapshot(vm, name, description, target),
+            target, 'CreateSnapshot_Task')
+
+    def start_create_snapshot(self, vm, name, description, target):
+        """Send ``CreateSnapshot_Task``; returns the task."""
+        return self._session.invoke(
             'CreateSnapshot_Task', vm, target=target, name=name,
             description=description, memory=False, quiesce=False)
 
@@ -179,8 +294,14 @@ class VolumeOps:
 
     def clone(self, vm, folder, name, spec, target):
         """``CloneVM_Task``; returns the clone's moref."""
-        return self._session.invoke_task('CloneVM_Task', vm, target=target,
-                                         folder=folder, name=name, spec=spec)
+        return self.wait_for_task(
+            self.start_clone(vm, folder, name, spec, target), target,
+            'CloneVM_Task')
+
+    def start_clone(self, vm, folder, name, spec, target):
+        """Send ``CloneVM_Task``; returns the task."""
+        return self._session.invoke('CloneVM_Task', vm, target=target,
+                                    folder=folder, name=name, spec=spec)
 
     def relocate(self, vm, spec, target):
         """``RelocateVM_Task``."""

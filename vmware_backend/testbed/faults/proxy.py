@@ -17,8 +17,9 @@ SOAP method:
   second client's ``TerminateSession``), then the request is forwarded and
   the simulator itself answers ``NotAuthenticated``;
 * ``task_*``: a one-shot rule is set through the simulator's control
-  endpoint (error before/after the work, hang until cancelled, or a slow
-  task) just before forwarding the ``*_Task`` call.
+  endpoint (error before/after the work, hang until cancelled -- made
+  cancelable whatever the method --, or a slow task) just before
+  forwarding the ``*_Task`` call.
 
 Keep-alive works towards the client (HTTP/1.1); each forwarded request uses
 a fresh loopback connection to the simulator. Bounded: at most
@@ -297,9 +298,13 @@ class FaultProxy:
                 return self._forward(handler, body)
             delay = self.task_slow_ms if kind == 'task_slow' else \
                 self.task_delay_ms
-            self.control.set_task_faults([{
-                'method': method, 'delay_ms': delay,
-                'outcome': TASK_OUTCOMES[kind], 'times': 1}])
+            rule = {'method': method, 'delay_ms': delay,
+                    'outcome': TASK_OUTCOMES[kind], 'times': 1}
+            if kind == 'task_hang':
+                # Without it a hung CreateVM/ReconfigVM/snapshot task of
+                # the simulator can never be cancelled.
+                rule['cancelable'] = True
+            self.control.set_task_faults([rule])
             try:
                 answer = self._forward(handler, body)
             finally:
