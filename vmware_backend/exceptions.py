@@ -89,3 +89,8 @@ class NoValidDatastore(VMwareBackendException):
 
 class InventoryNotFound(VMwareBackendException):
     message = '%(kind)s %(name)r not found in vCenter'
+
+
+class CoordinationError(VMwareBackendException):
+    message = ('Cannot use the lock backend %(url)s (set by %(option)s): '
+               '%(reason)s')
