@@ -152,6 +152,17 @@ class ToozLocksTest(testtools.TestCase):
         self.assertIn('vcenter_coordination_url', str(err))
         self.assertIn(blocker, str(err))
 
+    def test_errors_never_carry_the_password(self):
+        url = 'redis://user:s3cret-pw@127.0.0.1:1?password=other-pw'
+        err = self.assertRaises(exceptions.CoordinationError,
+                                self.provider(url).start)
+        self.assertIn('vcenter_coordination_url', str(err))
+        self.assertNotIn('s3cret-pw', str(err))
+        self.assertNotIn('other-pw', str(err))
+        self.assertNotIn('s3cret-pw', repr(self.provider(url)))
+        self.assertEqual('a *** b ***', locking.scrubbed(
+            'a s3cret-pw b other-pw', url))
+
     def test_stop_then_lock_starts_again(self):
         provider = self.provider()
         with provider.lock('n'):

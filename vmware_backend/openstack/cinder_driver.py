@@ -168,7 +168,7 @@ class CinderLocks(locking.LockProvider):
             pass
         return exceptions.CoordinationError(
             url=locking.redacted_url(url) if url else '(unknown)',
-            option=self.option, reason=reason)
+            option=self.option, reason=locking.scrubbed(reason, url))
 
     def start(self):
         if self.coordinator.started:

@@ -86,6 +86,22 @@ def redacted_url(url):
          parts.fragment))
 
 
+def scrubbed(text, url):
+    """``text`` with the password of ``url`` (user part, query) masked."""
+    secrets = []
+    try:
+        parts = urllib.parse.urlsplit(url or '')
+        secrets.append(parts.password)
+        secrets.extend(v for k, v in urllib.parse.parse_qsl(parts.query)
+                       if 'pass' in k.lower())
+    except ValueError:
+        pass
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, '***')
+    return text
+
+
 class LockProvider:
     """Where locks come from: subclasses implement :meth:`lock`.
 
@@ -135,7 +151,8 @@ class ToozLocks(LockProvider):
 
     def _error(self, reason):
         return exceptions.CoordinationError(
-            url=redacted_url(self.url), option=self.option, reason=reason)
+            url=redacted_url(self.url), option=self.option,
+            reason=scrubbed(reason, self.url))
 
     def start(self):
         """Start the coordinator (once); return it."""
