@@ -134,6 +134,21 @@ volume_opts = [
         'vcenter_backing_memory_mb', default=128, min=4,
         help='Memory of a backing VM. Backings are never powered on; the '
              'value only has to be valid for vCenter.'),
+    cfg.StrOpt(
+        'vcenter_coordination_url',
+        default='file:///var/lib/vmware_backend/locks',
+        help='tooz backend URL of the per-volume locks that keep two '
+             'processes from creating, changing or deleting the same volume '
+             'at once (e.g. two creates of one volume id making two '
+             'backings). The default, a file-lock backend in a local '
+             'directory, only serialises processes of this node; for '
+             'processes on several nodes use a shared backend such as '
+             'redis://HOST:6379 or etcd3+http://HOST:2379. Inside Cinder '
+             'this option is ignored: the locks are taken through Cinder\'s '
+             'own coordination ([coordination] backend_url). Set it to that '
+             'same URL where operator commands run beside cinder-volume, so '
+             'both take the same locks (lock names carry the backend name: '
+             'set vcenter_backend_name to the volume_backend_name).'),
 ]
 
 ALL_OPTS = connection_opts + placement_opts + volume_opts

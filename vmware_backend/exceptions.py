@@ -141,3 +141,8 @@ class VCenterSessionRenewed(VCenterConnectionError):
 
     message = ('vCenter at %(url)s ended the session during %(method)s; '
                'logged in again (%(reason)s)')
+
+
+class CoordinationError(VMwareBackendException):
+    message = ('Cannot use the lock backend %(url)s (set by %(option)s): '
+               '%(reason)s')

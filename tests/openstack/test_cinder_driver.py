@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 from tests import openstack
 
@@ -34,6 +35,7 @@ from oslo_config import cfg  # noqa: E402
 from oslo_utils import importutils  # noqa: E402
 
 from cinder import context as cinder_context  # noqa: E402
+from cinder import coordination  # noqa: E402
 from cinder import exception as cinder_exception  # noqa: E402
 from cinder.interface import util as interface_util  # noqa: E402
 from cinder.interface import volume_driver as driver_interface  # noqa: E402
@@ -49,6 +51,7 @@ import testtools  # noqa: E402
 from tests.functional import base  # noqa: E402
 from vmware_backend import conf as vb_conf  # noqa: E402
 from vmware_backend.openstack import cinder_driver as adapter  # noqa: E402
+from vmware_backend.volume import locking  # noqa: E402
 from vmware_backend.vsphere import ops as vsphere_ops  # noqa: E402
 
 BACKEND = 'vmware-1'
@@ -72,8 +75,14 @@ class CinderConf(fixtures.Fixture):
         self.sections = sections
 
     def _setUp(self):
+        tmp = self.useFixture(fixtures.TempDir())
+        # Cinder's coordination (the per-volume locks): a file backend of
+        # this test's own.
+        self.lock_dir = os.path.join(tmp.path, 'coordination')
         sections = {'DEFAULT': {'enabled_backends': BACKEND},
-                    BACKEND: {'volume_driver': DRIVER_PATH}}
+                    BACKEND: {'volume_driver': DRIVER_PATH},
+                    'coordination': {'backend_url': 'file://'
+                                     + self.lock_dir}}
         for name, values in self.sections.items():
             sections.setdefault(name, {}).update(values)
         lines = []
@@ -81,13 +90,15 @@ class CinderConf(fixtures.Fixture):
             lines.append('[%s]' % name)
             lines.extend('%s = %s' % item for item in values.items())
             lines.append('')
-        tmp = self.useFixture(fixtures.TempDir())
         self.path = os.path.join(tmp.path, 'cinder.conf')
         with open(self.path, 'w') as f:
             f.write('\n'.join(lines))
         cfg.CONF(['--config-file', self.path], project='cinder',
                  default_config_files=[])
         self.addCleanup(cfg.CONF.reset)
+        # The coordinator is process-wide; the next test starts it on its
+        # own configuration.
+        self.addCleanup(coordination.COORDINATOR.stop)
 
 
 def load_driver(backend=BACKEND):
@@ -363,10 +374,13 @@ class DriverTestCase(base.FunctionalTestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(CinderConf(simulator_sections(self.vcsim)))
+        self.cinder_conf = self.useFixture(
+            CinderConf(simulator_sections(self.vcsim)))
         self.useFixture(NoLazyLoads())
         self.context = cinder_context.get_admin_context()
         self.objects = CinderObjects(self.context)
+        # cinder.service.Service.start: the coordinator, then init_host.
+        coordination.COORDINATOR.start()
         self.driver = load_driver()
         # VolumeManager._init_host / init_host
         self.driver.do_setup(self.context)
@@ -592,3 +606,56 @@ class ConnectionTest(DriverTestCase):
         self.driver.terminate_connection(volume, connector, force=False)
         self.driver.remove_export(self.context, volume)
         volume.status = 'available'
+
+
+class CoordinationTest(DriverTestCase):
+    """The driver's per-volume locks are Cinder's coordination locks."""
+
+    def test_the_driver_locks_through_cinder_coordination(self):
+        self.assertIsInstance(self.driver.core.locks.provider,
+                              adapter.CinderLocks)
+        self.assertFalse(self.driver.SUPPORTS_ACTIVE_ACTIVE)
+        volume = self.objects.volume(self.objects.volume_type())
+        self.addCleanup(self.delete_quietly, volume)
+        name = locking.lock_name(BACKEND, volume.id)
+        held, release, created = (threading.Event(), threading.Event(),
+                                  threading.Event())
+
+        # Cinder code holding the volume's lock, the way Cinder takes its
+        # own locks.
+        @coordination.synchronized(name)
+        def hold():
+            held.set()
+            release.wait(60)
+
+        def create():
+            self.driver.create_volume(volume)
+            created.set()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        self.assertTrue(held.wait(30))
+        creator = threading.Thread(target=create)
+        creator.start()
+        self.assertFalse(created.wait(2), 'create ran while Cinder held '
+                         'the lock %s' % name)
+        self.assertIsNone(self.find(volume.id))
+        release.set()
+        holder.join(30)
+        self.assertTrue(created.wait(60))
+        creator.join(30)
+        self.assertIsNotNone(self.find(volume.id))
+        # The lock is a file of Cinder's file backend.
+        self.assertTrue(os.path.exists(os.path.join(
+            self.cinder_conf.lock_dir, 'cinder-' + name)))
+
+    def test_unusable_coordination_backend_names_the_option(self):
+        coordination.COORDINATOR.stop()
+        self.useFixture(CinderConf(dict(
+            simulator_sections(self.vcsim),
+            coordination={'backend_url': 'nosuch://127.0.0.1:1'})))
+        driver = load_driver()
+        err = self.assertRaises(
+            cinder_exception.VolumeBackendAPIException,
+            driver.do_setup, self.context)
+        self.assertIn('[coordination] backend_url', str(err))

@@ -169,8 +169,12 @@ class DriverTestBase(testtools.TestCase):
             placement_mod.PlacementService, instance=True)
         self.placement.choose.return_value = PLACE
         self.session = types.SimpleNamespace(factory=self.factory)
+        # The per-volume locks: a file backend of this test's own.
+        locks = 'file://' + self.useFixture(fixtures.TempDir()).path
         self.driver = driver_mod.VMwareVolumeDriver(
-            conf.option_defaults(**OPTIONS), session=self.session)
+            conf.option_defaults(vcenter_coordination_url=locks, **OPTIONS),
+            session=self.session)
+        self.addCleanup(self.driver.close)
         self.driver._ops = self.ops
         self.driver._placement = self.placement
 

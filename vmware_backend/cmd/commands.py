@@ -246,6 +246,7 @@ def cmd_demo(args, options, out):
             'steps': [s.as_dict() for s in steps],
         }
     finally:
+        driver.close()
         driver.session.close()
         if server is not None:
             server.stop()

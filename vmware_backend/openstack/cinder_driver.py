@@ -22,8 +22,16 @@ the Cinder exceptions the volume manager reacts to (``VolumeIsBusy``,
 ``SnapshotIsBusy``...). It is the only module of the package that imports
 Cinder; without Cinder it still imports (for documentation and option
 listing) on a minimal stand-in base class.
+
+The core driver takes its per-volume locks through Cinder's coordination
+(:class:`CinderLocks`: ``cinder.coordination.COORDINATOR``, configured by
+``[coordination] backend_url``), so they follow Cinder's own configuration:
+a file backend on one node, or a distributed one for services on several
+nodes. ``SUPPORTS_ACTIVE_ACTIVE`` stays False (Cinder's default) until the
+driver has been tested in a real cluster.
 """
 
+import contextlib
 import copy
 import functools
 import threading
@@ -33,13 +41,16 @@ from oslo_log import log as logging
 from vmware_backend import conf as vb_conf
 from vmware_backend import exceptions
 from vmware_backend.volume import driver as core_driver
+from vmware_backend.volume import locking
 
 try:
+    from cinder import coordination as cinder_coordination
     from cinder import exception as cinder_exception
     from cinder import interface as cinder_interface
     from cinder.volume import driver as cinder_driver
 except ImportError:  # Cinder is an optional dependency of this package.
-    cinder_exception = cinder_interface = cinder_driver = None
+    cinder_coordination = cinder_exception = cinder_interface = None
+    cinder_driver = None
 
 LOG = logging.getLogger(__name__)
 
@@ -130,6 +141,65 @@ def _over_subscription_ratio(value, group):
     return ratio
 
 
+class CinderLocks(locking.LockProvider):
+    """Locks from Cinder's coordinator (``[coordination] backend_url``).
+
+    cinder-volume starts the coordinator before it sets up its drivers;
+    :meth:`start` starts it too when it is not (a driver used outside the
+    service), and nothing here stops it: it belongs to the service.
+    """
+
+    option = '[coordination] backend_url'
+
+    def __init__(self, coordinator=None):
+        if coordinator is None:
+            if cinder_coordination is None:
+                raise RuntimeError('cinder.coordination is not available: '
+                                   'Cinder is not installed')
+            coordinator = cinder_coordination.COORDINATOR
+        self.coordinator = coordinator
+
+    def _error(self, reason):
+        url = None
+        try:
+            from oslo_config import cfg
+            url = cfg.CONF.coordination.backend_url
+        except Exception:  # the option is Cinder's; it may be missing
+            pass
+        return exceptions.CoordinationError(
+            url=locking.redacted_url(url) if url else '(unknown)',
+            option=self.option, reason=locking.scrubbed(reason, url))
+
+    def start(self):
+        if self.coordinator.started:
+            return
+        try:
+            self.coordinator.start()
+        except Exception as err:
+            raise self._error('cannot connect: %s'
+                              % locking.error_text(err)) from None
+
+    @contextlib.contextmanager
+    def lock(self, name):
+        self.start()
+        try:
+            lock = self.coordinator.get_lock(name)
+            acquired = lock.acquire(True)
+        except Exception as err:
+            raise self._error('cannot take lock %s: %s'
+                              % (name, locking.error_text(err))) from None
+        if not acquired:
+            raise self._error('lock %s was not granted' % name)
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except Exception as err:
+                LOG.warning('Releasing lock %s failed: %s', name,
+                            locking.error_text(err))
+
+
 # Cinder's generic backend options that replace ours inside Cinder: the
 # scheduler applies the values reported in the statistics, so placement must
 # use the same ones. (Cinder option, our option, converter)
@@ -151,6 +221,9 @@ class VMwareBackendCinderDriver(_BaseDriver):
     """
 
     VERSION = core_driver.VERSION
+    # Per-volume locks go through Cinder's coordination already; turned on
+    # once the driver has been run in a real cluster.
+    SUPPORTS_ACTIVE_ACTIVE = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -200,6 +273,11 @@ class VMwareBackendCinderDriver(_BaseDriver):
                             {'group': group, 'ours': our_name, 'value': ours,
                              'cinder': cinder_name, 'cinder_value': value})
             options[our_name] = value
+        if options['vcenter_coordination_url'] != \
+                defaults['vcenter_coordination_url']:
+            LOG.warning('[%s] vcenter_coordination_url is ignored inside '
+                        'Cinder: the per-volume locks use [coordination] '
+                        'backend_url.', group)
         return options
 
     @property
@@ -208,8 +286,9 @@ class VMwareBackendCinderDriver(_BaseDriver):
         if self._core is None:
             with self._core_lock:
                 if self._core is None:
+                    locks = CinderLocks() if cinder_coordination else None
                     self._core = core_driver.VMwareVolumeDriver(
-                        self.backend_options())
+                        self.backend_options(), locks=locks)
         return self._core
 
     # Set-up and statistics --------------------------------------------

@@ -106,6 +106,7 @@ class VcsimServer:
         self.port = None
         self._proc = None
         self._stderr = None
+        self._lock_dir = None
 
     def _argv(self, binary):
         argv = [binary, '-listen', '127.0.0.1:0',
@@ -121,6 +122,10 @@ class VcsimServer:
         """Start the simulator and wait until it serves requests."""
         binary = build()
         self.wsdl = wsdl.assemble()
+        if self._lock_dir is None:
+            # The drivers' per-volume locks (file backend): the simulator's
+            # volumes live and die with it, so do their locks.
+            self._lock_dir = tempfile.mkdtemp(prefix='vcsim-locks-')
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(self._argv(binary),
                                       stdout=subprocess.PIPE,
@@ -158,6 +163,9 @@ class VcsimServer:
 
     def stop(self):
         """Stop the simulator (SIGTERM, then SIGKILL after 10 s)."""
+        if self._lock_dir is not None:
+            shutil.rmtree(self._lock_dir, ignore_errors=True)
+            self._lock_dir = None
         if self._proc is None:
             return
         if self._proc.poll() is None:
@@ -181,6 +189,8 @@ class VcsimServer:
             'vcenter_password': self.password,
             'vcenter_wsdl_location': self.wsdl,
         }
+        if self._lock_dir is not None:
+            opts['vcenter_coordination_url'] = 'file://' + self._lock_dir
         opts.update(overrides)
         return opts
 

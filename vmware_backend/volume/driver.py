@@ -6,14 +6,24 @@ per concern: :mod:`.backings` (finding backings), :mod:`.lifecycle`
 :mod:`.connections`. Method names and signatures follow Cinder's volume
 driver interface; volume and snapshot objects are read by attribute only, so
 Cinder's objects and plain ones both work. Nothing here imports Cinder.
+
+Every operation that creates, changes or removes a backing, its snapshots or
+its clone markers runs holding the per-volume locks (:mod:`.locking`) of the
+volume ids it touches: two creates of one volume id, in two threads or two
+processes, make one backing, and a source cannot be deleted while a clone of
+it is being made.
 """
+
+import functools
 
 from oslo_log import log as logging
 
+from vmware_backend import conf
 from vmware_backend.volume import backings
 from vmware_backend.volume import clones
 from vmware_backend.volume import connections
 from vmware_backend.volume import lifecycle
+from vmware_backend.volume import locking
 from vmware_backend.volume import snapshots
 
 LOG = logging.getLogger(__name__)
@@ -25,26 +35,118 @@ STORAGE_PROTOCOL = connections.STORAGE_PROTOCOL
 CLONE_SNAPSHOT_PREFIX = clones.CLONE_SNAPSHOT_PREFIX
 
 
-class VMwareVolumeDriver(lifecycle.LifecycleMixin, snapshots.SnapshotMixin,
-                         clones.CloneMixin, connections.ConnectionMixin,
-                         backings.BackingAccess):
+class _Parts(lifecycle.LifecycleMixin, snapshots.SnapshotMixin,
+             clones.CloneMixin, connections.ConnectionMixin,
+             backings.BackingAccess):
+    """The concern modules put together, without locks."""
+
+
+def _loaded(obj, name):
+    """``obj.<name>``, or None when unset, never making Cinder load it.
+
+    Reading a field that a Cinder versioned object has not set makes it
+    query the database; plain objects just may lack the attribute.
+    """
+    is_set = getattr(obj, 'obj_attr_is_set', None)
+    if is_set is not None and name in getattr(obj, 'fields', ()) and \
+            not is_set(name):
+        return None
+    return getattr(obj, name, None)
+
+
+def _snapshot_volume_id(snapshot):
+    return _loaded(snapshot, 'volume_id') or snapshot.volume.id
+
+
+def _serialised(name, volume_ids):
+    """``_Parts.<name>``, run holding the locks of ``volume_ids(*args)``.
+
+    ``volume_ids`` takes the method's arguments (without ``self``) and
+    returns the ids of the volumes the call creates, changes or removes.
+    """
+    method = getattr(_Parts, name)
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self.locks.hold(*volume_ids(*args, **kwargs)):
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
+class VMwareVolumeDriver(_Parts):
     """Maps Cinder volume operations onto vCenter.
 
     :param options: option values, see :func:`vmware_backend.conf.
         read_options`.
     :param session: a :class:`~vmware_backend.vsphere.session.VCenterSession`;
         one is made from ``options`` when omitted.
+    :param locks: a :class:`~vmware_backend.volume.locking.LockProvider`;
+        by default a :class:`~vmware_backend.volume.locking.ToozLocks` on
+        ``vcenter_coordination_url``, started by :meth:`do_setup` (or the
+        first locked call) and stopped by :meth:`close`.
     """
 
     VERSION = VERSION
 
-    def __init__(self, options, session=None, placement=None):
+    def __init__(self, options, session=None, placement=None, locks=None):
         super().__init__(options, session=session, placement=placement)
         self._stats = None
+        defaults = conf.option_defaults()
+        if locks is None:
+            locks = locking.ToozLocks(
+                self.options.get('vcenter_coordination_url') or
+                defaults['vcenter_coordination_url'])
+        self.locks = locking.VolumeLocks(
+            locks, self.options.get('vcenter_backend_name') or
+            defaults['vcenter_backend_name'])
+
+    # The operations that change vCenter state, each holding the locks of
+    # the volumes it changes. A clone also locks its source: it records a
+    # marker on it and may snapshot it. A delete also locks the source
+    # Cinder names (``source_volid``): deleting a linked clone releases its
+    # source (marker, temporary snapshot).
+    create_volume = _serialised(
+        'create_volume', lambda volume: (volume.id,))
+    delete_volume = _serialised(
+        'delete_volume',
+        lambda volume: (volume.id, _loaded(volume, 'source_volid')))
+    extend_volume = _serialised(
+        'extend_volume', lambda volume, new_size: (volume.id,))
+    create_snapshot = _serialised(
+        'create_snapshot', lambda snapshot: (_snapshot_volume_id(snapshot),))
+    delete_snapshot = _serialised(
+        'delete_snapshot', lambda snapshot: (_snapshot_volume_id(snapshot),))
+    revert_to_snapshot = _serialised(
+        'revert_to_snapshot',
+        lambda context, volume, snapshot: (volume.id,))
+    create_volume_from_snapshot = _serialised(
+        'create_volume_from_snapshot',
+        lambda volume, snapshot: (volume.id, _snapshot_volume_id(snapshot)))
+    create_cloned_volume = _serialised(
+        'create_cloned_volume', lambda volume, src_vref: (volume.id,
+                                                          src_vref.id))
+    # May move the backing to another datastore.
+    initialize_connection = _serialised(
+        'initialize_connection', lambda volume, connector: (volume.id,))
+    # Read the backing's disk file and add it to (or remove it from) the
+    # instance: the file must not move meanwhile.
+    attach_volume = _serialised(
+        'attach_volume', lambda instance_ref, volume: (volume.id,))
+    detach_volume = _serialised(
+        'detach_volume', lambda instance_ref, volume: (volume.id,))
 
     def do_setup(self, context=None):
-        """Log in to vCenter; errors name the server and the user."""
+        """Log in to vCenter and start the lock backend.
+
+        Errors name the server and the user, or the lock backend's option.
+        """
+        self.locks.provider.start()
         self.session.api
+
+    def close(self):
+        """Stop the lock backend (a later locked call starts it again)."""
+        self.locks.provider.stop()
 
     def check_for_setup_error(self):
         """Check that the configured clusters exist and have a pool."""
