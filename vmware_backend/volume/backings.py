@@ -12,6 +12,7 @@ from oslo_log import log as logging
 
 from vmware_backend import exceptions
 from vmware_backend.volume import placement as placement_mod
+from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import session as vc_session
@@ -72,7 +73,11 @@ class BackingAccess:
         Tries the cached moref first; when vCenter says it is gone (or it
         now belongs to another VM), looks the backing up again by
         instanceUuid, once.
+
+        :raises exceptions.InvalidVolume: ``volume_id`` is not a UUID
+            (checked before anything is sent to vCenter).
         """
+        volume_types.checked_id(volume_id)
         with self._hint_lock:
             hint = self._hints.get(volume_id)
         paths = tuple(paths)
