@@ -54,6 +54,12 @@ class BackingAccess:
         return self._ops
 
     @property
+    def backend_id(self):
+        """The owner recorded on the backings this driver makes."""
+        return specs.backend_id(self.options['vcenter_backend_name'],
+                                self.options['vcenter_volume_folder'])
+
+    @property
     def placement(self):
         if self._placement is None:
             self._placement = placement_mod.PlacementService(self.session,
