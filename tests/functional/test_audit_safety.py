@@ -78,13 +78,17 @@ class AuditSafetyTest(test_manage_cli.CliMixin, testtools.TestCase):
                 (self.config, ours, theirs, 'cinder-b@' + FOLDER),
                 (config_b, theirs, ours, 'cinder-a@' + FOLDER)):
             # Each backend's audit gets only its own volumes' ids.
-            proc = self.audit(self.ids_file(*mine), '--fix', '--yes',
-                              '--max-orphan-percent', '100', config=config)
+            ids = self.ids_file(*mine)
+            proc = self.audit(ids, config=config)
             self.assertExit(0, proc)
             report = self.json_of(proc)
             self.assertEqual([], report['findings'])
             self.assertEqual(2, report['backings'])
             self.assertEqual({owner: 2}, report['foreign_backings'])
+            proc = self.audit(ids, '--fix', '--yes', '--max-orphan-percent',
+                              '100', config=config)
+            self.assertExit(0, proc)
+            self.assertEqual([], self.json_of(proc)['findings'])
             proc = self.cli('--format', 'json', 'volumes', config=config)
             self.assertExit(0, proc)
             self.assertEqual({v.id for v in mine},
