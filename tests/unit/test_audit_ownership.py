@@ -140,6 +140,20 @@ class DuplicateTest(testtools.TestCase):
                                                       {known}).fix,
                           findings[0])
 
+    def test_quarantined_copy_of_a_known_active_volume_is_not_restored(self):
+        vc = test_audit.FakeVCenter()
+        known = new_id()
+        vc.backing(known)
+        vc.backing(known, extra={specs.KEY_QUARANTINED: str(NOW - DAY)})
+        backings, instances = parsed(vc)
+        (finding,) = audit.find(backings, {known}, instances, now=NOW)
+        self.assertEqual(audit.DUPLICATE, finding.kind)
+        self.assertEqual(backings[1].ref, finding.ref)
+        self.assertIn('quarantined', finding.detail)
+        self.assertFalse(finding.fixable)
+        self.assertFalse(finding.purgeable)
+        self.assertEqual([finding], audit.problems([finding]))
+
     def test_duplicates_of_an_unknown_id_are_orphans(self):
         vc = test_audit.FakeVCenter()
         gone = new_id()

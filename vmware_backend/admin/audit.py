@@ -255,12 +255,7 @@ def _blocked_orphans(orphans, deps, known, attached, recent=()):
 
 
 def _blocked_purges(candidates, deps, attached):
-    """{quarantined id: reason} of purge candidates that must be kept.
-
-    Kept: one an instance has attached, and one a linked clone depends on
-    that is not purged with it (a known volume, an active backing, a
-    quarantined one still in its grace period...).
-    """
+    """{id: reason} of purge candidates kept: attached, or a clone's."""
     blocked = {}
     purge = set(candidates)
     changed = True
@@ -346,8 +341,9 @@ def find(backings, known_ids, instances=(), min_age=0, now=None,
         findings.extend(_marker_and_snapshot_findings(
             b, by_id, known, alive, now, min_age))
         if b.quarantined is not None:
-            findings.append(_quarantine_finding(b, known, now, grace,
-                                                purge_blocked))
+            findings.append(_quarantine_finding(
+                b, known, now, grace, purge_blocked,
+                any(a.volume_id == b.volume_id for a in active)))
         elif b.volume_id in orphans:
             kind = FAILED_CLONE if b.parent else ORPHAN
             detail = 'volume id unknown to Cinder'
@@ -363,7 +359,15 @@ def find(backings, known_ids, instances=(), min_age=0, now=None,
     return findings
 
 
-def _quarantine_finding(b, known, now, grace, purge_blocked):
+def _quarantine_finding(b, known, now, grace, purge_blocked, copy_active):
+    if b.volume_id in known and copy_active:
+        return Finding(
+            DUPLICATE, b.volume_id, b.ref, b.name,
+            detail='quarantined %s; another backing carries this volume id '
+                   'Cinder knows' % iso_time(b.quarantined),
+            blocked='never restored or removed automatically: find the '
+                    'copy Cinder uses, then delete the other VM(s) in '
+                    'vSphere', since=b.quarantined, folder=b.folder)
     if b.volume_id in known:
         return Finding(
             RESTORE, b.volume_id, b.ref, b.name,
@@ -432,11 +436,9 @@ def _depth_key(backings):
 
 
 def removal_order(findings, backings):
-    """What ``--fix`` does, in a safe order.
+    """``--fix``'s work: markers, snapshots, restores, then quarantines.
 
-    Markers first, then temporary snapshots, then restores from
-    quarantine, then orphans into quarantine, linked clones before the
-    backings they depend on (deepest first).
+    Linked clones come before the backings they depend on.
     """
     items = [f for f in findings if f.fixable]
     small = [f for f in items if f.kind in (STALE_MARKER, STALE_SNAPSHOT)]
@@ -458,11 +460,10 @@ def purge_order(findings, backings):
 def list_problem(findings, backings, max_percent=DEFAULT_MAX_ORPHAN_PERCENT):
     """Why the id list looks incomplete, or None when it may be trusted.
 
-    The rule: among the volume ids of this backend's backings that are not
-    quarantined (recent orphans left out: they are not judged), the ones
-    missing from the list must be at most ``max_percent`` percent. A list
-    naming none of them, one project's volumes only, or a file cut short
-    breaks it; a healthy backend has few orphans. 100 turns the check off.
+    Rule: of the volume ids of this backend's backings (quarantined ones
+    and recent orphans left out), at most ``max_percent`` percent may be
+    missing from the list; a healthy backend has few orphans, a list of
+    one project or cut short has many. 100 turns the check off.
     """
     recent = {f.volume_id for f in findings
               if f.kind in ORPHAN_KINDS and f.recent}
