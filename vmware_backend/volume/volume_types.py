@@ -134,7 +134,7 @@ def quoted_id(value):
     return text
 
 
-def checked_id(volume_id, what='volume'):
+def checked_id(volume_id):
     """``volume_id`` if it is a UUID in Cinder's text form (lower case).
 
     The id becomes the backing's ``instanceUuid`` and part of its name, so
@@ -151,10 +151,9 @@ def checked_id(volume_id, what='volume'):
     if not valid:
         raise exceptions.InvalidVolume(
             volume=quoted_id(volume_id),
-            reason='the %s id is not a UUID (like %s); Cinder volume and '
-                   'snapshot ids are UUIDs, so pass the id Cinder gave the '
-                   '%s' % (what, '0f8fad5b-d9cb-469f-a165-70867728950e',
-                           what))
+            reason='the volume id is not a UUID (like '
+                   '0f8fad5b-d9cb-469f-a165-70867728950e); Cinder volume ids '
+                   'are UUIDs, so pass the id Cinder gave the volume')
     return volume_id
 
 
