@@ -146,3 +146,15 @@ class VCenterSessionRenewed(VCenterConnectionError):
 class CoordinationError(VMwareBackendException):
     message = ('Cannot use the lock backend %(url)s (set by %(option)s): '
                '%(reason)s')
+
+
+class UnknownExtraSpec(InvalidExtraSpec):
+    message = ('Volume type of volume %(volume)s has the unknown extra spec '
+               '%(spec)r; %(hint)sthe vmware: extra specs this driver '
+               'knows are %(known)s (remove or rename the key)')
+
+
+class BackendSetupError(VMwareBackendException):
+    """The backend cannot serve volumes with this configuration."""
+
+    message = 'The backend cannot be used: %(problem)s. Fix: %(fix)s'

@@ -13,6 +13,7 @@ from oslo_log import log as logging
 from vmware_backend import exceptions
 from vmware_backend.volume import placement as placement_mod
 from vmware_backend.volume import settle
+from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import session as vc_session
@@ -61,6 +62,12 @@ class BackingAccess(settle.SettleMixin):
         return self._ops
 
     @property
+    def backend_id(self):
+        """The owner recorded on the backings this driver makes."""
+        return specs.backend_id(self.options['vcenter_backend_name'],
+                                self.options['vcenter_volume_folder'])
+
+    @property
     def placement(self):
         if self._placement is None:
             self._placement = placement_mod.PlacementService(self.session,
@@ -81,6 +88,9 @@ class BackingAccess(settle.SettleMixin):
         now belongs to another VM), looks the backing up again by
         instanceUuid, once. Several VMs with the id are resolved by
         :meth:`_resolve_duplicates`.
+
+        :raises exceptions.InvalidVolume: ``volume_id`` is not a UUID
+            (checked before anything is sent to vCenter).
         """
         found = self._lookup_all(volume_id, paths)
         if not found:
@@ -95,7 +105,10 @@ class BackingAccess(settle.SettleMixin):
         A valid cached moref is trusted alone: it was set by this process
         when it created the backing or resolved a look-up (duplicates are
         resolved there), so the common path stays one call.
+
+        :raises exceptions.InvalidVolume: ``volume_id`` is not a UUID.
         """
+        volume_types.checked_id(volume_id)
         with self._hint_lock:
             hint = self._hints.get(volume_id)
         paths = tuple(paths)

@@ -31,7 +31,8 @@ class LifecycleMixin:
             self.session.factory,
             specs.backing_name(volume_types.volume_name(volume)),
             volume.id, size, profile.disk_type, profile.adapter_type,
-            place.datastore_name, self.options['vcenter_backing_memory_mb'])
+            place.datastore_name, self.options['vcenter_backing_memory_mb'],
+            owner=self.backend_id)
         pool = inventory.to_suds(place.resource_pool)
         host = inventory.to_suds(place.host)
         ref = self._in_volume_folder(

@@ -307,3 +307,8 @@ class VolumeOps:
         """``RelocateVM_Task``."""
         self._session.invoke_task('RelocateVM_Task', vm, target=target,
                                   spec=spec)
+
+    def move_into_folder(self, folder, vms, target):
+        """``Folder.MoveIntoFolder_Task``: move the VMs ``vms`` into it."""
+        self._session.invoke_task('MoveIntoFolder_Task', folder,
+                                  target=target, list=vms)
