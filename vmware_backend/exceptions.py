@@ -89,3 +89,11 @@ class NoValidDatastore(VMwareBackendException):
 
 class InventoryNotFound(VMwareBackendException):
     message = '%(kind)s %(name)r not found in vCenter'
+
+
+class AdminRefused(VMwareBackendException):
+    message = '%(action)s %(target)s refused: %(reason)s'
+
+
+class InvalidAdminInput(VMwareBackendException):
+    message = 'Invalid %(name)s %(value)r: %(reason)s'

@@ -19,6 +19,7 @@ import warnings
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from vmware_backend.cmd import admin_commands
 from vmware_backend.cmd import commands
 from vmware_backend.cmd import output
 from vmware_backend import conf
@@ -91,6 +92,8 @@ COMMANDS = {
         'state it claims on vCenter; a failure stops the run, removes '
         'what it created and exits 1.'),
 }
+COMMANDS.update(admin_commands.COMMANDS)
+HANDLERS = dict(commands.HANDLERS, **admin_commands.HANDLERS)
 
 
 # Arguments ---------------------------------------------------------------
@@ -145,6 +148,7 @@ def build_parser():
              'without a recorded time count as old); younger ones are '
              'listed as "recent, skipped" and do not make the exit status '
              '1 (default: 3600; 0: no age limit)')
+    admin_commands.add_arguments(subparsers)
     demo = subparsers['demo']
     demo.add_argument(
         '--instance', metavar='MOREF',
@@ -168,7 +172,7 @@ def _seconds(text):
 def parse_args(argv):
     """Parsed arguments; argparse exits with status 2 on bad usage."""
     args = build_parser().parse_args(argv)
-    if getattr(args, 'yes', False) and not args.fix:
+    if getattr(args, 'yes', False) and not getattr(args, 'fix', True):
         build_parser().error('--yes only applies with --fix')
     return args
 
@@ -239,7 +243,7 @@ def main(argv=None):
             raise output.UsageError('%s (in %s)' % (err, ', '.join(files) or
                                                     'no config file'))
         out.add_secret(options.get('vcenter_password'))
-        return commands.HANDLERS[args.command](args, options, out)
+        return HANDLERS[args.command](args, options, out)
     except output.UsageError as err:
         out.error(str(err))
         return output.EXIT_USAGE
