@@ -55,6 +55,13 @@ COMMANDS = {
         'Remove a datastore (HostDatastoreSystem.RemoveDatastore on each '
         'host that mounts it). Refused while it holds volumes of this '
         'backend or files of any VM, unless --force.'),
+    'browse': (
+        'list the files of a datastore and who owns each disk',
+        'Search a datastore folder (and its sub-folders unless '
+        '--no-recursive) for files matching --pattern (default *): size, '
+        'modification time, and for each vmdk its capacity, disk type, '
+        'thin provisioning and owner: a volume of this backend, another '
+        'VM, or loose (no VM uses it).'),
 }
 
 
@@ -89,6 +96,15 @@ def add_arguments(subparsers):
                      help='keep the hosts that mounted it when another '
                           'host fails')
     _mutating(nfs)
+    browse = subparsers['browse']
+    browse.add_argument('datastore', metavar='DATASTORE')
+    browse.add_argument('path', metavar='PATH', nargs='?', default='',
+                        help='folder below the datastore root')
+    browse.add_argument('--pattern', action='append', default=None,
+                        help='file name pattern, e.g. "*.vmdk" (repeat '
+                             'for several; default *)')
+    browse.add_argument('--no-recursive', action='store_true',
+                        help='this folder only')
     remove = subparsers['datastore-remove']
     remove.add_argument('datastore', metavar='DATASTORE')
     remove.add_argument('--force', action='store_true',
@@ -262,6 +278,17 @@ def cmd_datastore_remove(args, options, out):
     return _change_result(out, result)
 
 
+def cmd_browse(args, options, out):
+    from vmware_backend.admin import browse
+    with vcenter(options) as session:
+        with ticking(out, 'searching %s' % args.datastore):
+            result = browse.browse(session, args.datastore, args.path,
+                                   patterns=args.pattern or ['*'],
+                                   recursive=not args.no_recursive)
+    out.result(as_plain(result), admin_render.browse)
+    return output.EXIT_OK
+
+
 def _bad_input_is_usage(handler):
     """Bad input named by the library exits 2, like bad arguments."""
     def run(args, options, out):
@@ -280,4 +307,5 @@ HANDLERS = {name: _bad_input_is_usage(handler) for name, handler in {
     'datastore-rename': cmd_datastore_rename,
     'datastore-create-nfs': cmd_datastore_create_nfs,
     'datastore-remove': cmd_datastore_remove,
+    'browse': cmd_browse,
 }.items()}

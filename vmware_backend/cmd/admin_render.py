@@ -80,3 +80,20 @@ def change(result):
             result['hosts']))
     parts.append('OK.' if result.get('ok') else 'FAILED (see above).')
     return '\n\n'.join(parts)
+
+
+def browse(result):
+    """The ``browse`` listing."""
+    rows = [dict(f, owner_text=(
+        'volume %s' % f['volume_id'] if f.get('owner') == 'volume' else
+        'VM %s' % f['vm'] if f.get('owner') == 'vm' else
+        f.get('owner') or ('VM %s' % f['vm'] if f.get('vm') else '-')))
+        for f in result['files']]
+    loose = sum(1 for f in result['files'] if f.get('owner') == 'loose')
+    return '%s (%s), patterns %s:\n\n%s\n\n%d file(s), %d loose disk(s).' % (
+        result['path'], result['id'], ', '.join(result['patterns']),
+        formatting.table(
+            [('path', 'PATH'), ('kind', 'KIND'), ('size', 'BYTES'),
+             ('modified', 'MODIFIED'), ('capacity_gb', 'CAPACITY GiB'),
+             ('thin', 'THIN'), ('owner_text', 'OWNER')], rows),
+        len(rows), loose)

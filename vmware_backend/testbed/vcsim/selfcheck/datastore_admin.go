@@ -97,8 +97,30 @@ func runDatastoreAdmin(bin string) {
 		nas.IormConfiguration.CongestionThreshold == 45 && nas.IormConfiguration.PercentOfPeakThroughput == 90,
 		"0020: ConfigureDatastoreIORM_Task merges the spec (%v %+v)", err, nas.IormConfiguration)
 
-	// remove
+	// 0021: disk details in datastore searches
 	local := object.NewDatastore(c, byName(ctx, c, "Datastore", "LocalDS_0"))
+	browser, err := local.Browser(ctx)
+	must(err, "browser")
+	yes := true
+	st, err := browser.SearchDatastoreSubFolders(ctx, "[LocalDS_0]", &types.HostDatastoreBrowserSearchSpec{
+		MatchPattern: []string{"*.vmdk"},
+		Query:        []types.BaseFileQuery{&types.VmDiskFileQuery{Details: &types.VmDiskFileQueryFlags{CapacityKb: true, DiskType: true, Thin: &yes}}},
+	})
+	res, err := wait(st, err)
+	disksFound, detailed := 0, 0
+	if arr, ok := res.(types.ArrayOfHostDatastoreBrowserSearchResults); ok {
+		for _, r := range arr.HostDatastoreBrowserSearchResults {
+			for _, f := range r.File {
+				disksFound++
+				if d, ok := f.(*types.VmDiskFileInfo); ok && d.CapacityKb > 0 && d.Thin != nil && d.DiskType == "VirtualDiskFlatVer2BackingInfo" {
+					detailed++
+				}
+			}
+		}
+	}
+	check(err == nil && disksFound > 0 && detailed == disksFound, "0021: VmDiskFileQuery details on every VM disk (%v, %d of %d)", err, detailed, disksFound)
+
+	// remove
 	err = dsSystem(ctx, c, "DC0_H0").Remove(ctx, local)
 	_, inUse := faultOf(err).(*types.ResourceInUse)
 	check(inUse, "0020: RemoveDatastore with a registered VM's files on it is ResourceInUse (%v)", err)
