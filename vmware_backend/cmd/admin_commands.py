@@ -62,6 +62,18 @@ COMMANDS = {
         'modification time, and for each vmdk its capacity, disk type, '
         'thin provisioning and owner: a volume of this backend, another '
         'VM, or loose (no VM uses it).'),
+    'snapshots': (
+        'show a volume\'s snapshot tree and the linked clones on it',
+        'Show the snapshot tree of a volume\'s backing: name, '
+        'description, creation time, the current snapshot, whether it is '
+        'a Cinder snapshot or a temporary clone snapshot, and the linked '
+        'clones that read from each snapshot.'),
+    'snapshot-rename': (
+        'rename or re-describe a snapshot of a volume',
+        'VirtualMachineSnapshot.RenameSnapshot on a snapshot (name or id) '
+        'of a volume\'s backing: --name and/or --description. Renaming a '
+        'snapshot the driver or a linked clone finds by name '
+        '(snapshot-<id>, clone-<id>) is refused unless --force.'),
 }
 
 
@@ -105,6 +117,15 @@ def add_arguments(subparsers):
                              'for several; default *)')
     browse.add_argument('--no-recursive', action='store_true',
                         help='this folder only')
+    subparsers['snapshots'].add_argument('volume_id', metavar='VOLUME_ID')
+    snap = subparsers['snapshot-rename']
+    snap.add_argument('volume_id', metavar='VOLUME_ID')
+    snap.add_argument('snapshot', metavar='SNAPSHOT', help='name or id')
+    snap.add_argument('--name', help='new name')
+    snap.add_argument('--description', help='new description')
+    snap.add_argument('--force', action='store_true',
+                      help='rename even a snapshot the driver finds by name')
+    _mutating(snap)
     remove = subparsers['datastore-remove']
     remove.add_argument('datastore', metavar='DATASTORE')
     remove.add_argument('--force', action='store_true',
@@ -289,6 +310,39 @@ def cmd_browse(args, options, out):
     return output.EXIT_OK
 
 
+def cmd_snapshots(args, options, out):
+    from vmware_backend.admin import snapshot_trees
+    with vcenter(options) as session:
+        tree = snapshot_trees.snapshot_tree(session, args.volume_id)
+    out.result(as_plain(tree), admin_render.snapshots)
+    return output.EXIT_OK
+
+
+def cmd_snapshot_rename(args, options, out):
+    from vmware_backend.admin import snapshot_trees
+    kwargs = dict(new_name=args.name, description=args.description,
+                  force=args.force)
+    with vcenter(options) as session:
+        tree = snapshot_trees.rename(session, args.volume_id, args.snapshot,
+                                     dry_run=True, **kwargs)
+        if args.dry_run:
+            out.progress('DRY RUN: nothing changed.')
+            out.result(as_plain(tree), admin_render.snapshots)
+            return output.EXIT_OK
+        changes = ', '.join(filter(None, (
+            args.name and 'name %r' % args.name,
+            args.description is not None and
+            'description %r' % args.description)))
+        if not approve(args, out, 'Set %s on snapshot %s of volume %s?' % (
+                changes, args.snapshot, args.volume_id)):
+            out.progress('Nothing changed.')
+            return output.EXIT_PROBLEM
+        tree = snapshot_trees.rename(session, args.volume_id, args.snapshot,
+                                     **kwargs)
+    out.result(as_plain(tree), admin_render.snapshots)
+    return output.EXIT_OK
+
+
 def _bad_input_is_usage(handler):
     """Bad input named by the library exits 2, like bad arguments."""
     def run(args, options, out):
@@ -308,4 +362,6 @@ HANDLERS = {name: _bad_input_is_usage(handler) for name, handler in {
     'datastore-create-nfs': cmd_datastore_create_nfs,
     'datastore-remove': cmd_datastore_remove,
     'browse': cmd_browse,
+    'snapshots': cmd_snapshots,
+    'snapshot-rename': cmd_snapshot_rename,
 }.items()}

@@ -97,3 +97,15 @@ def browse(result):
              ('modified', 'MODIFIED'), ('capacity_gb', 'CAPACITY GiB'),
              ('thin', 'THIN'), ('owner_text', 'OWNER')], rows),
         len(rows), loose)
+
+
+def snapshots(tree):
+    """A volume's snapshot tree, indented by depth."""
+    rows = [dict(n, tree_name='  ' * n['depth'] + n['name'] + (
+        ' (current)' if n['current'] else '')) for n in tree['snapshots']]
+    return 'Volume %s, backing %s (%s):\n\n%s' % (
+        tree['volume_id'], tree['backing_name'], tree['backing'],
+        formatting.table(
+            [('tree_name', 'SNAPSHOT'), ('id', 'ID'), ('kind', 'KIND'),
+             ('created', 'CREATED'), ('description', 'DESCRIPTION'),
+             ('clones', 'LINKED CLONES')], rows))

@@ -120,6 +120,19 @@ func runDatastoreAdmin(bin string) {
 	}
 	check(err == nil && disksFound > 0 && detailed == disksFound, "0021: VmDiskFileQuery details on every VM disk (%v, %d of %d)", err, detailed, disksFound)
 
+	// 0022: RenameSnapshot
+	vmRef := allRefs(ctx, c, "VirtualMachine")[0]
+	snapRef := snapshot(ctx, c, object.NewVirtualMachine(c, vmRef), "before")
+	_, err = methods.RenameSnapshot(ctx, c, &types.RenameSnapshot{This: snapRef, Name: "after", Description: "renamed"})
+	var vmMo mo.VirtualMachine
+	must(pc.RetrieveOne(ctx, vmRef, []string{"snapshot"}, &vmMo), "snapshot tree")
+	root := vmMo.Snapshot.RootSnapshotList[0]
+	check(err == nil && root.Name == "after" && root.Description == "renamed", "0022: RenameSnapshot sets name and description (%v %q %q)", err, root.Name, root.Description)
+	_, err = methods.RenameSnapshot(ctx, c, &types.RenameSnapshot{This: snapRef, Description: "again"})
+	must(pc.RetrieveOne(ctx, vmRef, []string{"snapshot"}, &vmMo), "snapshot tree")
+	root = vmMo.Snapshot.RootSnapshotList[0]
+	check(err == nil && root.Name == "after" && root.Description == "again", "0022: an unset name is left as it is (%v %q)", err, root.Name)
+
 	// remove
 	err = dsSystem(ctx, c, "DC0_H0").Remove(ctx, local)
 	_, inUse := faultOf(err).(*types.ResourceInUse)
