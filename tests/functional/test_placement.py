@@ -83,6 +83,7 @@ class PoolsTest(PlacementTestBase):
             'thick_provisioning_support': True,
             'online_extend_support': False,
             'multiattach': False,
+            'QoS_support': True,
             'datastore_type': 'VMFS',
             'datastore_name': 'LocalDS_0',
         }, {k: v for k, v in pools['LocalDS_0'].items()

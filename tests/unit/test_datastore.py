@@ -324,6 +324,7 @@ class StatsTest(testtools.TestCase):
             'thick_provisioning_support': True,
             'online_extend_support': False,
             'multiattach': False,
+            'QoS_support': True,
             'datastore_type': 'NFS',
             'datastore_name': 'ds1',
             'location_info': 'vmware_backend:vc-uuid:datastore-ds1',

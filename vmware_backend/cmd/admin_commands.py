@@ -74,6 +74,21 @@ COMMANDS = {
         'of a volume\'s backing: --name and/or --description. Renaming a '
         'snapshot the driver or a linked clone finds by name '
         '(snapshot-<id>, clone-<id>) is refused unless --force.'),
+    'qos': (
+        'show the I/O allocation of a volume\'s disk',
+        'Read the storageIOAllocation of a volume\'s backing disk: IOPS '
+        'limit, reservation and shares, as set from the volume type\'s '
+        'QoS specs and vmware:* extra specs.'),
+    'sioc': (
+        'show a datastore\'s Storage I/O Control settings',
+        'Show iormConfiguration of a datastore: enabled, congestion '
+        'threshold mode and value, percent of peak throughput, statistics '
+        'collection.'),
+    'sioc-set': (
+        'configure a datastore\'s Storage I/O Control',
+        'StorageResourceManager.ConfigureDatastoreIORM_Task with the given '
+        'settings (others unchanged). Checked first: threshold 5-100 ms '
+        '(manual mode), percent 50-100; VMFS and NFS v3 only.'),
 }
 
 
@@ -126,6 +141,24 @@ def add_arguments(subparsers):
     snap.add_argument('--force', action='store_true',
                       help='rename even a snapshot the driver finds by name')
     _mutating(snap)
+    subparsers['qos'].add_argument('volume_id', metavar='VOLUME_ID')
+    subparsers['sioc'].add_argument('datastore', metavar='DATASTORE')
+    iorm = subparsers['sioc-set']
+    iorm.add_argument('datastore', metavar='DATASTORE')
+    onoff = iorm.add_mutually_exclusive_group()
+    onoff.add_argument('--enable', dest='enabled', action='store_const',
+                       const=True, default=None)
+    onoff.add_argument('--disable', dest='enabled', action='store_const',
+                       const=False)
+    iorm.add_argument('--mode', choices=('automatic', 'manual'),
+                      help='congestion threshold mode')
+    iorm.add_argument('--threshold-ms', type=int,
+                      help='congestion threshold, manual mode (5-100)')
+    iorm.add_argument('--percent', type=int,
+                      help='percent of peak throughput (50-100)')
+    iorm.add_argument('--stats', choices=('on', 'off'),
+                      help='statistics collection')
+    _mutating(iorm)
     remove = subparsers['datastore-remove']
     remove.add_argument('datastore', metavar='DATASTORE')
     remove.add_argument('--force', action='store_true',
@@ -343,6 +376,51 @@ def cmd_snapshot_rename(args, options, out):
     return output.EXIT_OK
 
 
+def cmd_qos(args, options, out):
+    from vmware_backend.admin import qos
+    with vcenter(options) as session:
+        found = qos.volume_allocation(session, args.volume_id)
+    out.result(as_plain(found), admin_render.qos)
+    return output.EXIT_OK
+
+
+def _sioc_report(found, dry_run=False):
+    name, ident, ds_type, sioc = found
+    return {'datastore': name, 'id': ident, 'type': ds_type,
+            'dry_run': dry_run, 'sioc': as_plain(sioc)}
+
+
+def cmd_sioc(args, options, out):
+    from vmware_backend.admin import qos
+    with vcenter(options) as session:
+        found = qos.sioc(session, args.datastore)
+    out.result(_sioc_report(found), admin_render.sioc)
+    return output.EXIT_OK
+
+
+def cmd_sioc_set(args, options, out):
+    from vmware_backend.admin import qos
+    kwargs = dict(enabled=args.enabled, mode=args.mode,
+                  threshold_ms=args.threshold_ms, percent=args.percent,
+                  stats=None if args.stats is None else args.stats == 'on')
+    with vcenter(options) as session:
+        before = qos.configure_sioc(session, args.datastore, dry_run=True,
+                                    **kwargs)
+        if args.dry_run:
+            out.result(_sioc_report(before, True), admin_render.sioc)
+            return output.EXIT_OK
+        settings = ', '.join('%s=%s' % (k, v) for k, v in kwargs.items()
+                             if v is not None)
+        if not approve(args, out, 'Set %s on datastore %s?' % (
+                settings, before[0])):
+            out.progress('Nothing changed.')
+            return output.EXIT_PROBLEM
+        with ticking(out, 'configuring SIOC on %s' % before[0]):
+            after = qos.configure_sioc(session, before[1], **kwargs)
+    out.result(_sioc_report(after), admin_render.sioc)
+    return output.EXIT_OK
+
+
 def _bad_input_is_usage(handler):
     """Bad input named by the library exits 2, like bad arguments."""
     def run(args, options, out):
@@ -364,4 +442,7 @@ HANDLERS = {name: _bad_input_is_usage(handler) for name, handler in {
     'browse': cmd_browse,
     'snapshots': cmd_snapshots,
     'snapshot-rename': cmd_snapshot_rename,
+    'qos': cmd_qos,
+    'sioc': cmd_sioc,
+    'sioc-set': cmd_sioc_set,
 }.items()}

@@ -109,3 +109,28 @@ def snapshots(tree):
             [('tree_name', 'SNAPSHOT'), ('id', 'ID'), ('kind', 'KIND'),
              ('created', 'CREATED'), ('description', 'DESCRIPTION'),
              ('clones', 'LINKED CLONES')], rows))
+
+
+def qos(found):
+    """A volume disk's I/O allocation."""
+    return formatting.key_values([
+        ('Volume', found['volume_id']), ('Backing', found['backing']),
+        ('Disk', found['disk']), ('IOPS limit', found['limit_iops']),
+        ('IOPS reservation', found['reservation_iops']),
+        ('Shares', '%s (%s)' % (found['shares_level'], found['shares'])
+         if found['shares_level'] else None)])
+
+
+def sioc(report):
+    """A datastore's Storage I/O Control settings."""
+    sioc_info = report.get('sioc') or {}
+    return formatting.key_values([
+        ('Datastore', '%s (%s, %s)' % (report['datastore'], report['id'],
+                                       report['type'])),
+        ('Enabled', sioc_info.get('enabled')),
+        ('Threshold mode', sioc_info.get('congestion_threshold_mode')),
+        ('Threshold (ms)', sioc_info.get('congestion_threshold_ms')),
+        ('Percent of peak', sioc_info.get('percent_of_peak_throughput')),
+        ('Statistics', sioc_info.get('stats_collection_enabled'))],
+        title='DRY RUN (current settings):' if report.get('dry_run')
+        else None)

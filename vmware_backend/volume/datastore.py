@@ -354,6 +354,7 @@ def pool_stats(pool, vcenter_id=''):
         # Attached volumes are extended through the instance, not here.
         'online_extend_support': False,
         'multiattach': False,
+        'QoS_support': True,
         'datastore_type': pool.type,
         'datastore_name': pool.datastore_name,
         'location_info': 'vmware_backend:%s:%s' % (vcenter_id,

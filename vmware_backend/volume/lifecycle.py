@@ -4,12 +4,18 @@
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.volume import qos
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
 
 LOG = logging.getLogger(__name__)
+
+
+def qos_of(volume):
+    """The volume's I/O allocation as keyword arguments of the spec."""
+    return qos.allocation(volume)._asdict()
 
 
 class LifecycleMixin:
@@ -19,6 +25,7 @@ class LifecycleMixin:
         """Create the volume's backing VM with one disk of its size."""
         size = volume_types.checked_size(volume)
         profile = volume_types.profile(volume, self.options)
+        io = qos_of(volume)
         if self._already_created(volume, size):
             return None
         target = 'volume %s' % volume.id
@@ -30,6 +37,7 @@ class LifecycleMixin:
             specs.backing_name(volume_types.volume_name(volume)),
             volume.id, size, profile.disk_type, profile.adapter_type,
             place.datastore_name, self.options['vcenter_backing_memory_mb'])
+        specs.set_io_allocation(self.session.factory, spec, **io)
         with self._cleanup_on_failure(volume.id):
             ref = self._in_volume_folder(
                 place, lambda folder: self.ops.create_backing(
