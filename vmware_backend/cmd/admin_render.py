@@ -91,7 +91,7 @@ def browse(result):
         for f in result['files']]
     loose = sum(1 for f in result['files'] if f.get('owner') == 'loose')
     return '%s (%s), patterns %s:\n\n%s\n\n%d file(s), %d loose disk(s).' % (
-        result['path'], result['id'], ', '.join(result['patterns']),
+        result['path'].strip(), result['id'], ', '.join(result['patterns']),
         formatting.table(
             [('path', 'PATH'), ('kind', 'KIND'), ('size', 'BYTES'),
              ('modified', 'MODIFIED'), ('capacity_gb', 'CAPACITY GiB'),
@@ -118,7 +118,7 @@ def qos(found):
         ('Disk', found['disk']), ('IOPS limit', found['limit_iops']),
         ('IOPS reservation', found['reservation_iops']),
         ('Shares', '%s (%s)' % (found['shares_level'], found['shares'])
-         if found['shares_level'] else None)])
+         if found['shares_level'] == 'custom' else found['shares_level'])])
 
 
 def sioc(report):
