@@ -121,7 +121,7 @@ class PoolsTest(PlacementTestBase):
         standalone = [r for r, n in names.items() if n == 'DC0_H0'][0]
         self.assertEqual(
             ['LocalDS_0', 'LocalDS_2', 'LocalDS_3', 'LocalDS_4'],
-            [p.name for p in svc.datastores_for_host(standalone)])
+            [p.datastore_name for p in svc.datastores_for_host(standalone)])
         in_maintenance = [r for r, n in names.items() if n == 'DC0_C0_H0'][0]
         self.assertEqual([], svc.datastores_for_host(in_maintenance))
         self.assertRaises(exceptions.InventoryNotFound, svc.find_datastore,

@@ -57,3 +57,9 @@ class PoolNamesTest(testtools.TestCase):
             datastores, rejected, 'datastore-8'))
         self.assertEqual('zz', pool_names.rejected_key(
             datastores, rejected, 'zz'))
+
+    def test_label(self):
+        self.assertEqual('LocalDS_0 (datastore-1)',
+                         pool_names.label(self.pools, self.pools[0]))
+        self.assertEqual('LocalDS_1',
+                         pool_names.label(self.pools, self.pools[2]))

@@ -441,7 +441,7 @@ def select(pools, size_gb, disk_type, pool_name=None, rejected=None,
     for pool in pools:
         problem = fits(pool, size_gb, disk_type)
         if problem:
-            reasons[pool.name] = problem
+            reasons[pool_names.label(pools, pool)] = problem
         else:
             fitting.append(pool)
     if not fitting:

@@ -108,3 +108,15 @@ def rejected_key(datastores, rejected, name):
             if key in rejected:
                 return key
     return name
+
+
+def label(pools, pool):
+    """How errors name ``pool``: its datastore name.
+
+    The stable name is added when another pool's datastore has the same
+    name.
+    """
+    shared = sum(1 for p in pools if p.datastore_name == pool.datastore_name)
+    if shared > 1:
+        return '%s (%s)' % (pool.datastore_name, pool.name)
+    return pool.datastore_name
