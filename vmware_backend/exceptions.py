@@ -158,3 +158,11 @@ class BackendSetupError(VMwareBackendException):
     """The backend cannot serve volumes with this configuration."""
 
     message = 'The backend cannot be used: %(problem)s. Fix: %(fix)s'
+
+
+class AdminRefused(VMwareBackendException):
+    message = '%(action)s %(target)s refused: %(reason)s'
+
+
+class InvalidAdminInput(VMwareBackendException):
+    message = 'Invalid %(name)s %(value)r: %(reason)s'

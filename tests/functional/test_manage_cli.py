@@ -93,7 +93,7 @@ class CheckCliTest(CliMixin, base.FunctionalTestCase):
         self.assertEqual([], report['problems'])
         self.assertTrue(report['vcenter']['api_version'])
         self.assertEqual({'LocalDS_0', 'LocalDS_1'},
-                         {p['name'] for p in report['pools']})
+                         {p['datastore'] for p in report['pools']})
         self.assertEqual([{'name': 'DC0_C0', 'exists': True, 'hosts': 3}],
                          report['clusters'])
 
@@ -151,17 +151,18 @@ class PoolsCliTest(CliMixin, base.FunctionalTestCase):
         proc = self.cli('pools', config=self.ini(self.vcsim))
         self.assertExit(0, proc)
         lines = proc.stdout.splitlines()
-        self.assertEqual(['POOL', 'TYPE', 'TOTAL', 'GiB', 'FREE', 'GiB',
-                          'PROV.', 'GiB', 'HOSTS'], lines[0].split())
+        self.assertEqual(['DATASTORE', 'POOL', 'TYPE', 'TOTAL', 'GiB', 'FREE',
+                          'GiB', 'PROV.', 'GiB', 'HOSTS'], lines[0].split())
         rows = {line.split()[0]: line.split() for line in lines[2:]}
         self.assertEqual({'LocalDS_0', 'LocalDS_1'}, set(rows))
-        self.assertEqual(['VMFS', '1024'], rows['LocalDS_0'][1:3])
+        self.assertEqual(['VMFS', '1024'], rows['LocalDS_0'][2:4])
+        self.assertIn('LocalDS_0', rows['LocalDS_0'][1])  # vcsim's moref
 
     def test_json(self):
         proc = self.cli('--format', 'json', 'pools',
                         config=self.ini(self.vcsim))
         self.assertExit(0, proc)
-        pools = {p['name']: p for p in self.json_of(proc)}
+        pools = {p['datastore']: p for p in self.json_of(proc)}
         self.assertEqual({'LocalDS_0', 'LocalDS_1'}, set(pools))
         pool = pools['LocalDS_0']
         self.assertEqual(1024.0, pool['total_gb'])

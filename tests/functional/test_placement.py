@@ -69,10 +69,11 @@ class PoolsTest(PlacementTestBase):
     def test_pools_follow_the_rules(self):
         svc = self.service(vcenter_reserved_percentage=5,
                            vcenter_max_over_subscription_ratio=2.5)
-        pools = {p['pool_name']: p for p in svc.pools()}
+        pools = {p['datastore_name']: p for p in svc.pools()}
         self.assertEqual({'LocalDS_0', 'LocalDS_2', 'LocalDS_4'}, set(pools))
+        ref = svc.find_datastore('LocalDS_0')
         self.assertEqual({
-            'pool_name': 'LocalDS_0',
+            'pool_name': ref.value,
             'total_capacity_gb': 1024.0,
             'free_capacity_gb': 500.0,
             'provisioned_capacity_gb': 524.0,
@@ -82,11 +83,11 @@ class PoolsTest(PlacementTestBase):
             'thick_provisioning_support': True,
             'online_extend_support': False,
             'multiattach': False,
+            'QoS_support': True,
             'datastore_type': 'VMFS',
             'datastore_name': 'LocalDS_0',
         }, {k: v for k, v in pools['LocalDS_0'].items()
             if k != 'location_info'})
-        ref = svc.find_datastore('LocalDS_0')
         self.assertTrue(pools['LocalDS_0']['location_info'].endswith(
             ':' + ref.value))
         self.assertEqual(0.0, pools['LocalDS_2']['free_capacity_gb'])
@@ -99,9 +100,11 @@ class PoolsTest(PlacementTestBase):
 
     def test_filters(self):
         svc = self.service(vcenter_datastore_types=['NFS'])
-        self.assertEqual(['LocalDS_4'], [p['pool_name'] for p in svc.pools()])
+        self.assertEqual(['LocalDS_4'],
+                         [p['datastore_name'] for p in svc.pools()])
         svc = self.service(vcenter_datastore_regex='LocalDS_[01]')
-        self.assertEqual(['LocalDS_0'], [p['pool_name'] for p in svc.pools()])
+        self.assertEqual(['LocalDS_0'],
+                         [p['datastore_name'] for p in svc.pools()])
         svc = self.service(vcenter_cluster_names=['nope'])
         self.assertEqual([], svc.pools())
         self.assertIn('cluster(s) nope', svc.rejected()['LocalDS_0'])
@@ -118,7 +121,7 @@ class PoolsTest(PlacementTestBase):
         standalone = [r for r, n in names.items() if n == 'DC0_H0'][0]
         self.assertEqual(
             ['LocalDS_0', 'LocalDS_2', 'LocalDS_3', 'LocalDS_4'],
-            [p.name for p in svc.datastores_for_host(standalone)])
+            [p.datastore_name for p in svc.datastores_for_host(standalone)])
         in_maintenance = [r for r, n in names.items() if n == 'DC0_C0_H0'][0]
         self.assertEqual([], svc.datastores_for_host(in_maintenance))
         self.assertRaises(exceptions.InventoryNotFound, svc.find_datastore,
@@ -164,7 +167,7 @@ class ChooseTest(PlacementTestBase):
         # goes to LocalDS_4 and is accounted in the cached data...
         self.assertEqual('LocalDS_4',
                          svc.choose(400, 'thick').datastore_name)
-        pools = {p['pool_name']: p for p in svc.pools()}
+        pools = {p['datastore_name']: p for p in svc.pools()}
         self.assertEqual(500.0, pools['LocalDS_4']['free_capacity_gb'])
         # ...so a 600 GiB one fits nowhere in the cache; fresh data (vcsim
         # allocated nothing) is read before giving up, and has room.

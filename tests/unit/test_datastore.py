@@ -107,7 +107,7 @@ class BuildPoolsTest(testtools.TestCase):
         ds = self.inv.datastore('ds1', [self.h1, self.h2, self.hm])
         pools, rejected = self.build()
         self.assertEqual({}, rejected)
-        self.assertEqual(['ds1'], [p.name for p in pools])
+        self.assertEqual(['ds1'], [p.datastore_name for p in pools])
         self.assertEqual(ds, pools[0].datastore)
         self.assertEqual((self.h1, self.h2), pools[0].hosts)
 
@@ -122,14 +122,14 @@ class BuildPoolsTest(testtools.TestCase):
         self.inv.datastore('ds1', [self.h1], accessible=False)
         self.inv.datastore('ds2', [self.h1])
         pools, rejected = self.build()
-        self.assertEqual(['ds2'], [p.name for p in pools])
+        self.assertEqual(['ds2'], [p.datastore_name for p in pools])
         self.assertEqual('not accessible', rejected['ds1'])
 
     def test_datastore_in_maintenance_mode(self):
         self.inv.datastore('ds1', [self.h1], mode='inMaintenance')
         self.inv.datastore('ds2', [self.h1], mode=None)  # unset = normal
         pools, rejected = self.build()
-        self.assertEqual(['ds2'], [p.name for p in pools])
+        self.assertEqual(['ds2'], [p.datastore_name for p in pools])
         self.assertIn('maintenance mode is inMaintenance', rejected['ds1'])
 
     def test_unmounted_or_inaccessible_mount(self):
@@ -140,7 +140,7 @@ class BuildPoolsTest(testtools.TestCase):
         self.inv.datastore('ds3', [self.h1, self.h2],
                            mounts={self.h1: {'accessible': False}})
         pools, rejected = self.build()
-        self.assertEqual(['ds3'], [p.name for p in pools])
+        self.assertEqual(['ds3'], [p.datastore_name for p in pools])
         self.assertEqual((self.h2,), pools[0].hosts)
         self.assertIn('h1 not mounted', rejected['ds1'])
         self.assertIn('h1 mount not accessible', rejected['ds2'])
@@ -150,7 +150,7 @@ class BuildPoolsTest(testtools.TestCase):
         props = dict(self.inv.objects)[ds]
         props['host'] = [{'key': self.h1}]
         pools, rejected = self.build()
-        self.assertEqual(['ds1'], [p.name for p in pools])
+        self.assertEqual(['ds1'], [p.datastore_name for p in pools])
 
     def test_datastore_mounted_only_outside_the_cluster(self):
         self.inv.cluster('C2')
@@ -164,7 +164,7 @@ class BuildPoolsTest(testtools.TestCase):
         self.assertIn('mounted on no host', rejected['ds2'])
         # Every cluster when none is configured.
         pools, rejected = self.build()
-        self.assertEqual(['ds1'], [p.name for p in pools])
+        self.assertEqual(['ds1'], [p.datastore_name for p in pools])
 
     def test_standalone_hosts_are_not_used_by_default(self):
         alone = self.inv.standalone('s1')
@@ -175,14 +175,14 @@ class BuildPoolsTest(testtools.TestCase):
         # ...but are when asked about that host.
         pools, _rej = datastore.build_pools(self.inv.index(), options(),
                                             host=alone)
-        self.assertEqual(['ds1'], [p.name for p in pools])
+        self.assertEqual(['ds1'], [p.datastore_name for p in pools])
 
     def test_host_restriction(self):
         self.inv.datastore('ds1', [self.h1])
         self.inv.datastore('ds2', [self.h2])
         pools, rejected = datastore.build_pools(self.inv.index(), options(),
                                                 host=self.h2)
-        self.assertEqual(['ds2'], [p.name for p in pools])
+        self.assertEqual(['ds2'], [p.datastore_name for p in pools])
         self.assertIn('outside host h2', rejected['ds1'])
         pools, _rej = datastore.build_pools(self.inv.index(), options(),
                                             host=self.hm)
@@ -192,7 +192,7 @@ class BuildPoolsTest(testtools.TestCase):
         self.inv.datastore('nfs-a', [self.h1])
         self.inv.datastore('vmfs-a', [self.h1])
         pools, rejected = self.build(vcenter_datastore_regex='nfs-')
-        self.assertEqual(['nfs-a'], [p.name for p in pools])
+        self.assertEqual(['nfs-a'], [p.datastore_name for p in pools])
         self.assertIn('does not match vcenter_datastore_regex',
                       rejected['vmfs-a'])
 
@@ -201,7 +201,7 @@ class BuildPoolsTest(testtools.TestCase):
         self.inv.datastore('b', [self.h1], ds_type='VMFS')
         self.inv.datastore('c', [self.h1], ds_type='OTHER')
         pools, rejected = self.build(vcenter_datastore_types=['NFS'])
-        self.assertEqual(['a'], [p.name for p in pools])
+        self.assertEqual(['a'], [p.datastore_name for p in pools])
         self.assertIn('type VMFS is not one of', rejected['b'])
         self.assertIn('type OTHER is not one of', rejected['c'])
 
@@ -233,8 +233,60 @@ class BuildPoolsTest(testtools.TestCase):
         props['host'] = [{'key': h3}]
         inv._add(ds2, **props)
         pools, _rej = self.build()
-        self.assertEqual(['DC1:nfs', 'DC2:nfs'], [p.name for p in pools])
+        self.assertEqual(['datastore-nfs', 'datastore-nfs2'],
+                         [p.name for p in pools])
         self.assertEqual(['nfs', 'nfs'], [p.datastore_name for p in pools])
+        self.assertEqual(['DC1', 'DC2'], [p.datacenter_name for p in pools])
+
+    def add_second_datacenter(self):
+        inv = self.inv
+        dc2 = R('Datacenter', 'dc-2')
+        folder2 = R('Folder', 'group-h2')
+        inv._add(dc2, name='DC2', vmFolder=R('Folder', 'group-v2'),
+                 hostFolder=folder2)
+        inv._add(folder2, parent=dc2)
+        inv.cluster('C2', parent=folder2)
+        return inv.host('h3', 'C2')
+
+    def test_pool_name_is_stable(self):
+        # Regression: the name used to flip from 'nfs' to 'DC1:nfs' when
+        # another datacenter got a datastore called 'nfs', and to change
+        # with a rename.
+        ds = self.inv.datastore('nfs', [self.h1])
+        pools, _rej = self.build()
+        self.assertEqual(['datastore-nfs'], [p.name for p in pools])
+        h3 = self.add_second_datacenter()
+        self.inv.datastore('nfs', [h3])
+        self.inv.objects[-1] = (R('Datastore', 'datastore-other'),
+                                self.inv.objects[-1][1])
+        pools, _rej = self.build()
+        self.assertEqual(['datastore-nfs', 'datastore-other'],
+                         [p.name for p in pools])
+        dict(self.inv.objects)[ds]['name'] = 'renamed'
+        pools, _rej = self.build()
+        self.assertEqual('datastore-nfs', pools[0].name)
+        self.assertEqual('renamed', pools[0].datastore_name)
+
+    def test_old_pool_names_still_place(self):
+        self.inv.datastore('nfs', [self.h1])
+        self.inv.datastore('solo', [self.h1])
+        h3 = self.add_second_datacenter()
+        self.inv.datastore('nfs', [h3])
+        self.inv.objects[-1] = (R('Datastore', 'datastore-other'),
+                                self.inv.objects[-1][1])
+        pools, _rej = self.build()
+        pick = lambda name: datastore.select(  # noqa: E731
+            pools, 1, 'thin', pool_name=name).datastore.value
+        self.assertEqual('datastore-solo', pick('solo'))
+        self.assertEqual('datastore-solo', pick('DC1:solo'))
+        self.assertEqual('datastore-nfs', pick('DC1:nfs'))
+        self.assertEqual('datastore-other', pick('DC2:nfs'))
+        self.assertEqual('datastore-other', pick('datastore-other'))
+        err = self.assertRaises(exceptions.NoValidDatastore, pick, 'nfs')
+        self.assertIn('Pool name nfs is ambiguous', str(err))
+        self.assertIn('datastore-nfs, datastore-other', str(err))
+        err = self.assertRaises(exceptions.NoValidDatastore, pick, 'DC3:nfs')
+        self.assertIn('DC3:nfs: no such datastore', str(err))
 
     def test_nested_host_folder(self):
         inv = self.inv
@@ -262,7 +314,7 @@ class StatsTest(testtools.TestCase):
                                  vcenter_max_over_subscription_ratio=3.0))
         stats = datastore.pool_stats(pools[0], 'vc-uuid')
         self.assertEqual({
-            'pool_name': 'ds1',
+            'pool_name': 'datastore-ds1',
             'total_capacity_gb': 100.0,
             'free_capacity_gb': 40.0,          # floor, not 40.01
             'provisioned_capacity_gb': 89.99,  # 100 - 40.009 + 30.001
@@ -272,6 +324,7 @@ class StatsTest(testtools.TestCase):
             'thick_provisioning_support': True,
             'online_extend_support': False,
             'multiattach': False,
+            'QoS_support': True,
             'datastore_type': 'NFS',
             'datastore_name': 'ds1',
             'location_info': 'vmware_backend:vc-uuid:datastore-ds1',
@@ -406,7 +459,8 @@ class PlaceTest(testtools.TestCase):
     def test_placement(self):
         placement = datastore.place(self.index, self.pools[0], host=self.h2)
         self.assertEqual(datastore.Placement(
-            pool_name='ds1', datastore=R('Datastore', 'datastore-ds1'),
+            pool_name='datastore-ds1',
+            datastore=R('Datastore', 'datastore-ds1'),
             datastore_name='ds1', host=self.h2, host_name='h2',
             cluster=R('ClusterComputeResource', 'domain-C1'),
             resource_pool=R('ResourcePool', 'resgroup-C1'),

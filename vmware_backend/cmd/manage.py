@@ -19,6 +19,7 @@ import warnings
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from vmware_backend.cmd import admin_commands
 from vmware_backend.cmd import commands
 from vmware_backend.cmd import output
 from vmware_backend import conf
@@ -100,6 +101,8 @@ COMMANDS = {
         'state it claims on vCenter; a failure stops the run, removes '
         'what it created and exits 1.'),
 }
+COMMANDS.update(admin_commands.COMMANDS)
+HANDLERS = dict(commands.HANDLERS, **admin_commands.HANDLERS)
 
 
 # Arguments ---------------------------------------------------------------
@@ -175,6 +178,7 @@ def build_parser():
              'of the volume ids of this backend\'s backings (quarantined '
              'and recent ones left out) are missing from --volume-ids: '
              'the list then looks incomplete (default: 50; 100: no check)')
+    admin_commands.add_arguments(subparsers)
     demo = subparsers['demo']
     demo.add_argument(
         '--instance', metavar='MOREF',
@@ -208,7 +212,8 @@ def _percent(text):
 def parse_args(argv):
     """Parsed arguments; argparse exits with status 2 on bad usage."""
     args = build_parser().parse_args(argv)
-    if getattr(args, 'yes', False) and not (args.fix or args.purge):
+    if getattr(args, 'yes', False) and \
+            not (getattr(args, 'fix', True) or getattr(args, 'purge', False)):
         build_parser().error('--yes only applies with --fix or --purge')
     return args
 
@@ -279,7 +284,7 @@ def main(argv=None):
             raise output.UsageError('%s (in %s)' % (err, ', '.join(files) or
                                                     'no config file'))
         out.add_secret(options.get('vcenter_password'))
-        return commands.HANDLERS[args.command](args, options, out)
+        return HANDLERS[args.command](args, options, out)
     except output.UsageError as err:
         out.error(str(err))
         return output.EXIT_USAGE

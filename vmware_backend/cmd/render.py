@@ -6,7 +6,8 @@ Each function takes the plain report a command builds (the same data
 
 from vmware_backend.cmd import formatting
 
-POOL_COLUMNS = [('name', 'POOL'), ('type', 'TYPE'), ('total_gb', 'TOTAL GiB'),
+POOL_COLUMNS = [('datastore', 'DATASTORE'), ('name', 'POOL'),
+                ('type', 'TYPE'), ('total_gb', 'TOTAL GiB'),
                 ('free_gb', 'FREE GiB'), ('provisioned_gb', 'PROV. GiB'),
                 ('hosts', 'HOSTS')]
 

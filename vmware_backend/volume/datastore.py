@@ -26,9 +26,8 @@ statistics until it is usable again, so Cinder's scheduler stops sending
 volumes to it); :func:`build_pools` says why each one was left out, and
 those reasons end up in :class:`~vmware_backend.exceptions.NoValidDatastore`.
 
-Pool names are datastore names. Datastore names are only unique within a
-datacenter; when two usable datastores share a name, both are named
-``<datacenter>:<datastore>``.
+Pool names are stable: the datastore's managed object id (see
+:mod:`vmware_backend.volume.pool_names`, which also reads old names).
 
 Selection
 ---------
@@ -43,6 +42,7 @@ import random
 import re
 
 from vmware_backend import exceptions
+from vmware_backend.volume import pool_names
 from vmware_backend.vsphere import inventory as inv
 
 GiB = 1024 ** 3
@@ -88,7 +88,8 @@ Placement.__doc__ = ('Where to create a backing: the datastore, a host that '
 class Pool:
     """A usable datastore, in bytes.
 
-    ``hosts`` are the usable hosts that mount it, sorted.
+    ``hosts`` are the usable hosts that mount it, sorted; ``name`` is
+    the stable pool name, ``datastore_name`` the display name.
     """
 
     name: str
@@ -101,6 +102,7 @@ class Pool:
     reserved_percentage: int
     max_over_subscription_ratio: float
     hosts: tuple
+    datacenter_name: str = ''
 
     @property
     def provisioned(self):
@@ -295,15 +297,11 @@ def build_pools(inventory, options, host=None):
         else:
             candidates.append((ref, props, hosts))
 
-    counts = collections.Counter(p.get('name') for _r, p, _h in candidates)
     pools = []
     for ref, props, hosts in candidates:
-        name = props.get('name') or ref.value
-        pool_name = name
-        if counts[props.get('name')] > 1:
-            dc = datacenter_of(inventory, inventory.hosts[hosts[0]]['parent'])
-            pool_name = '%s:%s' % (_name(inventory, dc), name)
-        pools.append(_pool(ref, props, pool_name, hosts, options))
+        dc = datacenter_of(inventory, inventory.hosts[hosts[0]]['parent'])
+        pools.append(_pool(ref, props, hosts, options,
+                           _name(inventory, dc) if dc else ''))
     pools.sort(key=lambda pool: pool.name)
     return pools, rejected
 
@@ -312,9 +310,9 @@ def _unique_key(mapping, name, ref):
     return name if name not in mapping else '%s (%s)' % (name, ref.value)
 
 
-def _pool(ref, props, pool_name, hosts, options):
+def _pool(ref, props, hosts, options, datacenter_name):
     return Pool(
-        name=pool_name,
+        name=pool_names.stable_name(ref),
         datastore=ref,
         datastore_name=props.get('name') or ref.value,
         type=props.get('summary.type'),
@@ -325,7 +323,7 @@ def _pool(ref, props, pool_name, hosts, options):
             options.get('vcenter_reserved_percentage') or 0),
         max_over_subscription_ratio=float(
             options.get('vcenter_max_over_subscription_ratio') or 1.0),
-        hosts=hosts)
+        hosts=hosts, datacenter_name=datacenter_name)
 
 
 def _gib(value):
@@ -356,6 +354,7 @@ def pool_stats(pool, vcenter_id=''):
         # Attached volumes are extended through the instance, not here.
         'online_extend_support': False,
         'multiattach': False,
+        'QoS_support': True,
         'datastore_type': pool.type,
         'datastore_name': pool.datastore_name,
         'location_info': 'vmware_backend:%s:%s' % (vcenter_id,
@@ -410,7 +409,8 @@ def select(pools, size_gb, disk_type, pool_name=None, rejected=None,
 
     :param pools: usable pools (:func:`build_pools`).
     :param pool_name: the pool Cinder chose (after ``#`` in
-        ``volume.host``): only that pool is considered.
+        ``volume.host``): only that pool is considered; an old-style name
+        (:func:`pool_names.legacy_matches`) is accepted too.
     :param rejected: name -> reason of the unusable datastores, quoted in
         the error.
     :param target: what is placed, for the error (``volume <id>``).
@@ -428,7 +428,8 @@ def select(pools, size_gb, disk_type, pool_name=None, rejected=None,
     reasons = dict(rejected or {})
     target = target or 'a volume'
     if pool_name:
-        matches = [pool for pool in pools if pool.name == pool_name]
+        matches = ([pool for pool in pools if pool.name == pool_name] or
+                   pool_names.legacy_matches(pools, pool_name))
         problem = (fits(matches[0], size_gb, disk_type) if matches else
                    reasons.get(pool_name, 'no such datastore'))
         if problem:
@@ -440,7 +441,7 @@ def select(pools, size_gb, disk_type, pool_name=None, rejected=None,
     for pool in pools:
         problem = fits(pool, size_gb, disk_type)
         if problem:
-            reasons[pool.name] = problem
+            reasons[pool_names.label(pools, pool)] = problem
         else:
             fitting.append(pool)
     if not fitting:

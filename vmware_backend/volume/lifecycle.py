@@ -5,6 +5,7 @@ from oslo_log import log as logging
 
 from vmware_backend import exceptions
 from vmware_backend.volume import clones
+from vmware_backend.volume import qos
 from vmware_backend.volume import settle
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
@@ -14,6 +15,11 @@ from vmware_backend.vsphere import specs
 LOG = logging.getLogger(__name__)
 
 
+def qos_of(volume):
+    """The volume's I/O allocation as keyword arguments of the spec."""
+    return qos.allocation(volume)._asdict()
+
+
 class LifecycleMixin:
     """Create, delete and extend; mixed into the driver."""
 
@@ -21,6 +27,7 @@ class LifecycleMixin:
         """Create the volume's backing VM with one disk of its size."""
         size = volume_types.checked_size(volume)
         profile = volume_types.profile(volume, self.options)
+        io = qos_of(volume)
         if self._already_created(volume, size):
             return None
         target = 'volume %s' % volume.id
@@ -33,6 +40,7 @@ class LifecycleMixin:
             volume.id, size, profile.disk_type, profile.adapter_type,
             place.datastore_name, self.options['vcenter_backing_memory_mb'],
             owner=self.backend_id)
+        specs.set_io_allocation(self.session.factory, spec, **io)
         pool = inventory.to_suds(place.resource_pool)
         host = inventory.to_suds(place.host)
         ref = self._in_volume_folder(

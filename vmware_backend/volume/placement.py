@@ -23,6 +23,7 @@ from oslo_log import log as logging
 
 from vmware_backend import exceptions
 from vmware_backend.volume import datastore
+from vmware_backend.volume import pool_names
 from vmware_backend.vsphere import inventory as inv
 
 LOG = logging.getLogger(__name__)
@@ -144,6 +145,9 @@ class PlacementService:
         else:
             pools, rejected = datastore.build_pools(
                 state.inventory, self._options, host=host)
+        if pool_name and pool_name not in {p.name for p in pools}:
+            pool_name = pool_names.rejected_key(
+                state.inventory.datastores, rejected, pool_name)
         pool = datastore.select(pools, size_gb, disk_type,
                                 pool_name=pool_name, rejected=rejected,
                                 target=target, rng=self._rng)
@@ -169,7 +173,7 @@ class PlacementService:
         if not isinstance(ds, str):
             return inv.from_suds(ds)
         for ref, props in state.inventory.datastores.items():
-            if props.get('name') == ds:
+            if ds in (props.get('name'), ref.value):
                 return ref
         pool = [p for p in state.pools if p.name == ds]
         if pool:

@@ -365,3 +365,28 @@ def find_slot(devices, adapter_type):
 def disks(devices):
     """The VirtualDisk devices of a device list."""
     return [d for d in devices if type(d).__name__ == 'VirtualDisk']
+
+
+def set_io_allocation(factory, config_spec, limit=None, reservation=None,
+                      shares_level=None, shares=None):
+    """Give the new disk(s) of ``config_spec`` a ``StorageIOAllocationInfo``.
+
+    ``limit`` and ``reservation`` are IOPS (limit -1: unlimited);
+    ``shares_level`` is low, normal, high or custom (with ``shares``). All
+    None: the spec is left as it is (vSphere's defaults).
+    """
+    if (limit, reservation, shares_level, shares) == (None,) * 4:
+        return config_spec
+    info = create(factory, 'StorageIOAllocationInfo')
+    if limit is not None:
+        info.limit = limit
+    if reservation is not None:
+        info.reservation = reservation
+    if shares_level is not None:
+        info.shares = create(factory, 'SharesInfo', level=shares_level,
+                             shares=shares if shares is not None else 0)
+    for change in config_spec.deviceChange or []:
+        if type(change.device).__name__ == 'VirtualDisk' and \
+                change.operation == 'add':
+            change.device.storageIOAllocation = info
+    return config_spec

@@ -380,6 +380,7 @@ func fixDatastores() {
 		ds.Summary.Uncommitted = 0
 		ds.Summary.Accessible = accessible
 		ds.Summary.MultipleHostAccess = types.NewBool(len(ds.Host) > 1)
+		ds.IormConfiguration = simulator.DefaultIORMInfo() // patch 0020
 	}
 }
 

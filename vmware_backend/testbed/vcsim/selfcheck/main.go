@@ -186,6 +186,7 @@ func main() {
 	runMain(bin)
 	runDefaults(bin)
 	runFaults(bin)
+	runDatastoreAdmin(bin) // patch 0020, datastore_admin.go
 }
 
 // runScale: -vms 2500 gives 5000 VMs; measures start-up and a full paged listing.

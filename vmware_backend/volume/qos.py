@@ -1,0 +1,126 @@
+"""Per-volume I/O allocation (QoS) from Cinder's QoS specs and extra specs.
+
+A volume's disk gets a ``StorageIOAllocationInfo`` (honoured by vSphere's
+Storage I/O Control) built from, in this order (later wins):
+
+1. the volume type's extra specs ``vmware:iops_limit``,
+   ``vmware:iops_reservation``, ``vmware:shares_level``, ``vmware:shares``;
+2. the volume type's QoS specs when their consumer is ``back-end`` or
+   ``both``: ``total_iops_sec`` (the IOPS limit), and the vendor keys
+   ``vmware:iops_reservation``, ``vmware:shares_level`` and
+   ``vmware:shares``.
+
+``vmware:shares_level`` is ``low``, ``normal``, ``high`` or ``custom``;
+``vmware:shares`` (a count) implies ``custom``. Limits and reservations are
+whole IOPS (``-1``: unlimited limit); a reservation above the limit is an
+error. Pure functions; nothing here talks to vCenter.
+"""
+
+import collections
+
+from vmware_backend import exceptions
+
+SHARES_LEVELS = ('low', 'normal', 'high', 'custom')
+BACK_END_CONSUMERS = ('back-end', 'both')
+
+KEY_LIMIT = 'vmware:iops_limit'
+KEY_RESERVATION = 'vmware:iops_reservation'
+KEY_SHARES_LEVEL = 'vmware:shares_level'
+KEY_SHARES = 'vmware:shares'
+QOS_LIMIT = 'total_iops_sec'
+
+Allocation = collections.namedtuple(
+    'Allocation', 'limit reservation shares_level shares')
+Allocation.__doc__ = ('A disk\'s I/O allocation; None fields are left to '
+                      'vSphere\'s defaults.')
+NONE = Allocation(None, None, None, None)
+
+
+def _loaded(obj, name):
+    is_set = getattr(obj, 'obj_attr_is_set', None)
+    if is_set is not None and not is_set(name):
+        return None
+    return getattr(obj, name, None)
+
+
+def _qos_specs(volume):
+    """(consumer, specs dict) of the volume type's QoS specs, if loaded."""
+    vtype = _loaded(volume, 'volume_type')
+    qos = _loaded(vtype, 'qos_specs') if vtype is not None else None
+    if not qos:
+        return None, {}
+    if isinstance(qos, dict):
+        return qos.get('consumer'), dict(qos.get('specs') or {})
+    return getattr(qos, 'consumer', None), dict(getattr(qos, 'specs', None)
+                                                or {})
+
+
+def _int(volume, key, value, minimum):
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        raise exceptions.InvalidExtraSpec(
+            volume=volume.id, spec=key, value=value,
+            allowed='a whole number >= %d' % minimum)
+    return number
+
+
+def allocation(volume):
+    """The :class:`Allocation` for ``volume`` (``NONE`` without QoS).
+
+    :raises exceptions.InvalidExtraSpec: a bad value, naming the key.
+    """
+    vtype = _loaded(volume, 'volume_type')
+    merged = dict(_loaded(vtype, 'extra_specs') or {}) if vtype else {}
+    merged = {k: v for k, v in merged.items()
+              if k in (KEY_LIMIT, KEY_RESERVATION, KEY_SHARES_LEVEL,
+                       KEY_SHARES)}
+    consumer, qos = _qos_specs(volume)
+    if consumer in BACK_END_CONSUMERS:
+        if QOS_LIMIT in qos:
+            merged[KEY_LIMIT] = qos[QOS_LIMIT]
+        for key in (KEY_RESERVATION, KEY_SHARES_LEVEL, KEY_SHARES):
+            if key in qos:
+                merged[key] = qos[key]
+    if not merged:
+        return NONE
+    limit = reservation = shares = level = None
+    if KEY_LIMIT in merged:
+        limit = _int(volume, KEY_LIMIT, merged[KEY_LIMIT], -1)
+    if KEY_RESERVATION in merged:
+        reservation = _int(volume, KEY_RESERVATION, merged[KEY_RESERVATION],
+                           0)
+    if KEY_SHARES in merged:
+        shares = _int(volume, KEY_SHARES, merged[KEY_SHARES], 1)
+        level = 'custom'
+    if KEY_SHARES_LEVEL in merged:
+        level = str(merged[KEY_SHARES_LEVEL]).strip()
+        if level not in SHARES_LEVELS:
+            raise exceptions.InvalidExtraSpec(
+                volume=volume.id, spec=KEY_SHARES_LEVEL, value=level,
+                allowed=', '.join(SHARES_LEVELS))
+        if level == 'custom' and shares is None:
+            raise exceptions.InvalidExtraSpec(
+                volume=volume.id, spec=KEY_SHARES_LEVEL, value=level,
+                allowed='custom only with %s (a count)' % KEY_SHARES)
+        if level != 'custom' and shares is not None:
+            raise exceptions.InvalidExtraSpec(
+                volume=volume.id, spec=KEY_SHARES, value=shares,
+                allowed='only with %s=custom (or without it)'
+                        % KEY_SHARES_LEVEL)
+    if limit not in (None, -1) and reservation is not None and \
+            reservation > limit:
+        raise exceptions.InvalidExtraSpec(
+            volume=volume.id, spec=KEY_RESERVATION, value=reservation,
+            allowed='at most the IOPS limit %d' % limit)
+    return Allocation(limit, reservation, level, shares)
+
+
+def front_end_specs(volume):
+    """QoS specs for the hypervisor (consumer front-end/both), or None."""
+    consumer, qos = _qos_specs(volume)
+    if consumer in ('front-end', 'both') and qos:
+        return dict(qos)
+    return None
