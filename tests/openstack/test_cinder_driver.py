@@ -250,6 +250,18 @@ class ConfigurationTest(base.FunctionalTestCase):
                                 cinder_context.get_admin_context())
         self.assertIn('vcenter_host', str(err))
 
+    def test_unknown_cluster_keeps_the_backend_down(self):
+        # init_host marks the driver uninitialized when this raises.
+        self.useFixture(CinderConf(simulator_sections(
+            self.vcsim, vcenter_cluster_names='NoSuchCluster')))
+        driver = load_driver()
+        driver.do_setup(cinder_context.get_admin_context())
+        self.addCleanup(driver.core.session.close)
+        err = self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                                driver.check_for_setup_error)
+        self.assertIn("'NoSuchCluster'", str(err))
+        self.assertIn('vcenter_cluster_names', str(err))
+
 
 class ComplianceTest(testtools.TestCase):
     """The driver against Cinder's driver interface (cinder.interface)."""
@@ -528,6 +540,24 @@ class VolumeLifecycleTest(DriverTestCase):
         self.assertRaises(cinder_exception.InvalidVolumeType,
                           self.driver.create_volume, volume)
         self.assertIsNone(self.find(volume.id))
+
+    def test_unknown_vmware_key_is_invalid_volume_type(self):
+        bad = self.objects.volume_type(**{'vmware:vmdk_typo': 'thick'})
+        volume = self.objects.volume(bad)
+        err = self.assertRaises(cinder_exception.InvalidVolumeType,
+                                self.driver.create_volume, volume)
+        self.assertIn('did you mean vmware:vmdk_type?', str(err))
+        self.assertIsNone(self.find(volume.id))
+
+    def test_extend_to_none_is_invalid_volume(self):
+        volume = self.create(self.thin, size=1)
+        volume.status = 'extending'
+        err = self.assertRaises(cinder_exception.InvalidVolume,
+                                self.driver.extend_volume, volume, None)
+        # Not "not larger than the current size": the bad value is named.
+        self.assertIn('size None is not a positive whole number', str(err))
+        self.assertEqual(GiB_KB,
+                         self.disk(self.state(volume.id)).capacityInKB)
 
     def test_snapshots_clones_and_busy_errors(self):
         volume = self.create(self.thin, size=1)
