@@ -15,9 +15,9 @@ import types
 from unittest import mock
 
 from tests.unit import test_driver
-from vmware_backend import exceptions
 from vmware_backend.admin import audit
 from vmware_backend.admin import listing
+from vmware_backend import exceptions
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
@@ -239,4 +239,3 @@ class PreviousReleaseTest(test_driver.DriverTestBase):
             [(f.kind, f.volume_id, f.item) for f in findings])
         self.assertIsNotNone(findings[1].blocked)
         self.assertEqual(1700000002, findings[1].since)
-

@@ -78,6 +78,7 @@ class CloneMixin:
                     volume=src_vref.id,
                     reason='a linked clone needs a snapshot of it, and it '
                            'is attached')
+            self._refuse_if_attached(src_vref.id, props)
             snap_name = CLONE_SNAPSHOT_PREFIX + volume.id
             # The marker comes first: a crash after it leaves a marker that
             # expires, never a snapshot nothing points to.

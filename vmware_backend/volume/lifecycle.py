@@ -56,6 +56,7 @@ class LifecycleMixin:
                      volume.id)
             return
         ref, props = found
+        self._refuse_if_attached(volume.id, props)
         extra = vsphere_ops.extra_config_dict(props)
         clones = self._live_clones(volume.id, ref, extra)
         if clones:
@@ -89,6 +90,7 @@ class LifecycleMixin:
                 reason='it is attached; this driver does not extend '
                        'attached volumes')
         ref, props = self._require_backing(volume.id)
+        self._refuse_if_attached(volume.id, props)
         disk = self._disk(props, volume.id)
         current_kb = disk.capacityInKB
         if specs.gib_to_kib(new_size) <= current_kb:
