@@ -469,7 +469,8 @@ class CreateVolumeTest(DriverTestBase):
         self.assertIs(new_ref, self.driver._hints[vol.id])
 
     def test_defaults_from_options_and_no_pool(self):
-        self.driver.options.update(vcenter_default_disk_type='thick',
+        self.driver.options = dict(self.driver.options,
+                                   vcenter_default_disk_type='thick',
                                    vcenter_default_adapter_type='busLogic',
                                    vcenter_volume_folder='A/B')
         vol = plain_objects.volume(host='cinder@vmware')
