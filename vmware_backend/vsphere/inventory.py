@@ -236,16 +236,19 @@ def get_properties(session, ref, paths):
 def read_through(session, roots, path, type_paths, page_size=None):
     """``(MoRef, props)`` of the objects property ``path`` of ``roots`` names.
 
-    One ``RetrievePropertiesEx`` (continued only when the result is paged):
-    each root is an ``ObjectSpec`` that is skipped itself, with one
-    ``TraversalSpec`` following ``path`` (e.g. ``Datastore.vm``), and
-    ``type_paths`` says which properties to read of the objects reached.
-    No view is made and nothing else of the inventory is read.
+    One ``RetrievePropertiesEx``: each root is an ``ObjectSpec`` that is
+    skipped itself, with one ``TraversalSpec`` following ``path`` (e.g.
+    ``Datastore.vm``), and ``type_paths`` says which properties to read of
+    the objects reached. No view is made and nothing else of the inventory
+    is read. Without ``page_size`` the result is not paged by the client
+    (``maxObjects`` unset: one round trip whatever the number of objects,
+    unless the server's own policy pages it; a token is then followed).
 
     :param roots: :class:`MoRef` (or suds references), all of one type.
     :param path: the property of the roots holding the references.
     :param type_paths: dict of type name -> property paths, as for
         :func:`iter_container`.
+    :param page_size: ``maxObjects`` per page, or None for no maximum.
     """
     roots = [from_suds(root) for root in roots]
     if not roots:
@@ -266,13 +269,13 @@ def read_through(session, roots, path, type_paths, page_size=None):
     filter_spec = factory.create('ns0:PropertyFilterSpec')
     filter_spec.objectSet = object_specs
     filter_spec.propSet = _property_specs(factory, type_paths)
-    if page_size is None:
-        page_size = session.options['vcenter_inventory_page_size']
+    options = factory.create('ns0:RetrieveOptions')
+    if page_size is not None:
+        options.maxObjects = page_size
     collector = session.service_content.propertyCollector
     target = '%s of %s' % (path, ', '.join('%s:%s' % r for r in roots))
     result = session.invoke('RetrievePropertiesEx', collector, target=target,
-                            specSet=[filter_spec],
-                            options=_retrieve_options(factory, page_size))
+                            specSet=[filter_spec], options=options)
     found = []
     token = None
     try:

@@ -199,6 +199,8 @@ class VolumeOps:
         ``config.extraConfig["volume-<id>"]``, the mark Nova's vmwareapi
         driver and :meth:`~vmware_backend.volume.connections.
         ConnectionMixin.attach_volume` write on attach and blank on detach.
+        The answer holds one small object per VM on the datastores (those
+        without the mark carry no property), in one round trip.
         """
         key = specs.ATTACH_KEY_PREFIX + volume_id
         path = 'config.extraConfig["%s"]' % key
