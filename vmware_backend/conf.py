@@ -27,8 +27,8 @@ connection_opts = [
              'operator commands ("demo") start the embedded vCenter '
              'simulator instead.'),
     cfg.PortOpt(
-        'vcenter_port', default=443,
-        help='vCenter server port.'),
+        'vcenter_port', default=443, min=1,
+        help='vCenter server port (1-65535).'),
     cfg.StrOpt(
         'vcenter_scheme', default='https', choices=['https', 'http'],
         help='Protocol used to talk to vCenter. Plain "http" is only meant '
@@ -114,7 +114,13 @@ volume_opts = [
     cfg.StrOpt(
         'vcenter_backend_name', default='vmware_backend',
         help='Backend name reported in the volume statistics when the '
-             'driver runs outside Cinder.'),
+             'driver runs outside Cinder (inside Cinder the '
+             'volume_backend_name is used). With vcenter_volume_folder it '
+             'identifies the backend on vCenter: each backing records it '
+             'as its owner, and the operator commands (volumes, audit) '
+             'only consider the backings of this owner, so their '
+             'configuration must set it to the Cinder backend\'s '
+             'volume_backend_name.'),
     cfg.StrOpt(
         'vcenter_default_adapter_type', default='lsiLogic',
         choices=ADAPTER_TYPES,

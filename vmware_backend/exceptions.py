@@ -89,3 +89,15 @@ class NoValidDatastore(VMwareBackendException):
 
 class InventoryNotFound(VMwareBackendException):
     message = '%(kind)s %(name)r not found in vCenter'
+
+
+class UnknownExtraSpec(InvalidExtraSpec):
+    message = ('Volume type of volume %(volume)s has the unknown extra spec '
+               '%(spec)r; %(hint)sthe vmware: extra specs this driver '
+               'knows are %(known)s (remove or rename the key)')
+
+
+class BackendSetupError(VMwareBackendException):
+    """The backend cannot serve volumes with this configuration."""
+
+    message = 'The backend cannot be used: %(problem)s. Fix: %(fix)s'

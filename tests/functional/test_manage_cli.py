@@ -296,11 +296,30 @@ class AuditCliTest(CliMixin, testtools.TestCase):
         proc = self.cli('audit', '--volume-ids', '-', '--fix', '--yes',
                         '--min-age', '0', config=self.config, stdin=ids_text)
         self.assertExit(0, proc)
-        self.assertIn('0 leftover(s) remain after the fix.', proc.stdout)
+        self.assertIn('0 leftover(s) remain after --fix.', proc.stdout)
+        self.assertIn('2 backing(s) in quarantine', proc.stdout)
 
+        after = self.backings()
+        # The orphans are quarantined, not destroyed.
+        self.assertEqual({self.known.id, self.known_clone.id,
+                          self.orphan.id, self.failed.id}, set(after))
+        self.assertEqual({self.orphan.id, self.failed.id},
+                         {v for v, b in after.items() if b.quarantined})
+        known = after[self.known.id]
+        self.assertEqual({self.known_snap.name, 'clone-%s' % self.failed.id},
+                         set(known.snapshots))
+        self.assertEqual({self.known_clone.id: self.known_snap.name,
+                          self.failed.id: 'clone-%s' % self.failed.id},
+                         known.clone_markers)
+
+        # Purged once the grace period is over (here: none).
+        proc = self.cli('audit', '--volume-ids', ids, '--purge', '--yes',
+                        '--grace', '0', config=self.config)
+        self.assertExit(0, proc)
         after = self.backings()
         self.assertEqual({self.known.id, self.known_clone.id}, set(after))
         known = after[self.known.id]
+        # Purging the failed clone released its source.
         self.assertEqual({self.known_snap.name}, set(known.snapshots))
         self.assertEqual({self.known_clone.id: self.known_snap.name},
                          known.clone_markers)
@@ -370,11 +389,18 @@ class AuditCliTest(CliMixin, testtools.TestCase):
         self.assertIsNotNone(
             self.driver.ops.find_vm_by_instance_uuid(volume.id))
 
+        # The list names none of this backend's volumes: refused unless
+        # the operator says they really are all leftovers.
         proc = self.cli('audit', '--volume-ids', ids, '--min-age', '0',
                         '--fix', '--yes', config=self.config)
+        self.assertExit(2, proc)
+        self.assertIn('1 of the 1 volume ids', proc.stderr)
+        proc = self.cli('audit', '--volume-ids', ids, '--min-age', '0',
+                        '--fix', '--yes', '--max-orphan-percent', '100',
+                        config=self.config)
         self.assertExit(0, proc)
-        self.assertIn('0 leftover(s) remain after the fix.', proc.stdout)
-        self.assertIsNone(self.driver.ops.find_vm_by_instance_uuid(volume.id))
+        self.assertIn('0 leftover(s) remain after --fix.', proc.stdout)
+        self.assertTrue(self.backings()[volume.id].quarantined)
 
     def test_clone_being_made_is_left_alone(self):
         # What a linked clone of a volume leaves on its source while
@@ -427,15 +453,15 @@ class AuditCliTest(CliMixin, testtools.TestCase):
         ids = self.ids_file(str(uuid.uuid4()))
         proc = self.cli('--format', 'json', 'audit', '--volume-ids', ids,
                         '--min-age', '0', '--fix', '--yes',
-                        config=self.config)
+                        '--max-orphan-percent', '100', config=self.config)
         self.assertExit(0, proc)
         report = self.json_of(proc)
         self.assertEqual([ours.id],
                          [f['volume_id'] for f in report['findings']])
         self.assertEqual(1, report['backings'])
-        self.assertIsNone(self.driver.ops.find_vm_by_instance_uuid(ours.id))
-        self.assertIsNotNone(
-            other_driver.ops.find_vm_by_instance_uuid(theirs.id))
+        backings = self.backings()
+        self.assertTrue(backings[ours.id].quarantined)
+        self.assertIsNone(backings[theirs.id].quarantined)
 
 
 class DemoCliTest(CliMixin, testtools.TestCase):

@@ -703,6 +703,15 @@ class TranslationTest(testtools.TestCase):
          'VolumeBackendAPIException', 'Cannot attach volume v-1 on VM vm-1'),
         (exceptions.InventoryNotFound(kind='Cluster', name='C9'),
          'VolumeBackendAPIException', "Cluster 'C9' not found in vCenter"),
+        (exceptions.UnknownExtraSpec(volume='v-1', spec='vmware:vmdktype',
+                                     hint='did you mean vmware:vmdk_type? ',
+                                     known='vmware:vmdk_type'),
+         'InvalidVolumeType', "unknown extra spec 'vmware:vmdktype'"),
+        (exceptions.BackendSetupError(problem='no usable datastore',
+                                      fix='check vcenter_datastore_regex'),
+         'VolumeBackendAPIException',
+         'The backend cannot be used: no usable datastore. Fix: check '
+         'vcenter_datastore_regex'),
     )
 
     def test_every_backend_error_has_its_cinder_exception(self):

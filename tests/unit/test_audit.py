@@ -8,6 +8,7 @@ import uuid
 import testtools
 
 from vmware_backend.admin import audit
+from vmware_backend.admin import audit_fix
 from vmware_backend.admin import listing
 from vmware_backend.cmd import manage
 from vmware_backend.vsphere import inventory
@@ -202,7 +203,7 @@ class FindTest(testtools.TestCase):
         self.assertEqual([(audit.ORPHAN, orphan, None)],
                          self.kinds(findings))
         self.assertTrue(findings[0].fixable)
-        self.assertEqual('destroy backing', findings[0].action())
+        self.assertEqual('move to quarantine', findings[0].action())
 
     def test_failed_clone(self):
         vc = FakeVCenter()
@@ -323,7 +324,8 @@ class FindTest(testtools.TestCase):
         vc.backing()
         counts = audit.summary(self.find(vc, set()))
         self.assertEqual({audit.ORPHAN: 1, audit.FAILED_CLONE: 0,
-                          audit.STALE_MARKER: 0, audit.STALE_SNAPSHOT: 0},
+                          audit.STALE_MARKER: 0, audit.STALE_SNAPSHOT: 0,
+                          audit.DUPLICATE: 0, audit.RESTORE: 0},
                          counts)
 
 
@@ -349,6 +351,14 @@ class FakeOps:
     def destroy(self, ref, target):
         self.calls.append(('destroy', ref.value))
 
+    def ensure_folder(self, root, path):
+        self.calls.append(('ensure_folder', root.value, path))
+        return R('Folder', 'quarantine-of-%s' % root.value)
+
+    def move_into_folder(self, folder, vms, target):
+        self.calls.append(('move_into_folder', folder.value,
+                           [vm.value for vm in vms]))
+
 
 class FixerTest(testtools.TestCase):
 
@@ -369,7 +379,8 @@ class FixerTest(testtools.TestCase):
         findings = self._scenario()
         ops = FakeOps({self.refs[self.clone].value: {
             specs.KEY_VOLUME_ID: self.clone}})
-        fixer = audit.Fixer(ops, self.backings, {self.source})
+        fixer = audit_fix.Fixer(ops, self.backings, {self.source},
+                                clock=lambda: NOW)
         for finding in audit.removal_order(findings, self.backings):
             fixer.fix(finding)
         src, clone = self.refs[self.source].value, self.refs[self.clone].value
@@ -381,13 +392,11 @@ class FixerTest(testtools.TestCase):
              cleared(self.gone)),
             ('remove_snapshot',
              source.snapshots['clone-%s' % self.gone].value),
+            # The failed clone is quarantined, not destroyed: its source
+            # keeps the marker and the snapshot it reads from.
             ('properties', clone),
-            ('destroy', clone),
-            # Releasing the failed clone's source, as delete_volume does.
-            ('set_extra_config', src,
-             cleared(self.clone)),
-            ('remove_snapshot',
-             source.snapshots['clone-%s' % self.clone].value),
+            ('set_extra_config', clone,
+             {specs.KEY_QUARANTINED: str(NOW)}),
         ], ops.calls)
 
     def test_refuses_a_vm_that_is_no_longer_the_backing(self):
@@ -395,7 +404,7 @@ class FixerTest(testtools.TestCase):
         failed = [f for f in findings if f.kind == audit.FAILED_CLONE][0]
         ops = FakeOps({self.refs[self.clone].value: {
             specs.KEY_VOLUME_ID: new_id()}})
-        fixer = audit.Fixer(ops, self.backings, {self.source})
+        fixer = audit_fix.Fixer(ops, self.backings, {self.source})
         self.assertRaises(ValueError, fixer.fix, failed)
         self.assertNotIn('destroy', [c[0] for c in ops.calls])
 
@@ -403,7 +412,7 @@ class FixerTest(testtools.TestCase):
         findings = self._scenario()
         failed = [f for f in findings if f.kind == audit.FAILED_CLONE][0]
         ops = FakeOps()
-        fixer = audit.Fixer(ops, self.backings, {self.source, self.clone})
+        fixer = audit_fix.Fixer(ops, self.backings, {self.source, self.clone})
         self.assertRaises(ValueError, fixer.fix, failed)
         self.assertEqual([], ops.calls)
 
@@ -412,7 +421,7 @@ class FixerTest(testtools.TestCase):
                                                           'vm-1'), 'x',
                                 blocked='attached')
         ops = FakeOps()
-        self.assertRaises(ValueError, audit.Fixer(ops, [], set()).fix,
+        self.assertRaises(ValueError, audit_fix.Fixer(ops, [], set()).fix,
                           finding)
         self.assertEqual([], ops.calls)
 
@@ -465,7 +474,7 @@ class MinAgeTest(testtools.TestCase):
         self.assertEqual([], audit.removal_order([finding], self.backings))
         ops = FakeOps()
         self.assertRaises(ValueError,
-                          audit.Fixer(ops, self.backings, {known}).fix,
+                          audit_fix.Fixer(ops, self.backings, {known}).fix,
                           finding)
         self.assertEqual([], ops.calls)
 
@@ -481,11 +490,13 @@ class MinAgeTest(testtools.TestCase):
         ref = finding.ref.value
         ops = FakeOps({ref: {specs.KEY_VOLUME_ID: old,
                              specs.KEY_CREATED: str(NOW - HOUR - 1)}})
-        fixer = audit.Fixer(ops, self.backings, {known}, min_age=HOUR,
-                            clock=lambda: NOW)
+        fixer = audit_fix.Fixer(ops, self.backings, {known}, min_age=HOUR,
+                                clock=lambda: NOW)
         for item in audit.removal_order([finding], self.backings):
             fixer.fix(item)
-        self.assertEqual([('properties', ref), ('destroy', ref)], ops.calls)
+        self.assertEqual([('properties', ref),
+                          ('set_extra_config', ref,
+                           {specs.KEY_QUARANTINED: str(NOW)})], ops.calls)
 
     def test_orphan_without_a_time_counts_as_old(self):
         vc = FakeVCenter()
@@ -547,8 +558,8 @@ class MinAgeTest(testtools.TestCase):
         self.assertTrue(finding.fixable)
         ref = finding.ref.value
         ops = FakeOps({ref: {specs.KEY_CLONE_PREFIX + gone: 'snapshot-x'}})
-        audit.Fixer(ops, self.backings, {source}, min_age=HOUR,
-                    clock=lambda: NOW).fix(finding)
+        audit_fix.Fixer(ops, self.backings, {source}, min_age=HOUR,
+                        clock=lambda: NOW).fix(finding)
         self.assertEqual([('properties', ref),
                           ('set_extra_config', ref,
                            {specs.KEY_CLONE_PREFIX + gone: '',
@@ -574,8 +585,8 @@ class MinAgeTest(testtools.TestCase):
         ops = FakeOps({ref: {
             specs.KEY_CLONE_PREFIX + gone: 'clone-%s' % gone,
             specs.KEY_CLONE_SINCE_PREFIX + gone: str(NOW - 5)}})
-        fixer = audit.Fixer(ops, self.backings, {source}, min_age=HOUR,
-                            clock=lambda: NOW)
+        fixer = audit_fix.Fixer(ops, self.backings, {source}, min_age=HOUR,
+                                clock=lambda: NOW)
         err = self.assertRaises(ValueError, fixer.fix, finding)
         self.assertIn('set again', str(err))
         self.assertEqual([('properties', ref)], ops.calls)
@@ -587,10 +598,10 @@ class MinAgeTest(testtools.TestCase):
         ref = finding.ref.value
         ops = FakeOps({ref: {specs.KEY_VOLUME_ID: orphan,
                              specs.KEY_CREATED: str(NOW - 5)}})
-        fixer = audit.Fixer(ops, self.backings, set(), min_age=HOUR,
-                            clock=lambda: NOW)
+        fixer = audit_fix.Fixer(ops, self.backings, set(), min_age=HOUR,
+                                clock=lambda: NOW)
         self.assertRaises(ValueError, fixer.fix, finding)
-        self.assertNotIn('destroy', [c[0] for c in ops.calls])
+        self.assertEqual([('properties', ref)], ops.calls)
 
     def test_recent_temporary_snapshot_is_skipped(self):
         vc = FakeVCenter()

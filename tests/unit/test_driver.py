@@ -32,6 +32,8 @@ R = inventory.MoRef
 GIB_KB = 1024 * 1024
 NOW = 1800000000
 SECRET = 'S3cret-Passw0rd'
+# A clone id (volume ids are UUIDs) no backing has.
+GONE_ID = '6f0e5b8a-3c1d-4e2f-9a7b-00000000d0e5'
 USER = 'svc-cinder@vsphere.local'
 OPTIONS = {'vcenter_host': 'vc.example.org', 'vcenter_username': USER,
            'vcenter_password': SECRET}
@@ -565,14 +567,14 @@ class DeleteVolumeTest(DriverTestBase):
         self.ops.destroy.assert_called_once_with(ref, mock.ANY)
 
     def test_stale_markers_are_removed_even_when_busy(self):
-        stale = specs.KEY_CLONE_PREFIX + 'gone'
+        stale = specs.KEY_CLONE_PREFIX + GONE_ID
         ref = self.add_backing(self.src, snapshots=['snapshot-1'], extra={
             self.marker: 'snapshot-1', stale: 'snapshot-1'})
         self.add_clone('%s:snapshot-1' % self.src.id)
         self.assertRaises(exceptions.VolumeIsBusy,
                           self.driver.delete_volume, self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, cleared('gone'), mock.ANY)
+            ref, cleared(GONE_ID), mock.ANY)
         self.ops.destroy.assert_not_called()
 
     def test_marker_of_a_clone_being_created_keeps_the_source(self):
@@ -770,12 +772,12 @@ class SnapshotTest(DriverTestBase):
         self.ops.set_extra_config.assert_not_called()
 
     def test_delete_with_stale_dependent(self):
-        marker = specs.KEY_CLONE_PREFIX + 'gone'
+        marker = specs.KEY_CLONE_PREFIX + GONE_ID
         ref = self.add_backing(self.vol, snapshots=[self.snap.name],
                                extra={marker: self.snap.name})
         self.driver.delete_snapshot(self.snap)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, cleared('gone'), mock.ANY)
+            ref, cleared(GONE_ID), mock.ANY)
         self.ops.remove_snapshot.assert_called_once_with(
             self.snaps[self.snap.name], mock.ANY)
 

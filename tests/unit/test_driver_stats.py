@@ -62,6 +62,10 @@ class FixedPlacement(placement_mod.PlacementService):
     def rejected(self, refresh=False):
         return dict(self.fixed_rejected)
 
+    def inventory(self, refresh=False):
+        # No cluster, host or datastore objects: the pools are fixed.
+        return datastore.Inventory({}, {}, {}, {}, {})
+
 
 class StatsTest(testtools.TestCase):
 
@@ -188,25 +192,35 @@ class StartUpTest(testtools.TestCase):
                                 driver.do_setup, None)
         self.assertIn('https://vc.example.org:443/sdk', str(err))
 
+    def driver(self, placement, **options):
+        return driver_mod.VMwareVolumeDriver(
+            conf.option_defaults(**dict(OPTIONS, **options)),
+            session=object(), placement=placement)
+
     def test_check_reads_the_pools_afresh(self):
         placement = FixedPlacement([POOL_A])
-        driver = driver_mod.VMwareVolumeDriver(
-            conf.option_defaults(**OPTIONS), session=object(),
-            placement=placement)
-        driver.check_for_setup_error()
+        self.driver(placement).check_for_setup_error()
         self.assertEqual([True], placement.reads)
-        self.assertNotIn('No usable datastore', self.log.output)
 
     def test_check_without_pools_names_every_rejected_datastore(self):
         placement = FixedPlacement(
             [], rejected={'ds-x': 'in maintenance',
                           'ds-y': 'not mounted on a usable host'})
-        driver = driver_mod.VMwareVolumeDriver(
-            conf.option_defaults(**OPTIONS), session=object(),
-            placement=placement)
-        driver.check_for_setup_error()
+        err = self.assertRaises(exceptions.BackendSetupError,
+                                self.driver(placement).check_for_setup_error)
         self.assertEqual([True], placement.reads)
-        self.assertIn('No usable datastore found', self.log.output)
-        self.assertIn("'ds-x': 'in maintenance'", self.log.output)
-        self.assertIn("'ds-y': 'not mounted on a usable host'",
-                      self.log.output)
+        text = str(err)
+        self.assertIn('no usable datastore: ds-x: in maintenance; ds-y: not '
+                      'mounted on a usable host', text)
+        self.assertIn('Fix: check vcenter_datastore_regex', text)
+
+    def test_check_with_an_unknown_cluster_names_it(self):
+        placement = FixedPlacement([POOL_A])
+        err = self.assertRaises(
+            exceptions.BackendSetupError,
+            self.driver(placement,
+                        vcenter_cluster_names=['Cluster9']).check_for_setup_error)
+        self.assertIn("cluster(s) 'Cluster9' named in vcenter_cluster_names "
+                      "do not exist in vCenter (clusters found: none)",
+                      str(err))
+        self.assertIn('Fix: correct vcenter_cluster_names', str(err))

@@ -94,8 +94,8 @@ class ArgumentsTest(testtools.TestCase):
                 ('pools', 'list the datastores usable as pools'),
                 ('volumes', 'list the volume backings this backend '
                             'manages'),
-                ('audit', 'find (and optionally remove) leftovers Cinder '
-                          'does not know'),
+                ('audit', 'find leftovers Cinder does not know; '
+                          'quarantine, restore, purge'),
                 ('demo', 'run the volume lifecycle and show what each step '
                          'costs')):
             self.assertIn('%s %s' % (command, summary), text)

@@ -59,6 +59,8 @@ class WrittenFormatTest(test_driver.DriverTestBase):
             'vmware_backend.volume_id':
                 '5e1f3a2c-0000-4000-8000-00000000000c',
             'vmware_backend.created': '1800000000',
+            # <vcenter_backend_name>@<vcenter_volume_folder>, defaults here
+            'vmware_backend.backend': 'vmware_backend@OpenStack/Volumes',
         }, self.entries(spec))
         self.assertEqual('OpenStack/Volumes',
                          self.ops.ensure_folder.call_args.args[1])
@@ -105,6 +107,20 @@ class WrittenFormatTest(test_driver.DriverTestBase):
             entries['vmware_backend.parent'])
         self.assertEqual('true', entries['vmware_backend.managed'])
         self.assertEqual('1800000000', entries['vmware_backend.created'])
+        self.assertEqual('vmware_backend@OpenStack/Volumes',
+                         entries['vmware_backend.backend'])
+
+    def test_quarantine_time_is_cleared_in_a_clone(self):
+        self.assertEqual(
+            {'vmware_backend.parent': '',
+             'vmware_backend.quarantined': '',
+             'vmware_backend.clone.c-1': '',
+             'vmware_backend.clone_since.c-1': ''},
+            specs.inherited_markers(
+                {'vmware_backend.quarantined': '1700000000',
+                 'vmware_backend.clone.c-1': 'snapshot-s',
+                 'vmware_backend.clone_since.c-1': '1700000000',
+                 'vmware_backend.volume_id': 'v-1'}))
 
     def test_clearing_a_marker_blanks_both_entries(self):
         self.assertEqual({'vmware_backend.clone.c-1': '',

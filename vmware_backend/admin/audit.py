@@ -1,74 +1,71 @@
-"""Leftovers on vCenter that Cinder does not know about, and their removal.
+"""Leftovers on vCenter that Cinder does not know about.
 
-Given the volume ids Cinder knows and the backings read by
-:func:`vmware_backend.admin.listing.read`, :func:`find` reports:
+Given the volume ids Cinder knows and this backend's backings (see
+:func:`vmware_backend.admin.listing.split_by_owner`), :func:`find` reports
+(:data:`KINDS`): orphaned backings (volume id unknown to Cinder), failed
+clones (orphans that are linked clones), stale temporary snapshots
+(``clone-<id>`` whose clone is gone), stale clone markers
+(``vmware_backend.clone.<id>`` whose clone is gone, or copied into a clone
+by vCenter), duplicate backings of a known id (never removed
+automatically), quarantined backings, and quarantined backings whose id
+Cinder knows (restored by ``--fix``).
 
-``orphaned-backing``
-    a managed backing whose volume id Cinder does not know;
-``failed-clone``
-    the same, for a backing that is a linked clone (it carries
-    ``vmware_backend.parent``): what a clone operation that failed half-way
-    leaves behind;
-``stale-temporary-snapshot``
-    a snapshot ``clone-<id>`` (taken for a linked clone of a volume) whose
-    clone backing no longer exists;
-``stale-clone-marker``
-    an extraConfig entry ``vmware_backend.clone.<id>`` whose clone no
-    longer exists, or that does not protect anything: the clone's
-    ``vmware_backend.parent`` names another backing (vCenter copies
-    extraConfig into a clone, markers included).
+Orphans are never destroyed by ``--fix``: they are quarantined (extraConfig
+``vmware_backend.quarantined`` = when, moved to the ``quarantine`` folder
+below the volume folder) and ``--purge`` destroys them after a grace
+period. The driver still finds a quarantined backing by its instanceUuid,
+so a volume quarantined by mistake keeps working until it is restored.
 
-Nothing Cinder knows is ever reported for removal: a marker or temporary
-snapshot naming a volume id Cinder knows (a clone being created right now)
-is left alone, and so is an orphan that a volume Cinder knows depends on
-(through a linked clone) or that an instance VM still has attached.
+Nothing Cinder knows is reported for removal, nor an orphan that a known
+volume depends on (through a linked clone) or an instance has attached.
+The id list predates the read, so a finding younger than ``min_age`` (from
+``vmware_backend.created``, ``vmware_backend.clone_since.<id>`` or the
+snapshot's ``createTime``; no time counts as old) is *recent*: reported,
+never removed, not counted. An id list that misses volumes would make live
+ones look orphaned: :func:`list_problem` says when it looks incomplete.
 
-The id list is taken before vCenter is read, so what was created after it
-looks unknown: a new volume's backing, the marker and temporary snapshot of
-a linked clone being made right now. Given ``min_age``, a finding younger
-than that is *recent*: reported, never removed, not counted as a leftover
-(a later run decides). Its age comes from the backing's
-``vmware_backend.created``, the marker's ``vmware_backend.clone_since.<id>``
-or the snapshot's ``createTime``; without a time (made before the driver
-recorded it) a backing or marker counts as old. An old orphan a recent one
-depends on (through a linked clone) is kept as well.
-
-:func:`find` and :func:`removal_order` are pure; :func:`fix` removes the
-findings through :class:`vmware_backend.vsphere.ops.VolumeOps`.
+Everything here is pure; :mod:`vmware_backend.admin.audit_fix` carries the
+findings out on vCenter.
 """
 
+import collections
 import dataclasses
+import datetime
 import time
 import uuid
 
-from oslo_log import log as logging
-
 from vmware_backend.vsphere import inventory
-from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
-
-LOG = logging.getLogger(__name__)
 
 ORPHAN = 'orphaned-backing'
 FAILED_CLONE = 'failed-clone'
 STALE_SNAPSHOT = 'stale-temporary-snapshot'
 STALE_MARKER = 'stale-clone-marker'
-KINDS = (STALE_MARKER, STALE_SNAPSHOT, FAILED_CLONE, ORPHAN)
+DUPLICATE = 'duplicate-backing'
+RESTORE = 'quarantined-known-volume'
+QUARANTINED = 'quarantined-backing'
+KINDS = (STALE_MARKER, STALE_SNAPSHOT, FAILED_CLONE, ORPHAN, DUPLICATE,
+         RESTORE, QUARANTINED)
+ORPHAN_KINDS = (FAILED_CLONE, ORPHAN)
 
 TEMP_SNAPSHOT_PREFIX = 'clone-'
 DEFAULT_MIN_AGE = 3600
+# How long a quarantined backing is kept before --purge may destroy it.
+DEFAULT_GRACE = 7 * 24 * 3600
+# --fix and --purge refuse an id list that leaves more than this
+# percentage of the backend's backings without their volume id.
+DEFAULT_MAX_ORPHAN_PERCENT = 50
 
 
 @dataclasses.dataclass
 class Finding:
-    """One leftover.
+    """One leftover, on (or being) the backing ``volume_id``/``ref``.
 
-    ``volume_id``/``ref``/``backing_name`` name the backing it is on (or
-    is); ``item`` the extraConfig key or snapshot name; ``blocked`` why it
-    is kept even with ``--fix`` (None when it can be removed); ``since``
-    when the object was made (epoch seconds, None when unknown) and
-    ``recent`` whether that is less than the minimum age ago (then it is
-    skipped: neither removed nor counted).
+    ``item``: the extraConfig key or snapshot name; ``blocked``: why it is
+    kept (None: it can go); ``since``: when it was made (quarantined, for
+    a quarantined backing), epoch seconds or None; ``recent``: younger than
+    the minimum age (skipped), or in its grace period until ``purge_at``;
+    ``folder``: the volume folder the backing was read below.
     """
 
     kind: str
@@ -82,10 +79,20 @@ class Finding:
     parent: str = None
     since: float = None
     recent: bool = False
+    folder: inventory.MoRef = None
+    purge_at: float = None
 
     @property
     def fixable(self):
-        return self.blocked is None and not self.recent
+        """Whether ``--fix`` acts on it."""
+        return (self.blocked is None and not self.recent and
+                self.kind != QUARANTINED)
+
+    @property
+    def purgeable(self):
+        """Whether ``--purge`` destroys it."""
+        return (self.kind == QUARANTINED and self.blocked is None and
+                not self.recent)
 
     @property
     def clone_id(self):
@@ -105,11 +112,19 @@ class Finding:
             'detail': self.detail,
             'since': self.since,
             'recent': self.recent,
+            'purge_at': self.purge_at,
             'action': self.action(),
         }
 
     def action(self):
-        """What ``--fix`` does about it."""
+        """What ``--fix`` (or for a quarantined backing ``--purge``) does."""
+        if self.kind == QUARANTINED:
+            if self.blocked:
+                return 'kept in quarantine: %s' % self.blocked
+            if self.recent:
+                return 'in quarantine; --purge after %s' % iso_time(
+                    self.purge_at)
+            return 'destroy with --purge'
         if self.recent:
             return 'recent, skipped'
         if self.blocked:
@@ -118,9 +133,17 @@ class Finding:
             return 'remove extraConfig key'
         if self.kind == STALE_SNAPSHOT:
             return 'remove snapshot'
-        if self.kind == FAILED_CLONE:
-            return 'destroy backing, release its source'
-        return 'destroy backing'
+        if self.kind == RESTORE:
+            return 'restore from quarantine'
+        return 'move to quarantine'
+
+
+def iso_time(epoch):
+    """Epoch seconds as UTC ISO 8601 text ('-' for None)."""
+    if epoch is None:
+        return '-'
+    return datetime.datetime.fromtimestamp(
+        epoch, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 def parse_volume_ids(lines):
@@ -231,16 +254,65 @@ def _blocked_orphans(orphans, deps, known, attached, recent=()):
     return blocked
 
 
-def find(backings, known_ids, instances=(), min_age=0, now=None):
+def _blocked_purges(candidates, deps, attached):
+    """{id: reason} of purge candidates kept: attached, or a clone's."""
+    blocked = {}
+    purge = set(candidates)
+    changed = True
+    while changed:
+        changed = False
+        for volume_id in sorted(purge):
+            if volume_id in attached:
+                reason = ('attached to instance(s) %s'
+                          % ', '.join(sorted(attached[volume_id])))
+            else:
+                kept = sorted(d for d in deps.get(volume_id, ())
+                              if d not in purge)
+                reason = ('linked clone(s) %s that are kept depend on it'
+                          % ', '.join(kept)) if kept else None
+            if reason:
+                blocked[volume_id] = reason
+                purge.discard(volume_id)
+                changed = True
+    return blocked
+
+
+def _duplicates(active, known):
+    """Findings for the backings of known ids carried by several VMs."""
+    counts = collections.Counter(b.volume_id for b in active)
+    findings = []
+    for b in active:
+        if counts[b.volume_id] < 2 or b.volume_id not in known:
+            continue
+        others = sorted(o.ref.value for o in active
+                        if o.volume_id == b.volume_id and o is not b)
+        findings.append(Finding(
+            DUPLICATE, b.volume_id, b.ref, b.name,
+            detail='%d backings carry this volume id (also %s); this one '
+                   'was created %s' % (counts[b.volume_id],
+                                       ', '.join(others),
+                                       iso_time(b.created)),
+            blocked='never removed automatically: find the copy Cinder '
+                    'uses (attachments, data), then delete the other VM(s) '
+                    'in vSphere',
+            since=b.created, folder=b.folder))
+    return findings
+
+
+def find(backings, known_ids, instances=(), min_age=0, now=None,
+         grace=DEFAULT_GRACE):
     """Every leftover among ``backings`` given the ids Cinder knows.
 
-    :param backings: :class:`vmware_backend.admin.listing.Backing` records.
+    :param backings: this backend's
+        :class:`vmware_backend.admin.listing.Backing` records.
     :param known_ids: the volume ids Cinder knows.
     :param instances: :class:`vmware_backend.admin.listing.Instance` records;
         an orphan an instance has attached is kept.
     :param min_age: seconds; younger findings are marked ``recent``
         (0: none is).
     :param now: the current time in epoch seconds (default: now).
+    :param grace: seconds a quarantined backing is kept before it may be
+        purged.
     :returns: a list of :class:`Finding`, in :data:`KINDS` order.
     """
     now = time.time() if now is None else now
@@ -252,49 +324,27 @@ def find(backings, known_ids, instances=(), min_age=0, now=None):
     for inst in instances:
         for volume_id in inst.marks:
             attached.setdefault(volume_id, set()).add(inst.name)
-    orphans = {b.volume_id for b in backings if b.volume_id not in known}
-    recent_orphans = {b.volume_id for b in backings
+    active = [b for b in backings if b.quarantined is None]
+    held = [b for b in backings if b.quarantined is not None]
+    orphans = {b.volume_id for b in active if b.volume_id not in known}
+    recent_orphans = {b.volume_id for b in active
                       if b.volume_id in orphans and
                       is_recent(b.created, now, min_age)}
     blocked = _blocked_orphans(orphans, deps, known, attached,
                                recent_orphans)
+    purge_blocked = _blocked_purges(
+        {b.volume_id for b in held if b.volume_id not in known and
+         now - b.quarantined >= grace}, deps, attached)
 
-    findings = []
+    findings = _duplicates(active, known)
     for b in backings:
-        in_use = set()
-        recent_snaps = set()
-        for clone_id, snap_name in sorted(b.clone_markers.items()):
-            problem = marker_problem(b, clone_id, by_id, known)
-            if problem is None:
-                in_use.add(snap_name)
-                continue
-            since = b.marker_since(clone_id)
-            recent = is_recent(since, now, min_age)
-            if recent:
-                # The snapshot a clone being made reads is as young.
-                recent_snaps.add(snap_name)
-            findings.append(Finding(
-                STALE_MARKER, b.volume_id, b.ref, b.name,
-                item=specs.KEY_CLONE_PREFIX + clone_id,
-                detail='%s (snapshot %s)' % (problem, snap_name),
-                since=since, recent=recent))
-        for snap_name, snap_ref in sorted(b.snapshots.items()):
-            if not snap_name or \
-                    not snap_name.startswith(TEMP_SNAPSHOT_PREFIX):
-                continue
-            clone_id = snap_name[len(TEMP_SNAPSHOT_PREFIX):]
-            if clone_id in alive or snap_name in in_use:
-                continue
-            since = b.snapshot_times.get(snap_name)
-            findings.append(Finding(
-                STALE_SNAPSHOT, b.volume_id, b.ref, b.name, item=snap_name,
-                item_ref=snap_ref,
-                detail='temporary snapshot for linked clone %s, which no '
-                       'longer exists' % clone_id,
-                since=since,
-                recent=(snap_name in recent_snaps or
-                        is_recent(since, now, min_age))))
-        if b.volume_id in orphans:
+        findings.extend(_marker_and_snapshot_findings(
+            b, by_id, known, alive, now, min_age))
+        if b.quarantined is not None:
+            findings.append(_quarantine_finding(
+                b, known, now, grace, purge_blocked,
+                any(a.volume_id == b.volume_id for a in active)))
+        elif b.volume_id in orphans:
             kind = FAILED_CLONE if b.parent else ORPHAN
             detail = 'volume id unknown to Cinder'
             if b.parent:
@@ -302,18 +352,77 @@ def find(backings, known_ids, instances=(), min_age=0, now=None):
             findings.append(Finding(
                 kind, b.volume_id, b.ref, b.name, detail=detail,
                 blocked=blocked.get(b.volume_id), parent=b.parent,
-                since=b.created, recent=b.volume_id in recent_orphans))
+                since=b.created, recent=b.volume_id in recent_orphans,
+                folder=b.folder))
     findings.sort(key=lambda f: (KINDS.index(f.kind), f.volume_id,
-                                 f.item or ''))
+                                 f.item or '', f.ref.value))
     return findings
 
 
-def removal_order(findings, backings):
-    """The fixable findings in a safe order of removal.
+def _quarantine_finding(b, known, now, grace, purge_blocked, copy_active):
+    if b.volume_id in known and copy_active:
+        return Finding(
+            DUPLICATE, b.volume_id, b.ref, b.name,
+            detail='quarantined %s; another backing carries this volume id '
+                   'Cinder knows' % iso_time(b.quarantined),
+            blocked='never restored or removed automatically: find the '
+                    'copy Cinder uses, then delete the other VM(s) in '
+                    'vSphere', since=b.quarantined, folder=b.folder)
+    if b.volume_id in known:
+        return Finding(
+            RESTORE, b.volume_id, b.ref, b.name,
+            detail='quarantined %s, but Cinder knows this volume id'
+                   % iso_time(b.quarantined),
+            parent=b.parent, since=b.quarantined, folder=b.folder)
+    purge_at = b.quarantined + grace
+    return Finding(
+        QUARANTINED, b.volume_id, b.ref, b.name,
+        detail='quarantined %s; volume id unknown to Cinder'
+               % iso_time(b.quarantined),
+        blocked=purge_blocked.get(b.volume_id), parent=b.parent,
+        since=b.quarantined, recent=now < purge_at, folder=b.folder,
+        purge_at=purge_at)
 
-    Markers first, then temporary snapshots, then backings, linked clones
-    before the backings they depend on (deepest first).
-    """
+
+def _marker_and_snapshot_findings(b, by_id, known, alive, now, min_age):
+    findings = []
+    in_use = set()
+    recent_snaps = set()
+    for clone_id, snap_name in sorted(b.clone_markers.items()):
+        problem = marker_problem(b, clone_id, by_id, known)
+        if problem is None:
+            in_use.add(snap_name)
+            continue
+        since = b.marker_since(clone_id)
+        recent = is_recent(since, now, min_age)
+        if recent:
+            # The snapshot a clone being made reads is as young.
+            recent_snaps.add(snap_name)
+        findings.append(Finding(
+            STALE_MARKER, b.volume_id, b.ref, b.name,
+            item=specs.KEY_CLONE_PREFIX + clone_id,
+            detail='%s (snapshot %s)' % (problem, snap_name),
+            since=since, recent=recent, folder=b.folder))
+    for snap_name, snap_ref in sorted(b.snapshots.items()):
+        if not snap_name or not snap_name.startswith(TEMP_SNAPSHOT_PREFIX):
+            continue
+        clone_id = snap_name[len(TEMP_SNAPSHOT_PREFIX):]
+        if clone_id in alive or snap_name in in_use:
+            continue
+        since = b.snapshot_times.get(snap_name)
+        findings.append(Finding(
+            STALE_SNAPSHOT, b.volume_id, b.ref, b.name, item=snap_name,
+            item_ref=snap_ref,
+            detail='temporary snapshot for linked clone %s, which no '
+                   'longer exists' % clone_id,
+            since=since,
+            recent=(snap_name in recent_snaps or
+                    is_recent(since, now, min_age)),
+            folder=b.folder))
+    return findings
+
+
+def _depth_key(backings):
     by_id = {b.volume_id: b for b in backings}
 
     def depth(volume_id, seen=()):
@@ -323,121 +432,68 @@ def removal_order(findings, backings):
             return 0
         return 1 + depth(source, seen + (volume_id,))
 
+    return lambda f: (-depth(f.volume_id), f.volume_id, f.ref.value)
+
+
+def removal_order(findings, backings):
+    """``--fix``'s work: markers, snapshots, restores, then quarantines.
+
+    Linked clones come before the backings they depend on.
+    """
     items = [f for f in findings if f.fixable]
     small = [f for f in items if f.kind in (STALE_MARKER, STALE_SNAPSHOT)]
     small.sort(key=lambda f: (KINDS.index(f.kind), f.volume_id, f.item))
-    large = [f for f in items if f.kind in (FAILED_CLONE, ORPHAN)]
-    large.sort(key=lambda f: (-depth(f.volume_id), f.volume_id))
-    return small + large
+    restores = sorted((f for f in items if f.kind == RESTORE),
+                      key=lambda f: (f.volume_id, f.ref.value))
+    large = [f for f in items if f.kind in ORPHAN_KINDS]
+    large.sort(key=_depth_key(backings))
+    return small + restores + large
+
+
+def purge_order(findings, backings):
+    """The quarantined backings ``--purge`` destroys, clones first."""
+    items = [f for f in findings if f.purgeable]
+    items.sort(key=_depth_key(backings))
+    return items
+
+
+def list_problem(findings, backings, max_percent=DEFAULT_MAX_ORPHAN_PERCENT):
+    """Why the id list looks incomplete, or None when it may be trusted.
+
+    Rule: of the volume ids of this backend's backings (quarantined ones
+    and recent orphans left out), at most ``max_percent`` percent may be
+    missing from the list; a healthy backend has few orphans, a list of
+    one project or cut short has many. 100 turns the check off.
+    """
+    recent = {f.volume_id for f in findings
+              if f.kind in ORPHAN_KINDS and f.recent}
+    judged = {b.volume_id for b in backings
+              if b.quarantined is None} - recent
+    missing = {f.volume_id for f in findings
+               if f.kind in ORPHAN_KINDS and not f.recent}
+    if not judged or len(missing) * 100 <= max_percent * len(judged):
+        return None
+    return ('%d of the %d volume ids of this backend\'s backings (%d%%) are '
+            'not on the id list, more than --max-orphan-percent %d: the '
+            'list looks incomplete (one project only, another cloud, cut '
+            'short?). Check the list (e.g. "openstack volume list '
+            '--all-projects"), or pass --max-orphan-percent 100 if they '
+            'really are leftovers'
+            % (len(missing), len(judged),
+               round(100.0 * len(missing) / len(judged)), max_percent))
 
 
 def summary(findings):
-    """{kind: count} over every kind (zeros included), recent ones out."""
-    counts = {kind: 0 for kind in KINDS}
+    """{kind: count} of the leftovers (zeros included).
+
+    Recent findings and quarantined backings are not leftovers.
+    """
+    counts = {kind: 0 for kind in KINDS if kind != QUARANTINED}
     for f in problems(findings):
         counts[f.kind] += 1
     return counts
 
 
 def problems(findings):
-    """The findings that are leftovers: all but the recent ones."""
-    return [f for f in findings if not f.recent]
-
-
-class Fixer:
-    """Removes findings through :class:`vmware_backend.vsphere.ops.VolumeOps`.
-
-    :param ops: a ``VolumeOps``.
-    :param backings: the backings the findings were computed from (to find
-        the source of a failed clone).
-    :param known_ids: the ids Cinder knows; checked again before each
-        removal.
-    :param min_age: seconds; a backing or marker found (re)made less than
-        that ago when it is read again just before its removal is kept.
-    """
-
-    def __init__(self, ops, backings, known_ids, min_age=0, clock=time.time):
-        self._ops = ops
-        self._by_id = {b.volume_id: b for b in backings}
-        self._known = set(known_ids)
-        self._min_age = min_age
-        self._clock = clock
-
-    def _extra(self, ref):
-        return vsphere_ops.extra_config_dict(
-            self._ops.properties(ref, ('config.extraConfig',)))
-
-    def fix(self, finding):
-        """Remove one finding; raises what the vCenter call raised."""
-        if finding.blocked:
-            raise ValueError('%s of %s is kept: %s'
-                             % (finding.kind, finding.volume_id,
-                                finding.blocked))
-        if finding.recent:
-            raise ValueError('%s of %s is recent: skipped'
-                             % (finding.kind, finding.volume_id))
-        if finding.kind == STALE_MARKER:
-            self._clear_marker(finding)
-        elif finding.kind == STALE_SNAPSHOT:
-            self._ops.remove_snapshot(
-                inventory.to_suds(finding.item_ref),
-                'snapshot %s of volume %s' % (finding.item,
-                                              finding.volume_id))
-        else:
-            self._destroy(finding)
-
-    def _recent(self, since):
-        return is_recent(since, self._clock(), self._min_age)
-
-    def _clear_marker(self, finding):
-        ref = inventory.to_suds(finding.ref)
-        clone_id = finding.clone_id
-        extra = self._extra(ref)
-        since = specs.marker_since(extra, clone_id)
-        if since != finding.since and self._recent(since):
-            raise ValueError('the marker of clone %s on volume %s was set '
-                             'again meanwhile' % (clone_id,
-                                                  finding.volume_id))
-        self._ops.set_extra_config(
-            ref, specs.clear_marker_entries(clone_id),
-            'volume %s' % finding.volume_id)
-
-    def _destroy(self, finding):
-        if finding.volume_id in self._known:
-            raise ValueError('volume %s is known to Cinder'
-                             % finding.volume_id)
-        ref = inventory.to_suds(finding.ref)
-        extra = self._extra(ref)
-        if extra.get(specs.KEY_VOLUME_ID) != finding.volume_id:
-            raise ValueError('VM %s is no longer the backing of volume %s'
-                             % (finding.ref.value, finding.volume_id))
-        try:
-            created = int(extra.get(specs.KEY_CREATED))
-        except (TypeError, ValueError):
-            created = None
-        if created != finding.since and self._recent(created):
-            raise ValueError('the backing of volume %s was made again '
-                             'meanwhile' % finding.volume_id)
-        self._ops.destroy(ref, 'volume %s' % finding.volume_id)
-        LOG.info('Destroyed backing %s of unknown volume %s.',
-                 finding.ref.value, finding.volume_id)
-        if finding.parent:
-            self._release_source(finding.volume_id, finding.parent)
-
-    def _release_source(self, clone_id, parent):
-        source_id, _sep, snap_name = parent.partition(':')
-        source = self._by_id.get(source_id)
-        if source is None:
-            return
-        ref = inventory.to_suds(source.ref)
-        entries = specs.clear_marker_entries(clone_id)
-        if any(key in source.extra for key in entries):
-            self._ops.set_extra_config(ref, entries,
-                                       'volume %s' % source_id)
-        snap_ref = source.snapshots.get(snap_name)
-        if snap_name.startswith(TEMP_SNAPSHOT_PREFIX) and \
-                snap_name == TEMP_SNAPSHOT_PREFIX + clone_id and \
-                snap_ref is not None:
-            self._ops.remove_snapshot(
-                inventory.to_suds(snap_ref),
-                'snapshot %s of volume %s' % (snap_name, source_id))
+    """The findings that are leftovers: not recent, not quarantined."""
+    return [f for f in findings if not f.recent and f.kind != QUARANTINED]

@@ -26,7 +26,13 @@ from vmware_backend.vsphere import specs
 KiB_PER_GiB = 1024 * 1024
 
 VM_PATHS = ('name', 'config.instanceUuid', 'config.extraConfig', 'snapshot',
-            'datastore')
+            'datastore', 'parent')
+
+# How a backing relates to the backend reading it (see ownership()).
+OWN = 'own'
+LEGACY = 'legacy'
+FOREIGN = 'foreign'
+
 INSTANCE_PATHS = ('name', 'config.extraConfig')
 DEVICE_PATH = 'config.hardware.device'
 
@@ -46,6 +52,23 @@ class Backing:
     attached_to: list = dataclasses.field(default_factory=list)
     # {snapshot name: its createTime in seconds since the epoch}
     snapshot_times: dict = dataclasses.field(default_factory=dict)
+    # The folder holding the VM, and the backend's volume folder it was
+    # read below (None when the whole inventory was read).
+    parent_folder: inventory.MoRef = None
+    folder: inventory.MoRef = None
+
+    @property
+    def owner(self):
+        """The backend id recorded on the backing, or None (older ones)."""
+        return self.extra.get(specs.KEY_BACKEND) or None
+
+    @property
+    def quarantined(self):
+        """When ``audit --fix`` quarantined it (epoch seconds), or None."""
+        try:
+            return int(self.extra.get(specs.KEY_QUARANTINED))
+        except (TypeError, ValueError):
+            return None
 
     @property
     def created(self):
@@ -215,7 +238,8 @@ def parse(objects):
                                   for d in props.get('datastore') or []),
                 snapshots=snapshot_names(props),
                 disks=vm_disks,
-                snapshot_times=snapshot_times(props)))
+                snapshot_times=snapshot_times(props),
+                parent_folder=props.get('parent')))
             continue
         marks = attachment_marks(extra)
         if marks:
@@ -307,20 +331,51 @@ def read(session, devices=True, root=None, volume_folder=None):
                       'Datastore': ['name']}, root=root)
         _others, instances = parse(wide)
         objects = [item for item in wide if item[0].type == 'Datastore']
-        seen = set()
+        read_below = {}
         for folder in volume_folders(session, volume_folder):
             for ref, props in inventory.read_container(
                     session, {'VirtualMachine': vm_paths}, root=folder):
-                if ref not in seen:
-                    seen.add(ref)
+                if ref not in read_below:
+                    read_below[ref] = folder
                     objects.append((ref, props))
         backings, _instances = parse(objects)
+        for backing in backings:
+            backing.folder = read_below.get(backing.ref)
     if devices:
         link_attachments(backings, instances)
     return backings, instances
 
 
-def volume_row(backing):
+def ownership(backing, backend):
+    """How ``backing`` relates to the backend whose id is ``backend``.
+
+    :data:`OWN`: it records ``backend`` as its owner. :data:`LEGACY`: it
+    records no owner (made before backings recorded one) and sits directly
+    in the backend's volume folder, so it is taken as the backend's.
+    :data:`FOREIGN`: anything else (another backend's, or an ownerless
+    backing elsewhere, e.g. in a sub-folder).
+    """
+    owner = backing.owner
+    if owner:
+        return OWN if owner == backend else FOREIGN
+    if backing.folder is not None and backing.parent_folder == backing.folder:
+        return LEGACY
+    return FOREIGN
+
+
+def split_by_owner(backings, backend):
+    """This backend's backings (own and legacy) and the others.
+
+    :returns: ``(owned, foreign)``, each in the given order.
+    """
+    owned, foreign = [], []
+    for backing in backings:
+        (foreign if ownership(backing, backend) == FOREIGN
+         else owned).append(backing)
+    return owned, foreign
+
+
+def volume_row(backing, backend=None):
     """A backing as a plain dict for tables and JSON."""
     return {
         'volume_id': backing.volume_id,
@@ -332,4 +387,7 @@ def volume_row(backing):
         'attached_to': list(backing.attached_to),
         'parent': backing.parent,
         'linked_clones': dict(backing.clone_markers),
+        'owner': backing.owner,
+        'ownership': ownership(backing, backend) if backend else None,
+        'quarantined': backing.quarantined,
     }

@@ -13,8 +13,11 @@ import time
 from vmware_backend.cmd import output
 from vmware_backend.cmd import render
 
-# audit --min-age default (vmware_backend.admin.audit.DEFAULT_MIN_AGE)
+# audit defaults (vmware_backend.admin.audit.DEFAULT_*), kept here so the
+# parser does not import the admin modules
 DEFAULT_MIN_AGE = 3600
+DEFAULT_GRACE = 7 * 24 * 3600
+DEFAULT_MAX_ORPHAN_PERCENT = 50
 
 
 def _require_vcenter(options):
@@ -57,20 +60,59 @@ def cmd_pools(args, options, out):
     return output.EXIT_OK
 
 
+def _owned_backings(session, options, out, devices):
+    """This backend's backings (with their instances) and its id.
+
+    Reads the backings below ``vcenter_volume_folder`` of each datacenter
+    and keeps those recording this backend as their owner, and ownerless
+    ones (earlier releases) directly in the folder; other owners' backings
+    are only counted.
+
+    :returns: ``(backend id, owned, foreign, instances)``.
+    """
+    from vmware_backend.admin import listing
+    from vmware_backend.vsphere import specs
+    folder = options['vcenter_volume_folder']
+    backend = specs.backend_id(options['vcenter_backend_name'], folder)
+    out.progress('Reading the backings in folder %s of each datacenter '
+                 'and every VM of the inventory (paged) ...' % folder)
+    backings, instances = listing.read(session, devices=devices,
+                                       volume_folder=folder)
+    owned, foreign = listing.split_by_owner(backings, backend)
+    if foreign:
+        out.progress('Ignored %d backing(s) of other owners in the folder: '
+                     '%s.' % (len(foreign), _owner_counts_text(foreign)))
+    return backend, owned, foreign, instances
+
+
+def _owner_counts(backings):
+    counts = {}
+    for backing in backings:
+        owner = backing.owner or '(none, outside the volume folder)'
+        counts[owner] = counts.get(owner, 0) + 1
+    return counts
+
+
+def _owner_counts_text(backings):
+    return ', '.join('%s x%d' % item
+                     for item in sorted(_owner_counts(backings).items()))
+
+
 def cmd_volumes(args, options, out):
     from vmware_backend.admin import listing
     _require_vcenter(options)
     session = _session(options)
     try:
-        out.progress('Reading every VM of the inventory (paged) ...')
         start = time.monotonic()
-        backings, _instances = listing.read(session, devices=True)
-        out.progress('Found %d backing(s) in %.1fs (%d SOAP calls).' % (
-            len(backings), time.monotonic() - start,
-            session.total_requests()))
+        backend, backings, _foreign, _instances = _owned_backings(
+            session, options, out, devices=True)
+        out.progress('Found %d backing(s) of %s in %.1fs (%d SOAP calls).'
+                     % (len(backings), backend, time.monotonic() - start,
+                        session.total_requests()))
     finally:
         session.close()
-    out.result([listing.volume_row(b) for b in backings], render.volumes)
+    out.result([listing.volume_row(b, backend) for b in backings],
+               render.volumes)
     return output.EXIT_OK
 
 
@@ -107,73 +149,90 @@ def confirm(question, stdin=None, stderr=None):
 
 def cmd_audit(args, options, out):
     from vmware_backend.admin import audit
-    from vmware_backend.admin import listing
     known = read_volume_ids(args.volume_ids)
     _require_vcenter(options)
-    folder = options['vcenter_volume_folder']
     session = _session(options)
+    mode = '--purge' if args.purge else '--fix' if args.fix else None
 
     def read():
-        out.progress('Reading the backings in folder %s of each datacenter '
-                     'and every VM of the inventory (paged) ...' % folder)
-        return listing.read(session, devices=False, volume_folder=folder)
+        backend, owned, foreign, instances = _owned_backings(
+            session, options, out, devices=False)
+        findings = audit.find(owned, known, instances, min_age=args.min_age,
+                              grace=args.grace)
+        return backend, owned, foreign, findings
 
     try:
-        backings, instances = read()
-        findings = audit.find(backings, known, instances,
-                              min_age=args.min_age)
-        report = _audit_report(findings, backings, known, args.min_age)
-        if not args.fix:
+        backend, backings, foreign, findings = read()
+        report = _audit_report(findings, backings, foreign, known, args,
+                               backend)
+        if mode is None:
             out.result(report, render.audit)
             if audit.problems(findings):
                 return output.EXIT_PROBLEM
             return output.EXIT_OK
-        plan = audit.removal_order(findings, backings)
+        if args.purge:
+            plan = audit.purge_order(findings, backings)
+        else:
+            plan = audit.removal_order(findings, backings)
         if plan and not known:
             raise output.UsageError('--volume-ids lists no volume id: '
                                     'every backing would count as '
-                                    'orphaned; refusing to --fix')
+                                    'orphaned; refusing to %s' % mode)
+        problem = audit.list_problem(findings, backings,
+                                     args.max_orphan_percent)
+        if plan and problem:
+            out.result(report, render.audit)
+            out.error('refusing to %s: %s' % (mode, problem))
+            return output.EXIT_USAGE
         if plan and not args.yes:
             if not sys.stdin.isatty():
                 out.result(report, render.audit)
-                out.error('no terminal to confirm the removal',
-                          'pass --yes to remove without a confirmation')
+                out.error('no terminal to confirm the changes',
+                          'pass --yes to act without a confirmation')
                 return output.EXIT_USAGE
             out.progress(render.audit(report))
-            if not confirm('Remove the %d fixable leftover(s) listed '
-                           'above?' % len(plan)):
-                out.progress('Nothing removed.')
+            if not confirm('%s the %d item(s) listed above?' % (
+                    'Destroy' if args.purge else 'Fix', len(plan))):
+                out.progress('Nothing changed.')
                 return output.EXIT_PROBLEM
-        results = _fix(session, plan, backings, known, out, args.min_age)
+        results = _fix(session, plan, backings, known, out, args.min_age,
+                       backend)
         if plan:
             out.progress('Confirming:')
-            backings, instances = read()
-        remaining = audit.problems(audit.find(backings, known, instances,
-                                              min_age=args.min_age))
+            _backend, backings, foreign, after = read()
+        else:
+            after = findings
+        remaining = audit.problems(after)
+        if args.purge:
+            remaining += [f for f in after if f.purgeable]
     finally:
         session.close()
-    report['fixed'] = sum(1 for r in results.values() if r == 'removed')
+    report['mode'] = mode
+    report['fixed'] = sum(1 for r in results.values() if r == 'done')
     for finding, row in zip(findings, report['findings']):
         row['result'] = results.get(id(finding), finding.action())
     report['remaining'] = [f.as_dict() for f in remaining]
+    report['quarantined'] = sum(1 for f in after
+                                if f.kind == audit.QUARANTINED)
     out.result(report, render.audit)
     return output.EXIT_PROBLEM if remaining else output.EXIT_OK
 
 
-def _fix(session, plan, backings, known, out, min_age=0):
-    """Remove the findings of ``plan``; {id(finding): result text}."""
-    from vmware_backend.admin import audit
+def _fix(session, plan, backings, known, out, min_age=0, backend=None):
+    """Carry out the findings of ``plan``; {id(finding): result text}."""
+    from vmware_backend.admin import audit_fix
     from vmware_backend.vsphere import ops as vsphere_ops
-    fixer = audit.Fixer(vsphere_ops.VolumeOps(session), backings, known,
-                        min_age=min_age)
+    fixer = audit_fix.Fixer(vsphere_ops.VolumeOps(session), backings, known,
+                            min_age=min_age, backend=backend)
     results = {}
     for index, finding in enumerate(plan, 1):
         label = ' '.join(filter(None, (finding.kind, finding.volume_id,
                                        finding.item)))
-        out.progress('[%d/%d] removing %s ...' % (index, len(plan), label))
+        out.progress('[%d/%d] %s: %s ...'
+                     % (index, len(plan), label, finding.action()))
         try:
             fixer.fix(finding)
-            results[id(finding)] = 'removed'
+            results[id(finding)] = 'done'
         except Exception as err:
             results[id(finding)] = 'failed: %s' % (
                 getattr(err, 'msg', None) or err)
@@ -181,14 +240,25 @@ def _fix(session, plan, backings, known, out, min_age=0):
     return results
 
 
-def _audit_report(findings, backings, known, min_age=0):
+def _audit_report(findings, backings, foreign, known, args, backend):
     from vmware_backend.admin import audit
+    from vmware_backend.admin import listing
+    quarantined = [f for f in findings if f.kind == audit.QUARANTINED]
     return {
+        'backend': backend,
         'backings': len(backings),
+        'legacy_backings': sum(
+            1 for b in backings
+            if listing.ownership(b, backend) == listing.LEGACY),
+        'foreign_backings': _owner_counts(foreign),
         'known_ids': len(known),
-        'min_age': min_age,
+        'min_age': args.min_age,
+        'grace': args.grace,
         'summary': audit.summary(findings),
-        'recent': len(findings) - len(audit.problems(findings)),
+        'recent': sum(1 for f in findings
+                      if f.recent and f.kind != audit.QUARANTINED),
+        'quarantined': len(quarantined),
+        'purgeable': sum(1 for f in quarantined if f.purgeable),
         'findings': [f.as_dict() for f in findings],
     }
 

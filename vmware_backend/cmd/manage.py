@@ -57,29 +57,38 @@ COMMANDS = {
         'provisioned GiB, and the hosts that mount each one.'),
     'volumes': (
         'list the volume backings this backend manages',
-        'List the backing VMs this backend manages (extraConfig '
-        'vmware_backend.managed=true): volume id, size, datastore, '
-        'snapshots, the instance VMs it is attached to and linked-clone '
-        'dependencies. Reads every VM of the inventory once (paged).'),
+        'List the backing VMs of this backend: those below '
+        'vcenter_volume_folder of each datacenter that record this backend '
+        '(vcenter_backend_name@vcenter_volume_folder) as their owner, and '
+        'ownerless ones made by earlier releases directly in that folder '
+        '(marked "legacy"). Volume id, size, datastore, snapshots, the '
+        'instance VMs it is attached to, linked-clone dependencies and '
+        'quarantine state. Backings of other owners are only counted.'),
     'audit': (
-        'find (and optionally remove) leftovers Cinder does not know',
-        'Compare the backings on vCenter with the volume ids Cinder knows '
-        '(--volume-ids FILE, "-" for stdin, one id per line, e.g. from '
-        '"openstack volume list --all-projects -f value -c ID") and '
-        'report: orphaned backings (id unknown to Cinder), failed clones '
-        '(orphans that are linked clones), stale temporary snapshots '
-        '(clone-<id> whose clone is gone) and stale clone markers '
-        '(vmware_backend.clone.<id> whose clone is gone). With --fix they '
-        'are removed after a confirmation (--yes to skip it; without a '
-        'terminal --yes is required). Nothing Cinder knows is removed, '
-        'nor an orphan that a known volume depends on or an instance has '
-        'attached. Backings are read below the vcenter_volume_folder of '
-        'each datacenter only (other VMs only for their attachments). '
-        'Since the id list predates the read, anything made less than '
-        '--min-age seconds ago (a volume created after the list was '
-        'taken, a linked clone being made) is listed as "recent, '
-        'skipped": never removed and not counted; run the audit again '
-        'later. Exits 1 when leftovers (other than recent ones) remain.'),
+        'find leftovers Cinder does not know; quarantine, restore, purge',
+        'Compare this backend\'s backings (see "volumes") with the volume '
+        'ids Cinder knows (--volume-ids FILE, "-" for stdin, one id per '
+        'line, e.g. from "openstack volume list --all-projects -f value '
+        '-c ID") and report: orphaned backings (id unknown to Cinder), '
+        'failed clones (orphans that are linked clones), stale temporary '
+        'snapshots (clone-<id> whose clone is gone), stale clone markers '
+        '(vmware_backend.clone.<id> whose clone is gone), duplicate '
+        'backings of a known id (never changed automatically), and '
+        'quarantined backings. --fix removes the stale markers and '
+        'snapshots, moves orphans into quarantine (the "quarantine" folder '
+        'below the volume folder, with the time recorded; they keep '
+        'working if Cinder still uses them) and restores quarantined '
+        'backings whose id Cinder knows. --purge destroys quarantined '
+        'backings older than --grace. Both refuse an id list that looks '
+        'incomplete: more than --max-orphan-percent of the backend\'s '
+        'backings missing from it. Both ask for a confirmation (--yes to '
+        'skip it; without a terminal --yes is required). Nothing Cinder '
+        'knows is removed, nor an orphan that a known volume depends on or '
+        'an instance has attached. Since the id list predates the read, '
+        'anything made less than --min-age seconds ago is listed as '
+        '"recent, skipped": never changed and not counted; run the audit '
+        'again later. Exits 1 when leftovers (other than recent and '
+        'quarantined ones) remain.'),
     'demo': (
         'run the volume lifecycle and show what each step costs',
         'Run the volume lifecycle (create, extend, snapshot, clones '
@@ -133,10 +142,19 @@ def build_parser():
         '--volume-ids', metavar='FILE', required=True,
         help='file with the volume ids Cinder knows, one per line ("-": '
              'stdin); blank lines and "#" comments are skipped')
-    audit.add_argument('--fix', action='store_true',
-                       help='remove what is found, after a confirmation')
+    action = audit.add_mutually_exclusive_group()
+    action.add_argument(
+        '--fix', action='store_true',
+        help='remove stale markers and temporary snapshots, move orphans '
+             'into quarantine and restore quarantined volumes Cinder knows, '
+             'after a confirmation')
+    action.add_argument(
+        '--purge', action='store_true',
+        help='destroy the quarantined backings whose grace period '
+             '(--grace) has passed, after a confirmation')
     audit.add_argument('--yes', action='store_true',
-                       help='with --fix: do not ask for a confirmation')
+                       help='with --fix or --purge: do not ask for a '
+                            'confirmation')
     audit.add_argument(
         '--min-age', metavar='SECONDS', type=_seconds,
         default=commands.DEFAULT_MIN_AGE,
@@ -145,6 +163,18 @@ def build_parser():
              'without a recorded time count as old); younger ones are '
              'listed as "recent, skipped" and do not make the exit status '
              '1 (default: 3600; 0: no age limit)')
+    audit.add_argument(
+        '--grace', metavar='SECONDS', type=_seconds,
+        default=commands.DEFAULT_GRACE,
+        help='time a backing stays in quarantine before --purge may '
+             'destroy it (default: 604800, a week)')
+    audit.add_argument(
+        '--max-orphan-percent', metavar='PCT', type=_percent,
+        default=commands.DEFAULT_MAX_ORPHAN_PERCENT,
+        help='--fix and --purge refuse to act when more than PCT percent '
+             'of the volume ids of this backend\'s backings (quarantined '
+             'and recent ones left out) are missing from --volume-ids: '
+             'the list then looks incomplete (default: 50; 100: no check)')
     demo = subparsers['demo']
     demo.add_argument(
         '--instance', metavar='MOREF',
@@ -165,11 +195,21 @@ def _seconds(text):
     return value
 
 
+def _percent(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not a whole number' % text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError('must be from 0 to 100')
+    return value
+
+
 def parse_args(argv):
     """Parsed arguments; argparse exits with status 2 on bad usage."""
     args = build_parser().parse_args(argv)
-    if getattr(args, 'yes', False) and not args.fix:
-        build_parser().error('--yes only applies with --fix')
+    if getattr(args, 'yes', False) and not (args.fix or args.purge):
+        build_parser().error('--yes only applies with --fix or --purge')
     return args
 
 

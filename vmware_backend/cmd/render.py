@@ -63,6 +63,15 @@ def _snapshots_cell(names):
     return '%d: %s' % (len(names), ', '.join(names))
 
 
+def _note_cell(row):
+    notes = []
+    if row.get('ownership') == 'legacy':
+        notes.append('legacy: no owner recorded')
+    if row.get('quarantined') is not None:
+        notes.append('quarantined')
+    return ', '.join(notes)
+
+
 def volumes(rows):
     """The ``volumes`` listing as a table."""
     table_rows = [{
@@ -73,34 +82,58 @@ def volumes(rows):
         'attached': r['attached_to'],
         'moref': r['moref'],
         'parent': r['parent'],
+        'note': _note_cell(r),
     } for r in rows]
-    return formatting.table(
+    parts = [formatting.table(
         [('volume_id', 'VOLUME ID'), ('size', 'SIZE GiB'),
          ('datastore', 'DATASTORE'), ('snapshots', 'SNAPSHOTS'),
          ('attached', 'ATTACHED TO'), ('moref', 'BACKING'),
-         ('parent', 'LINKED CLONE OF')], table_rows)
+         ('parent', 'LINKED CLONE OF'), ('note', 'NOTE')], table_rows)]
+    legacy = sum(1 for r in rows if r.get('ownership') == 'legacy')
+    if legacy:
+        parts.append(LEGACY_NOTE % legacy)
+    return '\n\n'.join(parts)
+
+
+LEGACY_NOTE = ('%d backing(s) record no owner (made by an earlier release) '
+               'and count as this backend\'s because they are directly in '
+               'its volume folder.')
 
 
 def audit(report):
     """The ``audit`` report as text."""
     columns = [('kind', 'KIND'), ('volume_id', 'VOLUME ID'),
                ('moref', 'BACKING'), ('item', 'ITEM'),
-               ('detail', 'DETAIL'), ('action', 'WITH --fix')]
+               ('detail', 'DETAIL'), ('action', 'ACTION')]
     if report.get('fixed') is not None:
         columns[-1] = ('result', 'RESULT')
     parts = [formatting.table(columns, report['findings'],
-                              title='Leftovers:')]
+                              title='Findings:')]
     counts = ', '.join('%s %d' % (kind, count)
                        for kind, count in report['summary'].items())
-    parts.append('%d backing(s) checked against %d volume id(s): %s.'
-                 % (report['backings'], report['known_ids'], counts))
+    parts.append('%d backing(s) of %s checked against %d volume id(s): %s.'
+                 % (report['backings'], report.get('backend'),
+                    report['known_ids'], counts))
+    foreign = report.get('foreign_backings') or {}
+    if foreign:
+        parts.append('%d backing(s) of other owners in the folder ignored: '
+                     '%s.' % (sum(foreign.values()), ', '.join(
+                         '%s x%d' % item for item in sorted(foreign.items()))))
+    if report.get('legacy_backings'):
+        parts.append(LEGACY_NOTE % report['legacy_backings'])
     if report.get('recent'):
         parts.append('%d recent item(s) (made less than %ss ago) skipped: '
-                     'neither removed nor counted; run the audit again '
+                     'neither changed nor counted; run the audit again '
                      'later.' % (report['recent'], report.get('min_age')))
+    if report.get('quarantined'):
+        parts.append('%d backing(s) in quarantine, %d past the %ss grace '
+                     'period (destroyed by --purge).'
+                     % (report['quarantined'], report.get('purgeable', 0),
+                        report.get('grace')))
     if report.get('remaining') is not None:
-        parts.append('%d leftover(s) remain after the fix.'
-                     % len(report['remaining']))
+        parts.append('%d leftover(s) remain after %s.'
+                     % (len(report['remaining']),
+                        report.get('mode') or 'the fix'))
     return '\n\n'.join(parts)
 
 

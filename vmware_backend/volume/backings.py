@@ -12,6 +12,7 @@ from oslo_log import log as logging
 
 from vmware_backend import exceptions
 from vmware_backend.volume import placement as placement_mod
+from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import session as vc_session
@@ -53,6 +54,12 @@ class BackingAccess:
         return self._ops
 
     @property
+    def backend_id(self):
+        """The owner recorded on the backings this driver makes."""
+        return specs.backend_id(self.options['vcenter_backend_name'],
+                                self.options['vcenter_volume_folder'])
+
+    @property
     def placement(self):
         if self._placement is None:
             self._placement = placement_mod.PlacementService(self.session,
@@ -72,7 +79,11 @@ class BackingAccess:
         Tries the cached moref first; when vCenter says it is gone (or it
         now belongs to another VM), looks the backing up again by
         instanceUuid, once.
+
+        :raises exceptions.InvalidVolume: ``volume_id`` is not a UUID
+            (checked before anything is sent to vCenter).
         """
+        volume_types.checked_id(volume_id)
         with self._hint_lock:
             hint = self._hints.get(volume_id)
         paths = tuple(paths)

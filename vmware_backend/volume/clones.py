@@ -187,7 +187,8 @@ class CloneMixin:
             resource_pool=source_props.get('resourcePool'),
             disk_move_type=specs.LINKED_MOVE_TYPE)
         spec = specs.clone_spec(factory, name, volume_id, location,
-                                snapshot=snapshot_ref, extra_entries=extra)
+                                snapshot=snapshot_ref, extra_entries=extra,
+                                owner=self.backend_id)
         return self.ops.clone(source_ref, source_props['parent'], name, spec,
                               target)
 
@@ -205,7 +206,8 @@ class CloneMixin:
             disks=[specs.disk_locator(factory, source_disk.key, datastore,
                                       profile.disk_type)])
         spec = specs.clone_spec(factory, name, volume.id, location,
-                                snapshot=snapshot_ref, extra_entries=extra)
+                                snapshot=snapshot_ref, extra_entries=extra,
+                                owner=self.backend_id)
         return self._in_volume_folder(
             place, lambda folder: self.ops.clone(source_ref, folder, name,
                                                  spec, target))

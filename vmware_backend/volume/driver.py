@@ -10,9 +10,11 @@ Cinder's objects and plain ones both work. Nothing here imports Cinder.
 
 from oslo_log import log as logging
 
+from vmware_backend import exceptions
 from vmware_backend.volume import backings
 from vmware_backend.volume import clones
 from vmware_backend.volume import connections
+from vmware_backend.volume import datastore
 from vmware_backend.volume import lifecycle
 from vmware_backend.volume import snapshots
 
@@ -47,11 +49,41 @@ class VMwareVolumeDriver(lifecycle.LifecycleMixin, snapshots.SnapshotMixin,
         self.session.api
 
     def check_for_setup_error(self):
-        """Check that the configured clusters exist and have a pool."""
+        """Refuse to start when no volume could ever be created.
+
+        Cinder reports a backend whose ``check_for_setup_error`` returns as
+        up, and then sends it volumes; a configured cluster that does not
+        exist (a typo) or a configuration leaving no usable datastore would
+        make every create fail later. One inventory read.
+
+        :raises exceptions.BackendSetupError: naming the problem and the
+            option to fix.
+        """
         pools = self.placement.pools(refresh=True)
+        inventory = self.placement.inventory()
+        names = self.options.get('vcenter_cluster_names') or ()
+        _hosts, missing = datastore.cluster_hosts(inventory, names)
+        if missing:
+            found = sorted(props.get('name') or ref.value for ref, props in
+                           inventory.compute_resources.items()
+                           if ref.type == datastore.CLUSTER_TYPE)
+            raise exceptions.BackendSetupError(
+                problem='cluster(s) %s named in vcenter_cluster_names do '
+                        'not exist in vCenter (clusters found: %s)'
+                        % (', '.join(repr(n) for n in missing),
+                           ', '.join(found) or 'none'),
+                fix='correct vcenter_cluster_names, or leave it empty to '
+                    'use every cluster')
         if not pools:
-            LOG.warning('No usable datastore found: %s',
-                        self.placement.rejected())
+            rejected = self.placement.rejected()
+            raise exceptions.BackendSetupError(
+                problem='no usable datastore: %s' % (
+                    '; '.join('%s: %s' % item
+                              for item in sorted(rejected.items())) or
+                    'vCenter has no datastore'),
+                fix='check vcenter_datastore_regex, vcenter_datastore_types '
+                    'and vcenter_cluster_names ("vmware-backend-manage '
+                    'check" lists every datastore and why it is rejected)')
 
     def get_volume_stats(self, refresh=False):
         """Backend statistics with one pool per usable datastore."""

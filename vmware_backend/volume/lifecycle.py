@@ -29,7 +29,8 @@ class LifecycleMixin:
             self.session.factory,
             specs.backing_name(volume_types.volume_name(volume)),
             volume.id, size, profile.disk_type, profile.adapter_type,
-            place.datastore_name, self.options['vcenter_backing_memory_mb'])
+            place.datastore_name, self.options['vcenter_backing_memory_mb'],
+            owner=self.backend_id)
         with self._cleanup_on_failure(volume.id):
             ref = self._in_volume_folder(
                 place, lambda folder: self.ops.create_backing(

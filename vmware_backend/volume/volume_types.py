@@ -5,7 +5,10 @@ they work with Cinder's versioned objects and with plain test doubles.
 """
 
 import collections
+import difflib
+import math
 import numbers
+import uuid
 
 from vmware_backend import conf
 from vmware_backend import exceptions
@@ -13,6 +16,12 @@ from vmware_backend import exceptions
 SPEC_DISK_TYPE = 'vmware:vmdk_type'
 SPEC_ADAPTER_TYPE = 'vmware:adapter_type'
 SPEC_CLONE_TYPE = 'vmware:clone_type'
+SPEC_NAMESPACE = 'vmware:'
+
+# The largest virtual disk vSphere creates (VMFS 5/6, NFS, vSAN): 62 TiB.
+MAX_SIZE_GB = 62 * 1024
+# How much of a bad volume id error messages quote.
+_ID_QUOTE_CHARS = 60
 
 VolumeProfile = collections.namedtuple(
     'VolumeProfile', 'disk_type adapter_type clone_type')
@@ -51,13 +60,33 @@ def _spec(specs, key, default, volume):
     return value
 
 
+def _check_spec_keys(specs, volume):
+    """Refuse ``vmware:*`` keys this driver does not know.
+
+    A misspelt key would otherwise be ignored silently and the volume made
+    with the default; keys of other namespaces (``capabilities:``,
+    ``volume_backend_name``...) belong to Cinder and are left alone.
+    """
+    for key in sorted(str(k) for k in specs):
+        if not key.startswith(SPEC_NAMESPACE) or key in _ALLOWED:
+            continue
+        close = difflib.get_close_matches(key, sorted(_ALLOWED), n=1,
+                                          cutoff=0.6)
+        raise exceptions.UnknownExtraSpec(
+            volume=describe(volume), spec=key,
+            hint=('did you mean %s? ' % close[0]) if close else '',
+            known=', '.join(sorted(_ALLOWED)))
+
+
 def profile(volume, options):
     """Disk, adapter and clone type of ``volume``, checked.
 
     :raises exceptions.InvalidExtraSpec: naming the spec and the allowed
-        values.
+        values; :class:`exceptions.UnknownExtraSpec` for a ``vmware:`` key
+        this driver does not know, with the closest known one.
     """
     specs = extra_specs(volume)
+    _check_spec_keys(specs, volume)
     return VolumeProfile(
         disk_type=_spec(specs, SPEC_DISK_TYPE,
                         options['vcenter_default_disk_type'], volume),
@@ -67,18 +96,65 @@ def profile(volume, options):
                          options['vcenter_default_clone_type'], volume))
 
 
-def checked_size(volume, size=None):
-    """The size in GiB, which must be a positive whole number.
+_FROM_VOLUME = object()
 
-    :raises exceptions.InvalidVolume: naming the bad size.
+
+def checked_size(volume, size=_FROM_VOLUME):
+    """The size in GiB: a whole number from 1 to :data:`MAX_SIZE_GB`.
+
+    :param size: the size to check (e.g. an extend's new size); default:
+        ``volume.size``. None is refused like any other bad value.
+    :raises exceptions.InvalidVolume: naming the bad size and what is
+        allowed.
     """
-    size = getattr(volume, 'size', None) if size is None else size
-    if isinstance(size, bool) or not isinstance(size, numbers.Number) or \
-            size != int(size) or size <= 0:
+    size = getattr(volume, 'size', None) if size is _FROM_VOLUME else size
+    whole = (isinstance(size, numbers.Integral) or
+             (isinstance(size, numbers.Real) and math.isfinite(size) and
+              size == int(size)))
+    if isinstance(size, bool) or not whole or size <= 0:
         raise exceptions.InvalidVolume(
             volume=describe(volume),
-            reason='size %r is not a positive whole number of GiB' % (size,))
+            reason='size %r is not a positive whole number of GiB; give '
+                   'a size from 1 to %d GiB' % (size, MAX_SIZE_GB))
+    if size > MAX_SIZE_GB:
+        raise exceptions.InvalidVolume(
+            volume=describe(volume),
+            reason='size %r GiB is larger than the largest virtual disk '
+                   'vSphere supports (62 TiB = %d GiB); give a size from 1 '
+                   'to %d GiB' % (size, MAX_SIZE_GB, MAX_SIZE_GB))
     return int(size)
+
+
+def quoted_id(value):
+    """``value`` for an error message: escaped, and shortened when long."""
+    text = repr(value)
+    if len(text) > _ID_QUOTE_CHARS:
+        length = len(value) if isinstance(value, str) else len(text)
+        text = '%s... (%d characters)' % (text[:_ID_QUOTE_CHARS], length)
+    return text
+
+
+def checked_id(volume_id):
+    """``volume_id`` if it is a UUID in Cinder's text form (lower case).
+
+    The id becomes the backing's ``instanceUuid`` and part of its name, so
+    anything else (an empty string, a path, a 300-character string) is
+    refused before vCenter is asked anything.
+
+    :raises exceptions.InvalidVolume: naming the (escaped, shortened) id.
+    """
+    try:
+        valid = (isinstance(volume_id, str) and
+                 str(uuid.UUID(volume_id)) == volume_id)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise exceptions.InvalidVolume(
+            volume=quoted_id(volume_id),
+            reason='the volume id is not a UUID (like '
+                   '0f8fad5b-d9cb-469f-a165-70867728950e); Cinder volume ids '
+                   'are UUIDs, so pass the id Cinder gave the volume')
+    return volume_id
 
 
 def pool_name(volume):

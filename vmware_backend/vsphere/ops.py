@@ -188,6 +188,11 @@ class VolumeOps:
         self._session.invoke_task('RelocateVM_Task', vm, target=target,
                                   spec=spec)
 
+    def move_into_folder(self, folder, vms, target):
+        """``Folder.MoveIntoFolder_Task``: move the VMs ``vms`` into it."""
+        self._session.invoke_task('MoveIntoFolder_Task', folder,
+                                  target=target, list=vms)
+
     # Attachments -----------------------------------------------------------
 
     def attachment_marks(self, datastores, volume_id):

@@ -23,6 +23,10 @@ KEY_CLONE_PREFIX = 'vmware_backend.clone.'
 KEY_CLONE_SINCE_PREFIX = 'vmware_backend.clone_since.'
 # On a backing: when it was created (seconds since the epoch).
 KEY_CREATED = 'vmware_backend.created'
+# On a backing: the backend that owns it, see backend_id().
+KEY_BACKEND = 'vmware_backend.backend'
+# On a backing "audit --fix" moved to quarantine: when (epoch seconds).
+KEY_QUARANTINED = 'vmware_backend.quarantined'
 # On an instance VM: "volume-<id>" -> the attached disk's backing uuid, the
 # same convention Nova's vmwareapi driver uses.
 ATTACH_KEY_PREFIX = 'volume-'
@@ -84,16 +88,30 @@ def extra_config(factory, entries):
             for key, value in sorted(entries.items())]
 
 
-def backing_extra_config(volume_id, parent=None, created=None):
+def backend_id(backend_name, volume_folder):
+    """What identifies a backend on a vCenter: ``<name>@<volume folder>``.
+
+    The backend's name (``vcenter_backend_name``; inside Cinder its
+    ``volume_backend_name``) and its ``vcenter_volume_folder``: two
+    backends sharing a vCenter differ in at least one of them, while the
+    cinder-volume services of one backend (active-active) share both.
+    """
+    return '%s@%s' % (backend_name, volume_folder)
+
+
+def backing_extra_config(volume_id, parent=None, created=None, owner=None):
     """The extraConfig entries every backing of ``volume_id`` carries.
 
     :param created: creation time, seconds since the epoch (default: now).
+    :param owner: the owning backend's :func:`backend_id`.
     """
     entries = {KEY_MANAGED: 'true', KEY_VOLUME_ID: volume_id,
                KEY_CREATED: str(int(time.time() if created is None
                                     else created))}
     if parent:
         entries[KEY_PARENT] = parent
+    if owner:
+        entries[KEY_BACKEND] = owner
     return entries
 
 
@@ -132,6 +150,8 @@ def inherited_markers(extra):
     entries = {key: '' for key in extra
                if key.startswith((KEY_CLONE_PREFIX, KEY_CLONE_SINCE_PREFIX))}
     entries[KEY_PARENT] = ''
+    if extra.get(KEY_QUARANTINED):
+        entries[KEY_QUARANTINED] = ''
     return entries
 
 
@@ -168,12 +188,12 @@ def new_disk_spec(factory, size_kb, disk_type, controller_key, unit_number,
 
 def backing_config_spec(factory, name, volume_id, size_gb, disk_type,
                         adapter_type, datastore_name, memory_mb,
-                        extra_entries=None):
+                        extra_entries=None, owner=None):
     """Config spec of a new backing VM holding one disk of ``size_gb``.
 
     The backing has minimal hardware (otherGuest, 1 vCPU, no NIC), its
     ``instanceUuid`` is the volume id and its extraConfig marks it as
-    managed by this backend.
+    managed by this backend (``owner``: the backend's :func:`backend_id`).
     """
     if disk_type not in conf.DISK_TYPES:
         raise ValueError('disk type %r not in %s' % (disk_type,
@@ -187,7 +207,7 @@ def backing_config_spec(factory, name, volume_id, size_gb, disk_type,
                                        controller_key))
     changes.append(new_disk_spec(factory, gib_to_kib(size_gb), disk_type,
                                  controller_key, 0, datastore_name))
-    entries = backing_extra_config(volume_id)
+    entries = backing_extra_config(volume_id, owner=owner)
     entries.update(extra_entries or {})
     return create(
         factory, 'VirtualMachineConfigSpec', name=name,
@@ -245,15 +265,17 @@ def relocate_spec(factory, datastore, host=None, resource_pool=None,
 
 
 def clone_spec(factory, name, volume_id, location, snapshot=None,
-               extra_entries=None):
+               extra_entries=None, owner=None):
     """Clone spec giving the clone its own name, instanceUuid, extraConfig.
 
     :param location: a relocate spec (see :func:`relocate_spec`), whose
         ``diskMoveType`` decides between a linked and a full clone.
     :param snapshot: moref of the snapshot to clone from, or None for the
         current state.
+    :param owner: the owning backend's :func:`backend_id` (it replaces the
+        one vCenter copies from the source).
     """
-    entries = backing_extra_config(volume_id)
+    entries = backing_extra_config(volume_id, owner=owner)
     entries.update(extra_entries or {})
     config = create(factory, 'VirtualMachineConfigSpec', name=name,
                     instanceUuid=volume_id,
