@@ -215,11 +215,10 @@ class StartUpTest(testtools.TestCase):
         self.assertIn('Fix: check vcenter_datastore_regex', text)
 
     def test_check_with_an_unknown_cluster_names_it(self):
-        placement = FixedPlacement([POOL_A])
-        err = self.assertRaises(
-            exceptions.BackendSetupError,
-            self.driver(placement,
-                        vcenter_cluster_names=['Cluster9']).check_for_setup_error)
+        driver = self.driver(FixedPlacement([POOL_A]),
+                             vcenter_cluster_names=['Cluster9'])
+        err = self.assertRaises(exceptions.BackendSetupError,
+                                driver.check_for_setup_error)
         self.assertIn("cluster(s) 'Cluster9' named in vcenter_cluster_names "
                       "do not exist in vCenter (clusters found: none)",
                       str(err))
