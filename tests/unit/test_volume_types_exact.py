@@ -1,0 +1,88 @@
+"""Exact results of the volume-type helpers (written to kill mutants).
+
+A mutation run (``tox -e mutation``) found these behaviours unpinned: each
+test states an exact value a mutant of :mod:`vmware_backend.volume.
+volume_types` changes.
+"""
+
+import types
+
+import testtools
+
+from vmware_backend import conf
+from vmware_backend import exceptions
+from vmware_backend.volume import volume_types as vt
+
+
+class ExactTest(testtools.TestCase):
+
+    def test_describe_uses_the_id_else_the_repr(self):
+        self.assertEqual('v-1', vt.describe(types.SimpleNamespace(id='v-1')))
+        self.assertEqual("namespace(id='')",
+                         vt.describe(types.SimpleNamespace(id='')))
+
+    def test_profile_type_and_fields(self):
+        profile = vt.profile(types.SimpleNamespace(id='v', volume_type=None),
+                             conf.option_defaults())
+        self.assertEqual("VolumeProfile(disk_type='thin', "
+                         "adapter_type='lsiLogic', clone_type='full')",
+                         repr(profile))
+
+    def test_extra_specs_attribute_wins_over_dict_access(self):
+        # A volume type that is an object with extra_specs set is read by
+        # attribute, even when it also supports dict access; a dict (no
+        # attribute) is read by key.
+        class Typed(dict):
+            extra_specs = {'vmware:vmdk_type': 'thick'}
+        vol = types.SimpleNamespace(
+            id='v', volume_type=Typed(extra_specs={'vmware:vmdk_type': 'x'}))
+        self.assertEqual({'vmware:vmdk_type': 'thick'}, vt.extra_specs(vol))
+        vol.volume_type = {'extra_specs': {'vmware:vmdk_type': 'x'}}
+        self.assertEqual({'vmware:vmdk_type': 'x'}, vt.extra_specs(vol))
+        plain = types.SimpleNamespace(
+            id='v', volume_type=types.SimpleNamespace(extra_specs=None))
+        self.assertEqual({}, vt.extra_specs(plain))
+
+    def test_empty_spec_value_means_the_default(self):
+        vol = types.SimpleNamespace(id='v', volume_type=types.SimpleNamespace(
+            extra_specs={'vmware:vmdk_type': ''}))
+        self.assertEqual('thin',
+                         vt.profile(vol, conf.option_defaults()).disk_type)
+        vol.volume_type.extra_specs = {'vmware:vmdk_type': 'XXXX'}
+        self.assertRaises(exceptions.InvalidExtraSpec, vt.profile, vol,
+                          conf.option_defaults())
+
+    def test_unknown_value_message(self):
+        vol = types.SimpleNamespace(id='v-1', volume_type=types.
+                                    SimpleNamespace(extra_specs={
+                                        'vmware:clone_type': 'instant'}))
+        err = self.assertRaises(exceptions.InvalidExtraSpec, vt.profile,
+                                vol, conf.option_defaults())
+        self.assertIn('full, linked', str(err))
+
+    def test_one_gib_is_a_valid_size(self):
+        self.assertEqual(1, vt.checked_size(types.SimpleNamespace(size=1)))
+
+    def test_bad_size_message(self):
+        err = self.assertRaises(exceptions.InvalidVolume, vt.checked_size,
+                                types.SimpleNamespace(id='v-1', size=0))
+        self.assertEqual('Invalid volume v-1: size 0 is not a positive whole '
+                         'number of GiB; give a size from 1 to 63488 GiB',
+                         str(err))
+
+    def test_pool_name_keeps_everything_after_the_first_hash(self):
+        self.assertEqual('dc#ds', vt.pool_name(
+            types.SimpleNamespace(host='h@b#dc#ds')))
+        self.assertIsNone(vt.pool_name(types.SimpleNamespace(host=None)))
+
+    def test_default_names(self):
+        vol = types.SimpleNamespace(id='v-1')
+        self.assertEqual('volume-v-1', vt.volume_name(vol))
+        self.assertEqual('volume-v-1', vt.volume_name(
+            types.SimpleNamespace(id='v-1', name='')))
+        self.assertEqual('custom', vt.volume_name(
+            types.SimpleNamespace(id='v-1', name='custom')))
+        snap = types.SimpleNamespace(id='s-1')
+        self.assertEqual('snapshot-s-1', vt.snapshot_name(snap))
+        self.assertEqual('snap-x', vt.snapshot_name(
+            types.SimpleNamespace(id='s-1', name='snap-x')))
