@@ -86,3 +86,10 @@ class ExactTest(testtools.TestCase):
         self.assertEqual('snapshot-s-1', vt.snapshot_name(snap))
         self.assertEqual('snap-x', vt.snapshot_name(
             types.SimpleNamespace(id='s-1', name='snap-x')))
+
+    def test_quoted_id_shortens_past_60_characters(self):
+        self.assertEqual(repr('x' * 58), vt.quoted_id('x' * 58))
+        self.assertEqual("'" + 'x' * 59 + '... (59 characters)',
+                         vt.quoted_id('x' * 59))
+        self.assertEqual("'" + 'x' * 59 + '... (300 characters)',
+                         vt.quoted_id('x' * 300))
