@@ -68,8 +68,8 @@ class CreateDeleteTest(lb.LifecycleTestCase):
         volume = self.create(size=1)
         first = self.state(volume.id).ref
         self.driver.create_volume(volume)
-        self.assertEqual(lb.volumeops.moref_value(first),
-                         lb.volumeops.moref_value(self.find(volume.id)))
+        self.assertEqual(lb.vsphere_ops.moref_value(first),
+                         lb.vsphere_ops.moref_value(self.find(volume.id)))
 
     def test_create_conflicting_size_is_refused(self):
         volume = self.create(size=1)
@@ -121,8 +121,8 @@ class CreateDeleteTest(lb.LifecycleTestCase):
         self.session.invoke_task('Destroy_Task', folder)
         second = self.create(size=1)
         new_folder = self.state(second.id).props['parent']
-        self.assertNotEqual(lb.volumeops.moref_value(folder),
-                            lb.volumeops.moref_value(new_folder))
+        self.assertNotEqual(lb.vsphere_ops.moref_value(folder),
+                            lb.vsphere_ops.moref_value(new_folder))
         self.assertEqual('Volumes', self.entity_name(new_folder))
 
     def test_delete_attached_volume_is_refused(self):
@@ -223,9 +223,9 @@ class SnapshotTest(lb.LifecycleTestCase):
         state = self.state(volume.id)
         current = state.props['snapshot'].currentSnapshot
         trees = dict((t.name, t.snapshot) for t, _d in
-                     lb.volumeops.snapshot_trees(state.props))
-        self.assertEqual(lb.volumeops.moref_value(trees[snap.name]),
-                         lb.volumeops.moref_value(current))
+                     lb.vsphere_ops.snapshot_trees(state.props))
+        self.assertEqual(lb.vsphere_ops.moref_value(trees[snap.name]),
+                         lb.vsphere_ops.moref_value(current))
 
     def test_revert_to_missing_snapshot(self):
         volume = self.create(size=1)
@@ -481,7 +481,7 @@ class FailureCleanupTest(lb.LifecycleTestCase):
         volume = self.create(size=1)
         snap = lb.make_snapshot(volume)
         self.driver.create_snapshot(snap)
-        snap_ref = lb.volumeops.find_snapshot(
+        snap_ref = lb.vsphere_ops.find_snapshot(
             self.state(volume.id).props, snap.name)
         self.driver.delete_snapshot(snap)
         # The snapshot object is gone in vCenter: the fault is named.
