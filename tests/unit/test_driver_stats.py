@@ -223,3 +223,29 @@ class StartUpTest(testtools.TestCase):
                       "do not exist in vCenter (clusters found: none)",
                       str(err))
         self.assertIn('Fix: correct vcenter_cluster_names', str(err))
+
+    def test_setup_errors_exact_text(self):
+        driver = self.driver(FixedPlacement([POOL_A]),
+                             vcenter_cluster_names=['C8', 'C9'])
+        err = self.assertRaises(exceptions.BackendSetupError,
+                                driver.check_for_setup_error)
+        self.assertEqual(
+            "The backend cannot be used: cluster(s) 'C8', 'C9' named in "
+            "vcenter_cluster_names do not exist in vCenter (clusters found: "
+            "none). Fix: correct vcenter_cluster_names, or leave it empty to "
+            "use every cluster", str(err))
+        err = self.assertRaises(
+            exceptions.BackendSetupError,
+            self.driver(FixedPlacement([], rejected={
+                'ds-x': 'in maintenance'})).check_for_setup_error)
+        self.assertEqual(
+            'The backend cannot be used: no usable datastore: ds-x: in '
+            'maintenance. Fix: check vcenter_datastore_regex, '
+            'vcenter_datastore_types and vcenter_cluster_names '
+            '("vmware-backend-manage check" lists every datastore and why '
+            'it is rejected)', str(err))
+
+    def test_version_and_names(self):
+        self.assertEqual('1.0.0', driver_mod.VERSION)
+        self.assertEqual('1.0.0', driver_mod.VMwareVolumeDriver.VERSION)
+        self.assertEqual('clone-', driver_mod.CLONE_SNAPSHOT_PREFIX)

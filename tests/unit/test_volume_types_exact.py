@@ -93,3 +93,44 @@ class ExactTest(testtools.TestCase):
                          vt.quoted_id('x' * 59))
         self.assertEqual("'" + 'x' * 59 + '... (300 characters)',
                          vt.quoted_id('x' * 300))
+
+    def test_attaching_and_detaching_are_in_use(self):
+        for status in ('in-use', 'attaching', 'detaching'):
+            self.assertTrue(vt.in_use(types.SimpleNamespace(status=status)),
+                            status)
+        self.assertFalse(vt.in_use(types.SimpleNamespace(status='error')))
+
+    def test_every_unknown_vmware_key_is_checked(self):
+        # A key of another namespace sorted first must not end the check.
+        vol = types.SimpleNamespace(id='v-1', volume_type=types.
+                                    SimpleNamespace(extra_specs={
+                                        'capabilities:x': '1',
+                                        'vmware:vmdktype': 'thin'}))
+        err = self.assertRaises(exceptions.UnknownExtraSpec, vt.profile,
+                                vol, conf.option_defaults())
+        self.assertEqual(
+            "Volume type of volume v-1 has the unknown extra spec "
+            "'vmware:vmdktype'; did you mean vmware:vmdk_type? the vmware: "
+            "extra specs this driver knows are vmware:adapter_type, "
+            "vmware:clone_type, vmware:vmdk_type (remove or rename the key)",
+            str(err))
+        vol.volume_type.extra_specs = {'vmware:zzz': '1'}
+        err = self.assertRaises(exceptions.UnknownExtraSpec, vt.profile,
+                                vol, conf.option_defaults())
+        self.assertIn("'vmware:zzz'; the vmware: extra specs", str(err))
+
+    def test_too_large_size_message(self):
+        err = self.assertRaises(exceptions.InvalidVolume, vt.checked_size,
+                                types.SimpleNamespace(id='v-1', size=63489))
+        self.assertEqual(
+            'Invalid volume v-1: size 63489 GiB is larger than the largest '
+            'virtual disk vSphere supports (62 TiB = 63488 GiB); give a size '
+            'from 1 to 63488 GiB', str(err))
+
+    def test_non_uuid_id_message(self):
+        err = self.assertRaises(exceptions.InvalidVolume, vt.checked_id,
+                                'vol-1')
+        self.assertEqual(
+            "Invalid volume 'vol-1': the volume id is not a UUID (like "
+            "0f8fad5b-d9cb-469f-a165-70867728950e); Cinder volume ids are "
+            "UUIDs, so pass the id Cinder gave the volume", str(err))
