@@ -9,7 +9,8 @@
 # in .mutmut-cache, so a run stopped by the budget
 # (MUTATION_BUDGET_SECONDS, default 1800) resumes where it stopped the next
 # time (with the same MUTATION_TESTS). "mutmut show ID" shows a surviving
-# mutant. Exits 1 when a mutant
+# mutant. Do not query the cache ("mutmut results") while a run is going:
+# mutmut 2.5.1's cache then breaks the run. Exits 1 when a mutant
 # survived, 0 otherwise (also when the budget ran out first: the summary
 # says how many mutants are still untested).
 set -uo pipefail
@@ -39,7 +40,7 @@ BUDGET="${MUTATION_BUDGET_SECONDS:-1800}"
 paths=$(IFS=,; echo "${MODULES[*]}")
 
 echo "mutation: mutmut over ${paths} (budget ${BUDGET}s)"
-timeout --signal=INT "${BUDGET}" mutmut run \
+timeout --signal=INT --kill-after=60 "${BUDGET}" mutmut run \
     --paths-to-mutate "${paths}" \
     --runner "python -m unittest -f -q ${TESTS}" \
     --tests-dir tests/unit --simple-output --no-progress
