@@ -82,9 +82,9 @@ class InventoryTest(testtools.TestCase):
         self.assertEqual(1, calls['RetrievePropertiesEx'])
 
     def test_default_page_size_is_the_option(self):
-        fixture_opts = self.session.options
-        fixture_opts['vcenter_inventory_page_size'] = 2
-        session = vc_session.VCenterSession(fixture_opts)
+        # A new session with its own options; the shared one is untouched.
+        session = vc_session.VCenterSession(
+            dict(self.session.options, vcenter_inventory_page_size=2))
         self.addCleanup(session.close)
         session.service_content
         before = session.counts_snapshot()

@@ -414,8 +414,12 @@ class FailureCleanupTest(lb.LifecycleTestCase):
     def test_create_failing_after_vm_exists_leaves_nothing(self):
         volume = lb.make_volume(size=1)
         self._fail('create_backing', after_real=True)
-        self.assertRaises(exceptions.VCenterFault, self.driver.create_volume,
-                          volume)
+        counts = self.session.counts_snapshot()
+        err = self.assertRaises(exceptions.VCenterFault,
+                                self.driver.create_volume, volume)
+        self.assertEqual('InjectedFault', err.fault)
+        sent = self.session.counts_snapshot() - counts
+        self.assertEqual((1, 1), (sent['CreateVM_Task'], sent['Destroy_Task']))
         self.assertGone(volume.id)
 
     def test_full_clone_failing_to_grow_leaves_nothing(self):
@@ -426,9 +430,14 @@ class FailureCleanupTest(lb.LifecycleTestCase):
         before = self.state(source.id)
         clone = lb.make_volume(size=2)
         self._fail('reconfigure')
-        self.assertRaises(exceptions.VCenterFault,
-                          self.driver.create_volume_from_snapshot, clone,
-                          snap)
+        counts = self.session.counts_snapshot()
+        err = self.assertRaises(exceptions.VCenterFault,
+                                self.driver.create_volume_from_snapshot,
+                                clone, snap)
+        self.assertEqual('InjectedFault', err.fault)
+        # The clone was made, then destroyed by the clean-up.
+        sent = self.session.counts_snapshot() - counts
+        self.assertEqual((1, 1), (sent['CloneVM_Task'], sent['Destroy_Task']))
         self.assertGone(clone.id)
         after = self.state(source.id)
         self.assertEqual(before.snapshot_names, after.snapshot_names)
@@ -443,9 +452,14 @@ class FailureCleanupTest(lb.LifecycleTestCase):
         before = self.state(source.id)
         clone = lb.make_volume(size=1, specs={'vmware:clone_type': 'linked'})
         self._fail('clone', after_real=True)
-        self.assertRaises(exceptions.VCenterFault,
-                          self.driver.create_volume_from_snapshot, clone,
-                          snap)
+        counts = self.session.counts_snapshot()
+        err = self.assertRaises(exceptions.VCenterFault,
+                                self.driver.create_volume_from_snapshot,
+                                clone, snap)
+        self.assertEqual('InjectedFault', err.fault)
+        # The clone was made, then destroyed by the clean-up.
+        sent = self.session.counts_snapshot() - counts
+        self.assertEqual((1, 1), (sent['CloneVM_Task'], sent['Destroy_Task']))
         self.assertGone(clone.id)
         after = self.state(source.id)
         self.assertEqual(before.extra, after.extra)

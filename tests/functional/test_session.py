@@ -159,15 +159,21 @@ class TaskWaitTest(testtools.TestCase):
 
     def test_task_error_names_fault(self):
         session = self._session(vcenter_task_poll_interval=0.05)
-        vm_folder = session.invoke(
-            'CreateFolder', session.service_content.rootFolder,
-            name='err-%s' % base.new_id()[:8])
-        # Destroying the root folder is refused by vCenter with a fault
-        # reported through the task.
-        task = session.invoke('Destroy_Task',
-                              session.service_content.rootFolder)
+        taken = 'taken-%s' % base.new_id()[:8]
+        first = session.invoke('CreateFolder',
+                               session.service_content.rootFolder,
+                               name=taken)
+        self.addCleanup(session.invoke_task, 'Destroy_Task', first)
+        # Renaming a sibling to a name in use fails inside the task (vcsim
+        # reports InvalidArgument on "name"; vCenter DuplicateName).
+        second, task = self._rename_task(session, taken)
+        self.addCleanup(session.invoke_task, 'Destroy_Task', second)
         err = self.assertRaises(exceptions.VCenterFault,
-                                session.wait_for_task, task)
-        self.assertTrue(err.fault)
-        self.assertIn(err.fault, str(err))
-        session.invoke_task('Destroy_Task', vm_folder)
+                                session.wait_for_task, task,
+                                target='folder under test',
+                                action='Rename_Task')
+        self.assertEqual('InvalidArgument', err.fault)
+        self.assertEqual(('Rename_Task', 'folder under test'),
+                         (err.kwargs['action'], err.kwargs['target']))
+        self.assertIn('Rename_Task failed on folder under test: '
+                      'InvalidArgument', str(err))

@@ -11,7 +11,10 @@ on native threads and forbids later eventlet imports
 So each test module loads one of them, first thing, with :func:`load_cinder`
 or :func:`load_nova`. These raise ``unittest.SkipTest`` (the whole module is
 reported skipped) when the project is not installed or the other one is
-already loaded in the process. Run the modules in separate processes::
+already loaded in the process, except where the environment requires the
+project: ``VMWARE_BACKEND_REQUIRE_OPENSTACK=cinder`` (or ``nova``, or
+``cinder,nova``), set by the tox environments that install it, turns an
+``ImportError`` into a failure. Run the modules in separate processes::
 
     tox -e cinder         # tests.openstack.test_cinder_driver
     tox -e nova-interop   # tests.openstack.test_nova_interop
@@ -19,8 +22,26 @@ already loaded in the process. Run the modules in separate processes::
 This package imports neither project itself.
 """
 
+import os
 import sys
 import unittest
+
+REQUIRE_ENV = 'VMWARE_BACKEND_REQUIRE_OPENSTACK'
+
+
+def required(project):
+    """Whether the environment says ``project`` must be importable."""
+    wanted = os.environ.get(REQUIRE_ENV, '')
+    return project in {p.strip() for p in wanted.split(',')}
+
+
+def _missing(project, err, env):
+    if required(project):
+        raise ImportError('%s is required here (%s=%s) but cannot be '
+                          'imported: %s' % (project, REQUIRE_ENV,
+                                            os.environ.get(REQUIRE_ENV), err))
+    raise unittest.SkipTest('%s is not installed (%s); use tox -e %s'
+                            % (project.capitalize(), err, env))
 
 
 def _loaded(*prefixes):
@@ -46,8 +67,7 @@ def load_cinder():
     try:
         from cinder import monkey_patch
     except ImportError as err:
-        raise unittest.SkipTest('Cinder is not installed (%s); use tox -e '
-                                'cinder' % err)
+        _missing('cinder', err, 'cinder')
     from oslo_service import backend as service_backend
     if service_backend.get_backend_type() == \
             service_backend.BackendType.THREADING:
@@ -77,8 +97,7 @@ def load_nova():
     try:
         from nova import monkey_patch
     except ImportError as err:
-        raise unittest.SkipTest('Nova is not installed (%s); use tox -e '
-                                'nova-interop' % err)
+        _missing('nova', err, 'nova-interop')
     if 'eventlet' not in sys.modules:
         monkey_patch.patch(backend='threading')
     else:

@@ -50,6 +50,7 @@ import testtools  # noqa: E402
 
 from tests.functional import base  # noqa: E402
 from vmware_backend import conf as vb_conf  # noqa: E402
+from vmware_backend import exceptions  # noqa: E402
 from vmware_backend.openstack import cinder_driver as adapter  # noqa: E402
 from vmware_backend.volume import locking  # noqa: E402
 from vmware_backend.vsphere import ops as vsphere_ops  # noqa: E402
@@ -431,6 +432,14 @@ class DriverTestCase(base.FunctionalTestCase):
         return [tree.name for tree, _depth in
                 vsphere_ops.snapshot_trees(state)]
 
+    def current_snapshot(self, volume_id):
+        """The name of the backing's current snapshot, read back."""
+        state = self.state(volume_id)
+        current = vsphere_ops.moref_value(state['snapshot'].currentSnapshot)
+        return [tree.name for tree, _depth in
+                vsphere_ops.snapshot_trees(state)
+                if vsphere_ops.moref_value(tree.snapshot) == current][0]
+
     def datastore_names(self, state):
         return [self.session.get_properties(ref, ['name'])['name']
                 for ref in vsphere_ops.ref_list(state.get('datastore'))]
@@ -461,12 +470,25 @@ class StatsTest(DriverTestCase):
 
         self.assertEqual(BACKEND, stats['volume_backend_name'])
         self.assertEqual('vmdk', stats['storage_protocol'])
-        self.assertTrue(stats['vendor_name'])
-        self.assertTrue(stats['driver_version'])
-        self.assertTrue(stats['pools'])
+        self.assertEqual('VMware', stats['vendor_name'])
+        self.assertEqual('1.0.0', stats['driver_version'])
+        # The default simulator: two shared datastores of 1024 GiB.
+        self.assertEqual(['LocalDS_0', 'LocalDS_1'],
+                         [p['pool_name'] for p in stats['pools']])
+        self.assertEqual(2048.0, stats['total_capacity_gb'])
+        self.assertEqual(round(sum(p['free_capacity_gb']
+                                   for p in stats['pools']), 2),
+                         stats['free_capacity_gb'])
         for pool in stats['pools']:
+            self.assertEqual(1024.0, pool['total_capacity_gb'])
+            self.assertLessEqual(pool['free_capacity_gb'], 900.0)
             self.assertEqual(5, pool['reserved_percentage'])
             self.assertEqual(10.0, pool['max_over_subscription_ratio'])
+            self.assertEqual((True, True, False, False),
+                             (pool['thin_provisioning_support'],
+                              pool['thick_provisioning_support'],
+                              pool['multiattach'],
+                              pool['online_extend_support']))
 
         # What VolumeManager._append_volume_stats and the scheduler's
         # HostManager do with them.
@@ -593,9 +615,19 @@ class VolumeLifecycleTest(DriverTestCase):
         self.assertEqual(2 * GiB_KB, clone_disk.capacityInKB)
         self.assertIsNone(getattr(clone_disk.backing, 'parent', None))
 
+        # A later snapshot is current; reverting makes the first current.
+        later = self.objects.snapshot(volume)
+        self.driver.create_snapshot(later)
+        later.status = 'available'
+        self.assertEqual(later.name, self.current_snapshot(volume.id))
         volume.status = 'reverting'
         self.driver.revert_to_snapshot(self.context, volume, snapshot)
         volume.status = 'available'
+        self.assertEqual(snapshot.name, self.current_snapshot(volume.id))
+        self.assertEqual([snapshot.name, later.name],
+                         self.snapshot_names(self.state(volume.id)))
+        later.status = 'deleting'
+        self.driver.delete_snapshot(later)
 
         # Delete in the order Cinder allows it.
         linked.status = 'deleting'
@@ -689,3 +721,175 @@ class CoordinationTest(DriverTestCase):
             cinder_exception.VolumeBackendAPIException,
             driver.do_setup, self.context)
         self.assertIn('[coordination] backend_url', str(err))
+
+
+class _RaisingCore:
+    """Stands in for the core driver: every call raises ``error``."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def __getattr__(self, name):
+        def raising(*args, **kwargs):
+            raise self.error
+        return raising
+
+
+class TranslationTest(testtools.TestCase):
+    """Every backend error becomes the Cinder exception the manager uses.
+
+    ``VolumeIsBusy``/``SnapshotIsBusy`` keep the volume or snapshot
+    (``VolumeManager.delete_volume``/``delete_snapshot`` set it back to
+    available); the ``Invalid*`` ones are the client's fault; everything
+    else is ``VolumeBackendAPIException`` (the create flow reschedules on
+    it, the other operations set an ``error_*`` status).
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(CinderConf({BACKEND: {
+            'vcenter_host': 'vc.example.org', 'vcenter_username': 'u',
+            'vcenter_password': 'p'}}))
+        self.driver = load_driver()
+
+    def raising(self, error):
+        self.driver._core = _RaisingCore(error)
+        return self.driver
+
+    CASES = (
+        (exceptions.VolumeIsBusy(volume='v-1', reason='it is attached'),
+         'VolumeIsBusy', 'Volume v-1 is busy: it is attached'),
+        (exceptions.SnapshotIsBusy(snapshot='s-1', reason='clone c reads it'),
+         'SnapshotIsBusy', 'Snapshot s-1 is busy: clone c reads it'),
+        (exceptions.InvalidExtraSpec(volume='v-1', spec='vmware:vmdk_type',
+                                     value='sparse',
+                                     allowed='thin, thick'),
+         'InvalidVolumeType', 'vmware:vmdk_type'),
+        (exceptions.InvalidVolume(volume='v-1', reason='size 0'),
+         'InvalidVolume', 'Invalid volume v-1: size 0'),
+        (exceptions.InvalidSnapshot(snapshot='s-1', reason='not found'),
+         'InvalidSnapshot', 'Invalid snapshot s-1: not found'),
+        (exceptions.InvalidConfiguration(group='vmware-1',
+                                         option='vcenter_port',
+                                         reason='bad'),
+         'InvalidConfigurationValue', '[vmware-1] vcenter_port'),
+        (exceptions.NoValidDatastore(size_gb=5, disk_type='thin',
+                                     volume='volume v-1',
+                                     reasons='ds1: full'),
+         'VolumeBackendAPIException', 'No datastore can hold 5 GiB'),
+        (exceptions.BackingNotFound(volume='v-1'),
+         'VolumeBackendAPIException', 'No backing VM found for volume v-1'),
+        (exceptions.TaskTimeout(task='task-9', name='CloneVM_Task',
+                                target='volume v-1', timeout=30,
+                                state='running'),
+         'VolumeBackendAPIException', 'vCenter task task-9'),
+        (exceptions.VCenterConnectionError(url='https://vc/sdk',
+                                           reason='connection reset'),
+         'VolumeBackendAPIException',
+         'Cannot connect to vCenter at https://vc/sdk: connection reset'),
+        (exceptions.VCenterLoginError(url='https://vc/sdk', user='u',
+                                      reason='InvalidLogin'),
+         'VolumeBackendAPIException',
+         'vCenter at https://vc/sdk refused the login of user u'),
+        (exceptions.VCenterFault(fault='SystemError', action='Destroy_Task',
+                                 target='volume v-1', detail='boom'),
+         'VolumeBackendAPIException',
+         'Destroy_Task failed on volume v-1: SystemError: boom'),
+        (exceptions.VolumeAttachmentError(action='attach', volume='v-1',
+                                          instance='vm-1', reason='no slot'),
+         'VolumeBackendAPIException', 'Cannot attach volume v-1 on VM vm-1'),
+        (exceptions.InventoryNotFound(kind='Cluster', name='C9'),
+         'VolumeBackendAPIException', "Cluster 'C9' not found in vCenter"),
+        (exceptions.UnknownExtraSpec(volume='v-1', spec='vmware:vmdktype',
+                                     hint='did you mean vmware:vmdk_type? ',
+                                     known='vmware:vmdk_type'),
+         'InvalidVolumeType', "unknown extra spec 'vmware:vmdktype'"),
+        (exceptions.BackendSetupError(problem='no usable datastore',
+                                      fix='check vcenter_datastore_regex'),
+         'VolumeBackendAPIException',
+         'The backend cannot be used: no usable datastore. Fix: check '
+         'vcenter_datastore_regex'),
+    )
+
+    def test_every_backend_error_has_its_cinder_exception(self):
+        for error, cinder_name, text in self.CASES:
+            err = self.assertRaises(cinder_exception.CinderException,
+                                    self.raising(error).create_volume,
+                                    object())
+            self.assertEqual(cinder_name, type(err).__name__,
+                             type(error).__name__)
+            self.assertIn(text, str(err))
+            self.assertIs(error, err.__cause__)
+
+    def test_the_table_covers_every_backend_exception(self):
+        defined = {cls.__name__ for cls in vars(exceptions).values()
+                   if isinstance(cls, type) and
+                   issubclass(cls, exceptions.VMwareBackendException) and
+                   cls is not exceptions.VMwareBackendException}
+        covered = {type(error).__name__ for error, _n, _t in self.CASES}
+        self.assertEqual(set(), defined - covered)
+
+    def test_busy_errors_name_the_object_for_the_manager(self):
+        err = self.assertRaises(
+            cinder_exception.VolumeIsBusy,
+            self.raising(exceptions.VolumeIsBusy(volume='v-7',
+                                                 reason='r')).delete_volume,
+            object())
+        self.assertEqual('v-7', err.kwargs['volume_name'])
+        err = self.assertRaises(
+            cinder_exception.SnapshotIsBusy,
+            self.raising(exceptions.SnapshotIsBusy(
+                snapshot='s-7', reason='r')).delete_snapshot, object())
+        self.assertEqual('s-7', err.kwargs['snapshot_name'])
+
+    def test_every_delegated_method_translates(self):
+        error = exceptions.BackingNotFound(volume='v-1')
+        driver = self.raising(error)
+        calls = {
+            'do_setup': (None,), 'check_for_setup_error': (),
+            'get_volume_stats': (True,), 'create_volume': (None,),
+            'delete_volume': (None,), 'extend_volume': (None, 2),
+            'create_snapshot': (None,), 'delete_snapshot': (None,),
+            'revert_to_snapshot': (None, None, None),
+            'create_volume_from_snapshot': (None, None),
+            'create_cloned_volume': (None, None),
+            'initialize_connection': (None, {}),
+            'terminate_connection': (None, {}),
+        }
+        for name, args in calls.items():
+            err = self.assertRaises(
+                cinder_exception.VolumeBackendAPIException,
+                getattr(driver, name), *args)
+            self.assertIn('No backing VM found for volume v-1', str(err),
+                          name)
+
+    def test_unsupported_operations_say_so(self):
+        driver = self.driver
+        err = self.assertRaises(NotImplementedError,
+                                driver.copy_image_to_volume,
+                                None, None, None, 'image-1')
+        self.assertEqual('Creating a volume from an image is not supported '
+                         'by VMwareBackendCinderDriver', str(err))
+        err = self.assertRaises(NotImplementedError,
+                                driver.copy_volume_to_image,
+                                None, None, None, {})
+        self.assertEqual('Uploading a volume to an image is not supported '
+                         'by VMwareBackendCinderDriver', str(err))
+
+
+class BadCredentialsTest(base.FunctionalTestCase):
+    """A wrong password stops do_setup with the operator's fix."""
+
+    def test_wrong_password(self):
+        self.useFixture(CinderConf(simulator_sections(
+            self.vcsim, vcenter_password='Wr0ng-Passw0rd')))
+        driver = load_driver()
+        err = self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                                driver.do_setup,
+                                cinder_context.get_admin_context())
+        text = str(err)
+        self.assertIn('vCenter at http://127.0.0.1:%d/sdk refused the login '
+                      'of user %s' % (self.vcsim.port, self.vcsim.username),
+                      text)
+        self.assertNotIn('Wr0ng-Passw0rd', text)
+        self.assertIsInstance(err.__cause__, exceptions.VCenterLoginError)

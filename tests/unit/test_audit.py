@@ -18,6 +18,12 @@ R = inventory.MoRef
 GiB_KB = 1024 * 1024
 
 
+def cleared(clone_id):
+    """The extraConfig entries removing a linked-clone marker."""
+    return {'vmware_backend.clone.%s' % clone_id: '',
+            'vmware_backend.clone_since.%s' % clone_id: ''}
+
+
 def new_id():
     return str(uuid.uuid4())
 
@@ -383,7 +389,7 @@ class FixerTest(testtools.TestCase):
             # Both keys of the marker are blanked.
             ('properties', src),
             ('set_extra_config', src,
-             specs.clear_marker_entries(self.gone)),
+             cleared(self.gone)),
             ('remove_snapshot',
              source.snapshots['clone-%s' % self.gone].value),
             # The failed clone is quarantined, not destroyed: its source

@@ -297,7 +297,7 @@ class BuildPoolsTest(testtools.TestCase):
         inv.datastore('ds1', [h])
         index = inv.index()
         pools, _rej = datastore.build_pools(index, options())
-        placement = datastore.place(index, pools[0])
+        placement = datastore.place(index, pools[0], rng=random.Random(3))
         self.assertEqual(inv.dc, placement.datacenter)
 
 

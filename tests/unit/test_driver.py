@@ -48,6 +48,18 @@ PLACE = datastore.Placement(
     vm_folder=R('Folder', 'group-v3'))
 
 
+def marked(clone_id, snapshot_name, since='1800000000'):
+    """The extraConfig of a linked-clone marker, written out."""
+    return {'vmware_backend.clone.%s' % clone_id: snapshot_name,
+            'vmware_backend.clone_since.%s' % clone_id: since}
+
+
+def cleared(clone_id):
+    """The extraConfig entries removing a linked-clone marker."""
+    return {'vmware_backend.clone.%s' % clone_id: '',
+            'vmware_backend.clone_since.%s' % clone_id: ''}
+
+
 def failure(action='Task'):
     return exceptions.VCenterFault(fault='SystemError', action=action,
                                    target='x', detail='injected')
@@ -165,6 +177,8 @@ class DriverTestBase(testtools.TestCase):
         self.ops.task_info.side_effect = lambda task: task.info()
         self.ops.recent_tasks.return_value = []
         self.ops.destroy.side_effect = lambda vm, target: self.vc.remove(vm)
+        # No VM on vCenter marks a volume attached unless a test says so.
+        self.ops.attachment_marks.return_value = {}
         self.folder = vsphere_ops.moref('Folder', 'group-v100')
         self.ops.ensure_folder.return_value = self.folder
         self.placement = mock.create_autospec(
@@ -524,7 +538,8 @@ class CreateVolumeTest(DriverTestBase):
         self.assertIs(new_ref, self.driver._hints[vol.id])
 
     def test_defaults_from_options_and_no_pool(self):
-        self.driver.options.update(vcenter_default_disk_type='thick',
+        self.driver.options = dict(self.driver.options,
+                                   vcenter_default_disk_type='thick',
                                    vcenter_default_adapter_type='busLogic',
                                    vcenter_volume_folder='A/B')
         vol = plain_objects.volume(host='cinder@vmware')
@@ -596,7 +611,7 @@ class DeleteVolumeTest(DriverTestBase):
         ref = self.add_source('snapshot-1')
         self.driver.delete_volume(self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
+            ref, cleared(self.clone.id), mock.ANY)
         self.ops.destroy.assert_called_once_with(ref, mock.ANY)
         names = self.op_names()
         self.assertLess(names.index('set_extra_config'),
@@ -607,7 +622,7 @@ class DeleteVolumeTest(DriverTestBase):
         self.add_clone('%s:snapshot-1' % plain_objects.volume().id)
         self.driver.delete_volume(self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
+            ref, cleared(self.clone.id), mock.ANY)
         self.ops.destroy.assert_called_once_with(ref, mock.ANY)
 
     def test_marker_of_a_clone_of_another_snapshot_is_removed(self):
@@ -615,7 +630,7 @@ class DeleteVolumeTest(DriverTestBase):
         self.add_clone('%s:snapshot-other' % self.src.id)
         self.driver.delete_volume(self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
+            ref, cleared(self.clone.id), mock.ANY)
         self.ops.destroy.assert_called_once_with(ref, mock.ANY)
 
     def test_stale_markers_are_removed_even_when_busy(self):
@@ -626,7 +641,7 @@ class DeleteVolumeTest(DriverTestBase):
         self.assertRaises(exceptions.VolumeIsBusy,
                           self.driver.delete_volume, self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, specs.clear_marker_entries(GONE_ID), mock.ANY)
+            ref, cleared(GONE_ID), mock.ANY)
         self.ops.destroy.assert_not_called()
 
     def test_marker_of_a_clone_being_created_keeps_the_source(self):
@@ -647,7 +662,7 @@ class DeleteVolumeTest(DriverTestBase):
             since: str(int(NOW - 2 * timeout - 61))})
         self.driver.delete_volume(self.src)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
+            ref, cleared(self.clone.id), mock.ANY)
         self.ops.destroy.assert_called_once_with(ref, mock.ANY)
 
     def test_removed_markers_are_ignored(self):
@@ -663,10 +678,15 @@ class DeleteVolumeTest(DriverTestBase):
         self.driver.delete_volume(self.clone)
         self.ops.destroy.assert_called_once_with(clone_ref, mock.ANY)
         self.ops.set_extra_config.assert_called_once_with(
-            src_ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
+            src_ref, cleared(self.clone.id), mock.ANY)
         self.ops.remove_snapshot.assert_called_once_with(
             self.snaps[snap_name], mock.ANY)
-        self.assertEqual('destroy', self.op_names()[2])
+        # Destroyed first (after the attachment check), released after.
+        self.assertEqual(['find_vm_by_instance_uuid', 'properties',
+                          'attachment_marks', 'destroy',
+                          'find_vm_by_instance_uuid', 'properties',
+                          'set_extra_config', 'remove_snapshot'],
+                         self.op_names())
 
     def test_deleting_a_linked_clone_keeps_a_cinder_snapshot(self):
         src_ref = self.add_source('snapshot-1')
@@ -674,7 +694,7 @@ class DeleteVolumeTest(DriverTestBase):
         self.driver.delete_volume(self.clone)
         self.ops.destroy.assert_called_once()
         self.ops.set_extra_config.assert_called_once_with(
-            src_ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
+            src_ref, cleared(self.clone.id), mock.ANY)
         self.ops.remove_snapshot.assert_not_called()
 
     def test_deleting_a_clone_whose_source_is_gone(self):
@@ -830,7 +850,7 @@ class SnapshotTest(DriverTestBase):
                                extra={marker: self.snap.name})
         self.driver.delete_snapshot(self.snap)
         self.ops.set_extra_config.assert_called_once_with(
-            ref, specs.clear_marker_entries(GONE_ID), mock.ANY)
+            ref, cleared(GONE_ID), mock.ANY)
         self.ops.remove_snapshot.assert_called_once_with(
             self.snaps[self.snap.name], mock.ANY)
 
@@ -935,7 +955,7 @@ class CloneTestBase(DriverTestBase):
         self.assertEqual('', entries[specs.KEY_CLONE_PREFIX + vol.id])
         self.assertEqual(vol.id, entries[specs.KEY_VOLUME_ID])
         self.ops.set_extra_config.assert_called_once_with(
-            self.src_ref, specs.marker_entries(vol.id, snap_name),
+            self.src_ref, marked(vol.id, snap_name),
             mock.ANY)
         names = self.op_names()
         self.assertLess(names.index('set_extra_config'),
@@ -987,9 +1007,9 @@ class CloneFromSnapshotTest(CloneTestBase):
                           self.src_snap)
         self.assertEqual(
             [mock.call(self.src_ref,
-                       specs.marker_entries(vol.id, self.src_snap.name),
+                       marked(vol.id, self.src_snap.name),
                        mock.ANY),
-             mock.call(self.src_ref, specs.clear_marker_entries(vol.id),
+             mock.call(self.src_ref, cleared(vol.id),
                        mock.ANY)],
             self.ops.set_extra_config.call_args_list)
         self.ops.destroy.assert_called_once_with(leftover[0], mock.ANY)
@@ -1046,7 +1066,7 @@ class CloneVolumeTest(CloneTestBase):
         self.ops.remove_snapshot.assert_called_once_with(self.temp_snap,
                                                          mock.ANY)
         self.ops.set_extra_config.assert_called_with(
-            self.src_ref, specs.clear_marker_entries(vol.id), mock.ANY)
+            self.src_ref, cleared(vol.id), mock.ANY)
         # The marker protects the snapshot until the snapshot is gone.
         self.assertEqual(['remove_snapshot', 'set_extra_config'],
                          self.op_names()[-2:])
@@ -1074,7 +1094,7 @@ class CloneVolumeTest(CloneTestBase):
                           self.driver.create_cloned_volume, vol, self.src)
         self.ops.clone.assert_not_called()
         self.ops.set_extra_config.assert_called_with(
-            self.src_ref, specs.clear_marker_entries(vol.id), mock.ANY)
+            self.src_ref, cleared(vol.id), mock.ANY)
 
     def test_linked_clone_of_attached_source_is_refused(self):
         self.src.status = 'in-use'
@@ -1424,7 +1444,7 @@ class CloneTimeoutTest(CloneTestBase):
                           self.driver.create_cloned_volume, vol, self.src)
         self.ops.remove_snapshot.assert_not_called()
         self.ops.set_extra_config.assert_called_once_with(
-            self.src_ref, specs.marker_entries(vol.id, 'clone-' + vol.id),
+            self.src_ref, marked(vol.id, 'clone-' + vol.id),
             mock.ANY)
 
     def test_linked_clone_from_snapshot_timeout_keeps_marker(self):
@@ -1434,5 +1454,5 @@ class CloneTimeoutTest(CloneTestBase):
                           self.driver.create_volume_from_snapshot, vol,
                           self.src_snap)
         self.ops.set_extra_config.assert_called_once_with(
-            self.src_ref, specs.marker_entries(vol.id, self.src_snap.name),
+            self.src_ref, marked(vol.id, self.src_snap.name),
             mock.ANY)

@@ -260,6 +260,33 @@ class BackingAccess(settle.SettleMixin):
                        % disk.capacityInKB)
         LOG.info('Backing of volume %s already exists.', volume.id)
 
+    def _refuse_if_attached(self, volume_id, props, snapshot=None):
+        """Refuse an operation on a volume a VM has attached on vCenter.
+
+        Cinder's ``status`` is not enough: a volume may be attached without
+        Cinder knowing (or its status reset). One ``RetrievePropertiesEx``
+        reads the ``volume-<id>`` attachment mark of the VMs on the
+        backing's datastores (see :meth:`vmware_backend.vsphere.ops.
+        VolumeOps.attachment_marks`).
+
+        :param props: the backing's properties (with ``datastore``).
+        :param snapshot: the snapshot being taken, to refuse with
+            SnapshotIsBusy instead of VolumeIsBusy.
+        """
+        marks = self.ops.attachment_marks(
+            vsphere_ops.ref_list(props.get('datastore')), volume_id)
+        if not marks:
+            return
+        reason = ('vCenter shows it attached to VM(s) %s (extraConfig '
+                  '%s%s); detach it first'
+                  % (', '.join(sorted(marks)), specs.ATTACH_KEY_PREFIX,
+                     volume_id))
+        if snapshot is not None:
+            raise exceptions.SnapshotIsBusy(
+                snapshot=snapshot.id,
+                reason='volume %s is attached: %s' % (volume_id, reason))
+        raise exceptions.VolumeIsBusy(volume=volume_id, reason=reason)
+
     def _cleanup_on_failure(self, volume_id):
         return _DestroyOnFailure(self, volume_id)
 

@@ -82,6 +82,7 @@ class CloneMixin:
                     volume=src_vref.id,
                     reason='a linked clone needs a snapshot of it, and it '
                            'is attached')
+            self._refuse_if_attached(src_vref.id, props)
             self._linked_volume_clone(volume, size, src_vref.id, ref, props)
             return
         self._clone(volume, size, src_vref.id, ref, props, None, None)

@@ -82,6 +82,8 @@ class LifecycleMixin:
             LOG.info('Volume %s has no backing; nothing to delete.',
                      volume.id)
             return
+        for _ref, props in found:
+            self._refuse_if_attached(volume.id, props)
         for ref, props in found:
             self._destroy_backing(volume, ref, props)
         self._remember(volume.id, None)
@@ -160,6 +162,7 @@ class LifecycleMixin:
                 reason='it is attached; this driver does not extend '
                        'attached volumes')
         ref, props = self._require_backing(volume.id)
+        self._refuse_if_attached(volume.id, props)
         disk = self._disk(props, volume.id)
         current_kb = disk.capacityInKB
         if specs.gib_to_kib(new_size) == current_kb:

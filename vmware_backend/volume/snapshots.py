@@ -23,6 +23,7 @@ class SnapshotMixin:
                 reason='volume %s is attached; the instance writes to its '
                        'disk directly' % volume.id)
         ref, props = self._require_backing(volume.id)
+        self._refuse_if_attached(volume.id, props, snapshot=snapshot)
         if vsphere_ops.find_snapshot(props, name) is not None:
             LOG.info('Snapshot %s already exists.', name)
             return None

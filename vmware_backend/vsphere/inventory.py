@@ -287,3 +287,63 @@ def get_properties(session, ref, paths):
     for _ref, props in _object_contents(result):
         return props
     return {}
+
+
+def read_through(session, roots, path, type_paths, page_size=None):
+    """``(MoRef, props)`` of the objects property ``path`` of ``roots`` names.
+
+    One ``RetrievePropertiesEx``: each root is an ``ObjectSpec`` that is
+    skipped itself, with one ``TraversalSpec`` following ``path`` (e.g.
+    ``Datastore.vm``), and ``type_paths`` says which properties to read of
+    the objects reached. No view is made and nothing else of the inventory
+    is read. Without ``page_size`` the result is not paged by the client
+    (``maxObjects`` unset: one round trip whatever the number of objects,
+    unless the server's own policy pages it; a token is then followed).
+
+    :param roots: :class:`MoRef` (or suds references), all of one type.
+    :param path: the property of the roots holding the references.
+    :param type_paths: dict of type name -> property paths, as for
+        :func:`iter_container`.
+    :param page_size: ``maxObjects`` per page, or None for no maximum.
+    """
+    roots = [from_suds(root) for root in roots]
+    if not roots:
+        return []
+    factory = session.factory
+    traversal = factory.create('ns0:TraversalSpec')
+    traversal.name = 'readThrough'
+    traversal.type = roots[0].type
+    traversal.path = path
+    traversal.skip = False
+    object_specs = []
+    for root in roots:
+        obj_spec = factory.create('ns0:ObjectSpec')
+        obj_spec.obj = to_suds(root)
+        obj_spec.skip = True
+        obj_spec.selectSet = [traversal]
+        object_specs.append(obj_spec)
+    filter_spec = factory.create('ns0:PropertyFilterSpec')
+    filter_spec.objectSet = object_specs
+    filter_spec.propSet = _property_specs(factory, type_paths)
+    options = factory.create('ns0:RetrieveOptions')
+    if page_size is not None:
+        options.maxObjects = page_size
+    collector = session.service_content.propertyCollector
+    target = '%s of %s' % (path, ', '.join('%s:%s' % r for r in roots))
+    result = session.invoke('RetrievePropertiesEx', collector, target=target,
+                            specSet=[filter_spec], options=options)
+    found = []
+    token = None
+    try:
+        while True:
+            token = getattr(result, 'token', None)
+            found.extend(_object_contents(result))
+            if not token:
+                return found
+            result = session.invoke('ContinueRetrievePropertiesEx',
+                                    collector, target=target, token=token)
+    except Exception:
+        if token:
+            _quietly(session, 'CancelRetrievePropertiesEx', collector,
+                     target, token=token)
+        raise

@@ -13,6 +13,7 @@ from oslo_log import log as logging
 from oslo_vmware import vim_util
 
 from vmware_backend import exceptions
+from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import specs
 
 LOG = logging.getLogger(__name__)
@@ -312,3 +313,29 @@ class VolumeOps:
         """``Folder.MoveIntoFolder_Task``: move the VMs ``vms`` into it."""
         self._session.invoke_task('MoveIntoFolder_Task', folder,
                                   target=target, list=vms)
+
+    # Attachments -----------------------------------------------------------
+
+    def attachment_marks(self, datastores, volume_id):
+        """{VM moref value: mark} of VMs marking ``volume_id`` attached.
+
+        Reads, in one ``RetrievePropertiesEx``, the VMs of ``datastores``
+        (``Datastore.vm``: every VM with a file there, attached disks
+        included) and of each only the keyed path
+        ``config.extraConfig["volume-<id>"]``, the mark Nova's vmwareapi
+        driver and :meth:`~vmware_backend.volume.connections.
+        ConnectionMixin.attach_volume` write on attach and blank on detach.
+        The answer holds one small object per VM on the datastores (those
+        without the mark carry no property), in one round trip.
+        """
+        key = specs.ATTACH_KEY_PREFIX + volume_id
+        path = 'config.extraConfig["%s"]' % key
+        found = inventory.read_through(self._session, datastores, 'vm',
+                                       {'VirtualMachine': [path]})
+        marks = {}
+        for ref, props in found:
+            option = props.get(path)
+            mark = option.get('value') if isinstance(option, dict) else None
+            if mark:
+                marks[ref.value] = mark
+        return marks

@@ -619,6 +619,9 @@ func runMain(bin string) {
 	_, err = wait(vmA.Destroy(ctx))
 	check(err == nil && !exists(home), "Destroy_Task removes the VM folder %s (%v)", home, err)
 
+	// ---- Datastore.vm lists a VM a disk of the datastore is attached to
+	checkDatastoreVMs(ctx, c, f1, pool)
+
 	// ---- ViewManager viewList / DestroyView
 	var vmgr mo.ViewManager
 	vmv := view.NewManager(c)
@@ -1187,4 +1190,30 @@ func containsString(l []string, s string) bool {
 		}
 	}
 	return false
+
+// checkDatastoreVMs: attaching a disk of LocalDS_0 to a VM living on
+// LocalDS_1 lists that VM in LocalDS_0's Datastore.vm, as vCenter does
+// (patch 0008).
+func checkDatastoreVMs(ctx context.Context, c *vim25.Client, folder *object.Folder, pool types.ManagedObjectReference) {
+	pc := property.DefaultCollector(c)
+	owner := createVM(ctx, c, folder, pool, "volume-dsvm", "LocalDS_0", 1024, nil, "")
+	d := disks(ctx, c, owner.Reference())
+	inst := createVM(ctx, c, folder, pool, "instance-dsvm", "LocalDS_1", 0, nil, "")
+	ds0 := byName(ctx, c, "Datastore", "LocalDS_0")
+	var before mo.Datastore
+	must(pc.RetrieveOne(ctx, ds0, []string{"vm"}, &before), "ds vm")
+	check(!containsRef(before.Vm, inst.Reference()), "Datastore.vm of LocalDS_0 does not list a VM of LocalDS_1 before the attach")
+	dev, err := inst.Device(ctx)
+	must(err, "devices")
+	ctrl, err := dev.FindDiskController("scsi")
+	must(err, "scsi controller")
+	att := dev.CreateDisk(ctrl, types.ManagedObjectReference{}, flat(d[0]).FileName)
+	att.CapacityInKB = 0
+	_, err = wait(reconfig(ctx, inst, types.VirtualMachineConfigSpec{DeviceChange: []types.BaseVirtualDeviceConfigSpec{
+		&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: att},
+	}}))
+	check(err == nil, "ReconfigVM_Task attaches a disk of LocalDS_0 to a VM on LocalDS_1 (%v)", err)
+	var after mo.Datastore
+	must(pc.RetrieveOne(ctx, ds0, []string{"vm"}, &after), "ds vm")
+	check(containsRef(after.Vm, inst.Reference()), "Datastore.vm of LocalDS_0 lists the VM its disk is attached to (%v)", after.Vm)
 }

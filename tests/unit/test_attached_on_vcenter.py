@@ -1,0 +1,177 @@
+"""A volume attached on vCenter is in use, whatever Cinder's status says.
+
+Rule: delete, extend, snapshot and linked clone of a volume are refused when
+Cinder reports it attached (``status``/``attach_status``) *or* when a VM on
+the backing's datastores carries the attachment mark
+``volume-<id>`` in its extraConfig (written by Nova's vmwareapi driver and
+by ``attach_volume``). The vCenter side costs one RetrievePropertiesEx,
+made by :meth:`VolumeOps.attachment_marks` (read through ``Datastore.vm``).
+"""
+
+from suds.sax import text as sax_text
+
+from tests.unit import test_driver
+from tests.unit import test_inventory as ti
+from vmware_backend import exceptions
+from vmware_backend.volume import plain_objects
+from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import ops as vsphere_ops
+
+MARK = {'vm-inst-7': '6000C29f-attached'}
+
+
+class AttachedOnVCenterTest(test_driver.DriverTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.vol = plain_objects.volume(size=1)  # status 'available'
+        self.ref = self.add_backing(self.vol, snapshots=['snapshot-x'])
+        self.ops.attachment_marks.return_value = dict(MARK)
+
+    def assertAskedOnce(self):
+        self.ops.attachment_marks.assert_called_once_with(
+            [self.vc.vms[self.ref.value]['datastore'].
+             ManagedObjectReference[0]], self.vol.id)
+
+    def assertBusy(self, err):
+        self.assertIn('vm-inst-7', str(err))
+        self.assertIn('volume-%s' % self.vol.id, str(err))
+        self.assertIn('detach it first', str(err))
+        self.assertNoChange()
+        self.assertAskedOnce()
+
+    def test_delete_is_refused(self):
+        err = self.assertRaises(exceptions.VolumeIsBusy,
+                                self.driver.delete_volume, self.vol)
+        self.assertEqual(self.vol.id, err.kwargs['volume'])
+        self.assertBusy(err)
+
+    def test_extend_is_refused(self):
+        vol = plain_objects.volume(size=1)
+        self.ref = self.add_backing(vol)
+        self.vol = vol
+        err = self.assertRaises(exceptions.VolumeIsBusy,
+                                self.driver.extend_volume, vol, 2)
+        self.assertBusy(err)
+
+    def test_snapshot_is_refused(self):
+        snap = plain_objects.snapshot(self.vol)
+        err = self.assertRaises(exceptions.SnapshotIsBusy,
+                                self.driver.create_snapshot, snap)
+        self.assertEqual(snap.id, err.kwargs['snapshot'])
+        self.assertBusy(err)
+
+    def test_linked_clone_is_refused(self):
+        clone = plain_objects.volume(size=1,
+                                     specs={'vmware:clone_type': 'linked'})
+        err = self.assertRaises(exceptions.VolumeIsBusy,
+                                self.driver.create_cloned_volume, clone,
+                                self.vol)
+        self.assertEqual(self.vol.id, err.kwargs['volume'])
+        self.assertBusy(err)
+
+    def test_full_clone_is_allowed(self):
+        # A full clone reads the disk without a snapshot (see README's
+        # known limits); it is not refused.
+        self.ops.clone.side_effect = lambda vm, folder, name, spec, target: \
+            self.add_backing(spec.config.instanceUuid)
+        clone = plain_objects.volume(size=1)
+        self.driver.create_cloned_volume(clone, self.vol)
+        self.ops.attachment_marks.assert_not_called()
+        self.ops.clone.assert_called_once()
+
+    def test_not_attached_anywhere_goes_ahead(self):
+        self.ops.attachment_marks.return_value = {}
+        self.driver.delete_volume(self.vol)
+        self.ops.destroy.assert_called_once_with(self.ref, 'volume %s'
+                                                 % self.vol.id)
+        self.assertAskedOnce()
+
+    def test_cinder_status_alone_still_refuses_without_asking(self):
+        self.vol.status = 'in-use'
+        self.ops.attachment_marks.return_value = {}
+        self.assertRaises(exceptions.VolumeIsBusy,
+                          self.driver.delete_volume, self.vol)
+        self.ops.attachment_marks.assert_not_called()
+        self.assertNoChange()
+
+
+def option_value(key, value):
+    return ti.suds_obj('OptionValue', key=sax_text.Text(key),
+                       value=sax_text.Text(value))
+
+
+class AttachmentMarksReadTest(test_driver.testtools.TestCase):
+    """The read: one RetrievePropertiesEx through Datastore.vm."""
+
+    def path(self, volume_id):
+        return 'config.extraConfig["volume-%s"]' % volume_id
+
+    def test_one_call_reading_only_the_mark(self):
+        path = self.path('v-1')
+        session = ti.FakeSession([ti.page([
+            ti.content(ti.moref('VirtualMachine', 'vm-7'),
+                       **{path: option_value('volume-v-1', 'uuid-7')}),
+            ti.content(ti.moref('VirtualMachine', 'vm-8')),
+            ti.content(ti.moref('VirtualMachine', 'vm-9'),
+                       **{path: option_value('volume-v-1', '')}),
+        ])])
+        ops = vsphere_ops.VolumeOps(session)
+        marks = ops.attachment_marks(
+            [inventory.MoRef('Datastore', 'datastore-1'),
+             ti.moref('Datastore', 'datastore-2')], 'v-1')
+        self.assertEqual({'vm-7': 'uuid-7'}, marks)
+        self.assertEqual(['RetrievePropertiesEx'], session.methods())
+        _method, _ref, kwargs = session.calls[0]
+        spec, = kwargs['specSet']
+        self.assertEqual(['datastore-1', 'datastore-2'],
+                         [str(o.obj.value) for o in spec.objectSet])
+        for obj in spec.objectSet:
+            self.assertTrue(obj.skip)
+            traversal, = obj.selectSet
+            self.assertEqual(('Datastore', 'vm', False),
+                             (traversal.type, traversal.path,
+                              traversal.skip))
+        prop, = spec.propSet
+        self.assertEqual(('VirtualMachine', False,
+                          ['config.extraConfig["volume-v-1"]']),
+                         (prop.type, prop.all, prop.pathSet))
+        # Not paged by the client: one round trip however many VMs.
+        self.assertIsNone(getattr(kwargs['options'], 'maxObjects', None))
+
+    def test_paged_result_is_continued(self):
+        path = self.path('v-2')
+        session = ti.FakeSession([
+            ti.page([ti.content(ti.moref('VirtualMachine', 'vm-1'))],
+                    token='t-1'),
+            ti.page([ti.content(ti.moref('VirtualMachine', 'vm-2'),
+                                **{path: option_value('volume-v-2',
+                                                      'file')})]),
+        ])
+        marks = vsphere_ops.VolumeOps(session).attachment_marks(
+            [inventory.MoRef('Datastore', 'datastore-1')], 'v-2')
+        self.assertEqual({'vm-2': 'file'}, marks)
+        self.assertEqual(['RetrievePropertiesEx',
+                          'ContinueRetrievePropertiesEx'],
+                         session.methods())
+        self.assertEqual('t-1', session.calls[1][2]['token'])
+
+    def test_no_datastore_reads_nothing(self):
+        session = ti.FakeSession([])
+        self.assertEqual({}, vsphere_ops.VolumeOps(session).attachment_marks(
+            [], 'v-3'))
+        self.assertEqual([], session.calls)
+
+    def test_failed_continue_cancels_the_read(self):
+        err = exceptions.VCenterFault(fault='SystemError',
+                                      action='ContinueRetrievePropertiesEx',
+                                      target='x', detail='injected')
+        session = ti.FakeSession(
+            [ti.page([], token='t-9')],
+            fail={('ContinueRetrievePropertiesEx', 1): err})
+        self.assertRaises(exceptions.VCenterFault,
+                          vsphere_ops.VolumeOps(session).attachment_marks,
+                          [inventory.MoRef('Datastore', 'd')], 'v-4')
+        self.assertEqual(['RetrievePropertiesEx',
+                          'ContinueRetrievePropertiesEx',
+                          'CancelRetrievePropertiesEx'], session.methods())
