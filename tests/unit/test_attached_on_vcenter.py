@@ -28,10 +28,13 @@ class AttachedOnVCenterTest(test_driver.DriverTestBase):
         self.ref = self.add_backing(self.vol, snapshots=['snapshot-x'])
         self.ops.attachment_marks.return_value = dict(MARK)
 
-    def assertAskedOnce(self):
+    def backing_datastore(self):
+        return self.vc.vms[self.ref.value]['datastore'].\
+            ManagedObjectReference[0]
+
+    def assertAskedOnce(self, datastore=None):
         self.ops.attachment_marks.assert_called_once_with(
-            [self.vc.vms[self.ref.value]['datastore'].
-             ManagedObjectReference[0]], self.vol.id)
+            [datastore or self.backing_datastore()], self.vol.id)
 
     def assertBusy(self, err):
         self.assertIn('vm-inst-7', str(err))
@@ -82,10 +85,11 @@ class AttachedOnVCenterTest(test_driver.DriverTestBase):
 
     def test_not_attached_anywhere_goes_ahead(self):
         self.ops.attachment_marks.return_value = {}
+        datastore = self.backing_datastore()
         self.driver.delete_volume(self.vol)
         self.ops.destroy.assert_called_once_with(self.ref, 'volume %s'
                                                  % self.vol.id)
-        self.assertAskedOnce()
+        self.assertAskedOnce(datastore)
 
     def test_cinder_status_alone_still_refuses_without_asking(self):
         self.vol.status = 'in-use'

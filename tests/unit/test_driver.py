@@ -681,11 +681,12 @@ class DeleteVolumeTest(DriverTestBase):
             src_ref, cleared(self.clone.id), mock.ANY)
         self.ops.remove_snapshot.assert_called_once_with(
             self.snaps[snap_name], mock.ANY)
-        # Destroyed first (after the attachment check), released after.
-        self.assertEqual(['find_vm_by_instance_uuid', 'properties',
+        # Destroyed first (after the attachment check), released after:
+        # the temporary snapshot before the marker that protects it.
+        self.assertEqual(['find_all_by_instance_uuid', 'properties',
                           'attachment_marks', 'destroy',
-                          'find_vm_by_instance_uuid', 'properties',
-                          'set_extra_config', 'remove_snapshot'],
+                          'find_all_by_instance_uuid', 'properties',
+                          'remove_snapshot', 'set_extra_config'],
                          self.op_names())
 
     def test_deleting_a_linked_clone_keeps_a_cinder_snapshot(self):
