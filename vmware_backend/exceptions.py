@@ -89,3 +89,9 @@ class NoValidDatastore(VMwareBackendException):
 
 class InventoryNotFound(VMwareBackendException):
     message = '%(kind)s %(name)r not found in vCenter'
+
+
+class InvalidReference(VMwareBackendException):
+    """A reference to an existing disk that cannot be imported."""
+
+    message = 'Cannot manage the existing disk: %(reason)s'

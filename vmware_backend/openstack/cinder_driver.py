@@ -93,6 +93,10 @@ def _cinder_error(err):
         return cinder_exception.InvalidVolume(err.msg, reason=err.msg)
     if isinstance(err, exceptions.InvalidSnapshot):
         return cinder_exception.InvalidSnapshot(err.msg, reason=err.msg)
+    if isinstance(err, exceptions.InvalidReference):
+        return cinder_exception.ManageExistingInvalidReference(
+            err.msg, existing_ref=kwargs.get('existing_ref'),
+            reason=err.msg)
     if isinstance(err, exceptions.InvalidConfiguration):
         return cinder_exception.InvalidConfigurationValue(
             err.msg, option=kwargs.get('option'), value=None)
@@ -282,6 +286,26 @@ class VMwareBackendCinderDriver(_BaseDriver):
     @_translated
     def terminate_connection(self, volume, connector, **kwargs):
         return self.core.terminate_connection(volume, connector, **kwargs)
+
+    # Import of existing disks ------------------------------------------
+
+    @_translated
+    def manage_existing(self, volume, existing_ref):
+        return self.core.manage_existing(volume, existing_ref)
+
+    @_translated
+    def manage_existing_get_size(self, volume, existing_ref):
+        return self.core.manage_existing_get_size(volume, existing_ref)
+
+    @_translated
+    def unmanage(self, volume):
+        return self.core.unmanage(volume)
+
+    @_translated
+    def get_manageable_volumes(self, cinder_volumes, marker, limit, offset,
+                               sort_keys, sort_dirs):
+        return self.core.get_manageable_volumes(
+            cinder_volumes, marker, limit, offset, sort_keys, sort_dirs)
 
     # Not supported --------------------------------------------------------
 

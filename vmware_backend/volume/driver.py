@@ -14,6 +14,7 @@ from vmware_backend.volume import backings
 from vmware_backend.volume import clones
 from vmware_backend.volume import connections
 from vmware_backend.volume import lifecycle
+from vmware_backend.volume import manage
 from vmware_backend.volume import snapshots
 
 LOG = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ CLONE_SNAPSHOT_PREFIX = clones.CLONE_SNAPSHOT_PREFIX
 
 class VMwareVolumeDriver(lifecycle.LifecycleMixin, snapshots.SnapshotMixin,
                          clones.CloneMixin, connections.ConnectionMixin,
-                         backings.BackingAccess):
+                         manage.ManageMixin, backings.BackingAccess):
     """Maps Cinder volume operations onto vCenter.
 
     :param options: option values, see :func:`vmware_backend.conf.
