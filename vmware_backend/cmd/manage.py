@@ -3,7 +3,8 @@
 Argument parsing and output only; the work is done by
 :mod:`vmware_backend.admin.health` (check, pools),
 :mod:`vmware_backend.admin.listing` (volumes),
-:mod:`vmware_backend.admin.audit` (audit) and
+:mod:`vmware_backend.admin.audit` (audit),
+:mod:`vmware_backend.cmd.manage_commands` (manageable) and
 :mod:`vmware_backend.admin.demo` (demo).
 
 Exit status: 0 when all is well, 1 when a problem was found (or an
@@ -20,6 +21,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from vmware_backend.cmd import commands
+from vmware_backend.cmd import manage_commands
 from vmware_backend.cmd import output
 from vmware_backend import conf
 from vmware_backend import exceptions
@@ -80,6 +82,7 @@ COMMANDS = {
         'taken, a linked clone being made) is listed as "recent, '
         'skipped": never removed and not counted; run the audit again '
         'later. Exits 1 when leftovers (other than recent ones) remain.'),
+    'manageable': (manage_commands.SUMMARY, manage_commands.DESCRIPTION),
     'demo': (
         'run the volume lifecycle and show what each step costs',
         'Run the volume lifecycle (create, extend, snapshot, clones '
@@ -91,6 +94,10 @@ COMMANDS = {
         'state it claims on vCenter; a failure stops the run, removes '
         'what it created and exits 1.'),
 }
+
+
+HANDLERS = dict(commands.HANDLERS,
+                manageable=manage_commands.cmd_manageable)
 
 
 # Arguments ---------------------------------------------------------------
@@ -145,6 +152,7 @@ def build_parser():
              'without a recorded time count as old); younger ones are '
              'listed as "recent, skipped" and do not make the exit status '
              '1 (default: 3600; 0: no age limit)')
+    manage_commands.add_arguments(subparsers['manageable'])
     demo = subparsers['demo']
     demo.add_argument(
         '--instance', metavar='MOREF',
@@ -239,7 +247,7 @@ def main(argv=None):
             raise output.UsageError('%s (in %s)' % (err, ', '.join(files) or
                                                     'no config file'))
         out.add_secret(options.get('vcenter_password'))
-        return commands.HANDLERS[args.command](args, options, out)
+        return HANDLERS[args.command](args, options, out)
     except output.UsageError as err:
         out.error(str(err))
         return output.EXIT_USAGE
