@@ -478,6 +478,7 @@ func runMain(bin string) {
 			"after ExtendVirtualDisk_Task %s reports capacityInKB/Bytes 2GiB (%v)", ref.Value, describeDisks(d))
 	}
 	check(freeGiB() == 998, "ExtendVirtualDisk_Task charges the growth to summary.freeSpace, an attached copy nothing (%.3f GiB)", freeGiB())
+	checkBrowser(ctx, finder, diskA.FileName, 2*1024*1024)
 	err = ext(diskA.FileName, 1024)
 	_, bad := faultOf(err).(*types.InvalidArgument)
 	check(bad, "ExtendVirtualDisk_Task shrinking: InvalidArgument (%v)", err)
@@ -1186,4 +1187,54 @@ func containsString(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// checkBrowser (patch 0030): SearchDatastore_Task with a VmDiskFileQuery
+// reports a .vmdk as VmDiskFileInfo with the descriptor's capacityKb (when
+// details.capacityKb is asked), and never the -flat file.
+func checkBrowser(ctx context.Context, finder *find.Finder, file string, wantKB int64) {
+	var p object.DatastorePath
+	if !p.FromString(file) {
+		check(false, "parse %q", file)
+		return
+	}
+	ds, err := finder.Datastore(ctx, p.Datastore)
+	must(err, "datastore "+p.Datastore)
+	browser, err := ds.Browser(ctx)
+	must(err, "datastore browser")
+	search := func(details *types.VmDiskFileQueryFlags) []types.BaseFileInfo {
+		spec := types.HostDatastoreBrowserSearchSpec{
+			MatchPattern: []string{"*.vmdk"},
+			Query:        []types.BaseFileQuery{&types.VmDiskFileQuery{Details: details}},
+		}
+		t, err := browser.SearchDatastore(ctx, "["+p.Datastore+"] "+path.Dir(p.Path), &spec)
+		if err == nil {
+			var info *types.TaskInfo
+			info, err = t.WaitForResult(ctx, nil)
+			if err == nil {
+				return info.Result.(types.HostDatastoreBrowserSearchResults).File
+			}
+		}
+		check(false, "SearchDatastore_Task (%v)", err)
+		return nil
+	}
+	for _, details := range []*types.VmDiskFileQueryFlags{{CapacityKb: true, DiskType: true}, nil} {
+		var found *types.VmDiskFileInfo
+		flat := false
+		for _, f := range search(details) {
+			if strings.HasSuffix(f.GetFileInfo().Path, "-flat.vmdk") {
+				flat = true
+			}
+			if d, ok := f.(*types.VmDiskFileInfo); ok && d.Path == path.Base(p.Path) {
+				found = d
+			}
+		}
+		want := int64(0)
+		if details != nil {
+			want = wantKB
+		}
+		check(found != nil && found.CapacityKb == want && !flat,
+			"SearchDatastore_Task VmDiskFileQuery (details %v) lists %s as VmDiskFileInfo, capacityKb %d, no -flat file (%+v)",
+			details != nil, p.Path, want, found)
+	}
 }
