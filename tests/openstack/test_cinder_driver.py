@@ -20,6 +20,7 @@ collector, not through the driver.
 """
 
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -37,6 +38,7 @@ from cinder import context as cinder_context  # noqa: E402
 from cinder import exception as cinder_exception  # noqa: E402
 from cinder.interface import util as interface_util  # noqa: E402
 from cinder.interface import volume_driver as driver_interface  # noqa: E402
+from cinder.interface import volume_manageable_driver  # noqa: E402
 from cinder.interface import volume_snapshot_revert  # noqa: E402
 from cinder import objects  # noqa: E402
 from cinder.scheduler.filters import capacity_filter  # noqa: E402
@@ -44,12 +46,14 @@ from cinder.scheduler import host_manager  # noqa: E402
 from cinder.volume import configuration as cinder_configuration  # noqa: E402
 from cinder.volume import driver as cinder_volume_driver  # noqa: E402
 from cinder.volume import manager as volume_manager  # noqa: E402
+from cinder.volume import volume_utils  # noqa: E402
 import testtools  # noqa: E402
 
 from tests.functional import base  # noqa: E402
 from vmware_backend import conf as vb_conf  # noqa: E402
 from vmware_backend.openstack import cinder_driver as adapter  # noqa: E402
 from vmware_backend.vsphere import ops as vsphere_ops  # noqa: E402
+from vmware_backend.vsphere import specs  # noqa: E402
 
 BACKEND = 'vmware-1'
 HOST = 'cinder-test@%s' % BACKEND
@@ -244,7 +248,8 @@ class ComplianceTest(testtools.TestCase):
     """The driver against Cinder's driver interface (cinder.interface)."""
 
     INTERFACES = (driver_interface.VolumeDriverCore,
-                  volume_snapshot_revert.VolumeSnapshotRevertDriver)
+                  volume_snapshot_revert.VolumeSnapshotRevertDriver,
+                  volume_manageable_driver.VolumeManagementDriver)
 
     # What the core driver implements; these must not fall back on the
     # NotImplementedError stubs of cinder.volume.driver.VolumeDriver.
@@ -253,7 +258,9 @@ class ComplianceTest(testtools.TestCase):
                  'create_snapshot', 'delete_snapshot', 'revert_to_snapshot',
                  'create_volume_from_snapshot', 'create_cloned_volume',
                  'initialize_connection', 'terminate_connection',
-                 'create_export', 'ensure_export', 'remove_export')
+                 'create_export', 'ensure_export', 'remove_export',
+                 'manage_existing', 'manage_existing_get_size', 'unmanage',
+                 'get_manageable_volumes')
 
     def test_cinder_compliance_check(self):
         # As cinder/tests/compliance/test_volume_drivers.py: the driver is
@@ -592,3 +599,105 @@ class ConnectionTest(DriverTestCase):
         self.driver.terminate_connection(volume, connector, force=False)
         self.driver.remove_export(self.context, volume)
         volume.status = 'available'
+
+
+class ManageTest(DriverTestCase):
+    """Import through the adapter, and the listing through Cinder's pager."""
+
+    def foreign_vm(self, disk_kb=GiB_KB):
+        """A powered-off VM of nobody with one disk on LocalDS_0."""
+        where = self.session.get_properties(
+            self.session.invoke(
+                'FindByInventoryPath',
+                self.session.service_content.searchIndex,
+                inventoryPath='DC0/vm/DC0_C0_RP0_VM0'),
+            ['parent', 'resourcePool', 'runtime.host'])
+        uuid = base.new_id()
+        spec = specs.backing_config_spec(
+            self.session.factory, 'volume-%s' % uuid, uuid, 1, 'thin',
+            'lsiLogic', 'LocalDS_0', 256)
+        spec.deviceChange[-1].device.capacityInKB = disk_kb
+        spec.extraConfig = specs.extra_config(
+            self.session.factory, {'cinder.volume.id': uuid})
+        ref = self.session.invoke_task(
+            'CreateVM_Task', where['parent'], config=spec,
+            pool=where['resourcePool'], host=where['runtime.host'])
+        self.addCleanup(self._destroy_quietly, ref)
+        return ref, uuid
+
+    def _destroy_quietly(self, ref):
+        try:
+            self.session.invoke_task('Destroy_Task', ref)
+        except Exception:
+            pass
+
+    def test_manage_unmanage_and_refusal(self):
+        volume_type = self.objects.volume_type()
+        ref, uuid = self.foreign_vm(disk_kb=GiB_KB + 1)
+        volume = self.objects.volume(volume_type, size=2, pool='LocalDS_0')
+        self.assertEqual(2, self.driver.manage_existing_get_size(
+            volume, {'source-id': uuid}))
+        self.assertIsNone(self.driver.manage_existing(
+            volume, {'source-id': uuid}))
+        volume.status = 'available'
+        self.addCleanup(self.delete_quietly, volume)
+        state = self.state(volume.id)
+        self.assertEqual(vsphere_ops.moref_value(ref),
+                         vsphere_ops.moref_value(state['ref']))
+        self.assertEqual(2 * GiB_KB, self.disk(state).capacityInKB)
+
+        other = self.objects.volume(volume_type, size=1, pool='LocalDS_0')
+        err = self.assertRaises(
+            cinder_exception.ManageExistingInvalidReference,
+            self.driver.manage_existing, other, {'source-id': volume.id})
+        self.assertIn('already managed', str(err))
+        self.assertIn(volume.id, str(err))
+        err = self.assertRaises(
+            cinder_exception.ManageExistingInvalidReference,
+            self.driver.manage_existing_get_size, other,
+            {'source-name': 'nonsense'})
+        self.assertIn('nonsense', str(err))
+        # Imported into another pool than the disk's: refused, naming it.
+        ref2, uuid2 = self.foreign_vm()
+        elsewhere = self.objects.volume(volume_type, size=1,
+                                        pool='LocalDS_1')
+        err = self.assertRaises(
+            cinder_exception.ManageExistingInvalidReference,
+            self.driver.manage_existing, elsewhere, {'source-id': uuid2})
+        self.assertIn('#LocalDS_0', str(err))
+
+        self.driver.unmanage(volume)
+        extra = vsphere_ops.extra_config_dict(self.state(volume.id))
+        self.assertNotIn('vmware_backend.managed', extra)
+
+    def test_listing_pages_as_cinder_does(self):
+        volume_type = self.objects.volume_type()
+        for size in (1, 2, 2, 3):
+            self.foreign_vm(disk_kb=size * GiB_KB)
+        known = self.create(volume_type, size=1)
+        everything = self.driver.get_manageable_volumes(
+            [known], None, 10000, 0, ['size'], ['asc'])
+        self.assertGreaterEqual(len(everything), 5)
+        mine = [e for e in everything
+                if e['reference'] == {'source-id': known.id}]
+        self.assertEqual(known.id, mine[0]['cinder_id'])
+        for key in ('reference', 'size', 'safe_to_manage',
+                    'reason_not_safe', 'cinder_id', 'extra_info'):
+            self.assertIn(key, everything[0])
+        marker = sorted(everything, key=lambda e: str(e['reference']))[1]
+        for marker_value, limit, offset, keys, dirs in (
+                (None, 3, 0, ['size', 'reference'], ['desc', 'asc']),
+                (None, 2, 1, ['reference'], ['asc']),
+                (marker['reference'], 2, 0, ['size', 'reference'],
+                 ['asc', 'desc']),
+                (json.dumps(marker['reference']), 3, 1, ['reference'],
+                 ['desc']),
+                (None, 1000, 0, ['size'], ['asc', 'asc'])):
+            ours = self.driver.get_manageable_volumes(
+                [known], marker_value, limit, offset, keys, dirs)
+            theirs = volume_utils.paginate_entries_list(
+                everything, marker_value, limit, offset, keys, dirs)
+            self.assertEqual([e['reference'] for e in theirs],
+                             [e['reference'] for e in ours],
+                             (marker_value, limit, offset, keys, dirs))
+            self.assertEqual(theirs, ours)

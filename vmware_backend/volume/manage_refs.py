@@ -232,9 +232,8 @@ def paginate(entries, marker, limit, offset, sort_keys, sort_dirs):
     :raises exceptions.InvalidReference: bad sort key/dir or marker.
     """
     sort_keys = list(sort_keys or ['size', 'reference'])
+    # As Cinder: keys without a direction are not used (zip).
     sort_dirs = list(sort_dirs or ['desc'] * len(sort_keys))
-    if len(sort_dirs) < len(sort_keys):
-        sort_dirs += [sort_dirs[-1]] * (len(sort_keys) - len(sort_dirs))
     for key in sort_keys:
         if key.strip() not in SORT_KEYS:
             raise _bad('sort key %r: use one of %s' % (key, SORT_KEYS))
