@@ -8,6 +8,7 @@ import requests
 
 from tests.functional import base
 from tests.functional import lifecycle_base as lb
+from vmware_backend.admin import listing
 from vmware_backend import exceptions
 from vmware_backend.volume import manage as manage_mod
 from vmware_backend.vsphere import ops as vsphere_ops
@@ -85,6 +86,13 @@ class ManageTestBase(lb.LifecycleTestCase):
                 spec=specs.remove_disk_spec(self.session.factory, disk))
         return [d.backing.fileName for d in state.disks]
 
+    def audited_ids(self):
+        """Volume ids of the backings the audit reads."""
+        backings, _instances = listing.read(
+            self.session, devices=False,
+            volume_folder=self.options['vcenter_volume_folder'])
+        return {b.volume_id for b in backings}
+
     def control(self, method, path, **kwargs):
         return requests.request(
             method, 'http://127.0.0.1:%d/testbed/%s' % (self.vcsim.port, path),
@@ -132,7 +140,9 @@ class ManageSourceIdTest(ManageTestBase):
         self.assertFalse(mine[0]['safe_to_manage'])
         self.assertEqual(volume.id, mine[0]['cinder_id'])
 
+        self.assertIn(volume.id, self.audited_ids())
         self.driver.unmanage(volume)
+        self.assertNotIn(volume.id, self.audited_ids())
         state = self.state(volume.id)
         for key in manage_mod.MARK_KEYS:
             self.assertNotIn(key, state.extra)
@@ -292,6 +302,24 @@ class ManageSourceNameTest(ManageTestBase):
         self.assertEqual([loose], self.files(state.ref))
         self.assertEqual(2 * GIB_KB, state.disk.capacityInKB)
         self.assertEqual('true', state.extra[specs.KEY_MANAGED])
+
+    def test_loose_vmdk_is_listed(self):
+        ref, _uuid, _name = self.foreign_vm(disks_kb=(GIB_KB, 3 * GIB_KB))
+        kept, loose = self.files(ref)
+        self.session.invoke_task(
+            'ReconfigVM_Task', ref, spec=specs.remove_disk_spec(
+                self.session.factory, self.state(ref).disks[1]))
+        entries = self.driver.get_manageable_volumes(
+            [], None, 100000, 0, ['reference'], ['asc'])
+        by_ref = {tuple(e['reference'].items())[0]: e for e in entries}
+        item = by_ref[('source-name', loose)]
+        self.assertEqual(3, item['size'])
+        self.assertTrue(item['safe_to_manage'], item)
+        self.assertEqual('LocalDS_0', item['extra_info']['pool'])
+        # A file some VM has attached is only listed with its VM.
+        self.assertNotIn(('source-name', kept), by_ref)
+        self.assertIn(('source-name', '%s@DC0/vm/%s' % (kept, _name)),
+                      by_ref)
 
     def test_loose_vmdk_of_a_vm_refused(self):
         ref, _uuid, name = self.foreign_vm()

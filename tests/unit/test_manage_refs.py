@@ -232,3 +232,25 @@ class ParseInventoryTest(testtools.TestCase):
                           'eagerZeroedThick', 'ds'),
                          (d.file_name, d.capacity_kb, d.parent_file,
                           d.disk_type, d.datastore_name))
+
+
+class LooseCandidatesTest(testtools.TestCase):
+
+    def test_loose_files(self):
+        used = disk('[ds] a/a.vmdk')
+        owner = vm('a', [used])
+        child = vm('c', [disk('[ds] c/c.vmdk', parent='[ds] base/b.vmdk')])
+        files = [disk('[ds] a/a.vmdk'), disk('[ds] free/f.vmdk', GIB + 1),
+                 disk('[ds] base/b.vmdk'), disk('[ds] s/s-000001.vmdk')]
+        vms = [owner, child]
+        entries = refs.loose_candidates(files, vm_disks.file_users(vms),
+                                        vm_disks.parent_files(vms))
+        by_ref = {e['reference']['source-name']: e for e in entries}
+        self.assertEqual({'[ds] free/f.vmdk', '[ds] base/b.vmdk',
+                          '[ds] s/s-000001.vmdk'}, set(by_ref))
+        self.assertTrue(by_ref['[ds] free/f.vmdk']['safe_to_manage'])
+        self.assertEqual(2, by_ref['[ds] free/f.vmdk']['size'])
+        self.assertIn('parent of linked clone(s) c',
+                      by_ref['[ds] base/b.vmdk']['reason_not_safe'])
+        self.assertIn('snapshot delta',
+                      by_ref['[ds] s/s-000001.vmdk']['reason_not_safe'])

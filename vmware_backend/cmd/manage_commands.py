@@ -85,7 +85,8 @@ def export(entries, host):
         if not entry['safe_to_manage']:
             continue
         id_type, value = reference_text(entry['reference'])
-        pool = (entry.get('extra_info') or {}).get('datastore')
+        info = entry.get('extra_info') or {}
+        pool = info.get('pool') or info.get('datastore')
         item = {'host': '%s#%s' % (host, pool), 'id_type': id_type,
                 'reference': value, 'name': volume_name(entry),
                 'size': entry['size']}

@@ -196,7 +196,7 @@ class ManageMixin:
 
     def _check_pool(self, volume, datastore_name):
         pool = volume_types.pool_name(volume)
-        if pool and pool != datastore_name:
+        if pool and datastore_name not in (pool, pool.split(':', 1)[-1]):
             raise exceptions.InvalidReference(
                 reason='the disk is on datastore %s, not on pool %s; use '
                        '--host <host>@<backend>#%s'
@@ -212,23 +212,11 @@ class ManageMixin:
         except exceptions.InventoryNotFound:
             raise exceptions.InvalidReference(
                 reason='no datastore %s (from %s)' % (ds_name, file_name))
-        factory = self.session.factory
-        browser = self.session.get_properties(inventory.to_suds(ds),
-                                              ['browser'])['browser']
-        details = specs.create(factory, 'VmDiskFileQueryFlags',
-                               diskType=True, capacityKb=True,
-                               hardwareVersion=False, thin=True)
-        query = specs.create(factory, 'VmDiskFileQuery', details=details)
-        spec = specs.create(
-            factory, 'HostDatastoreBrowserSearchSpec', query=[query],
-            matchPattern=[name],
-            details=specs.create(factory, 'FileQueryFlags', fileType=True,
-                                 fileSize=True, modification=False,
-                                 fileOwner=False))
         try:
             result = self.session.invoke_task(
-                'SearchDatastore_Task', browser, target=file_name,
-                datastorePath='[%s] %s' % (ds_name, folder), searchSpec=spec)
+                'SearchDatastore_Task', self._browser(ds), target=file_name,
+                datastorePath='[%s] %s' % (ds_name, folder),
+                searchSpec=self._disk_search_spec(name))
         except exceptions.VCenterFault as err:
             if err.fault in ('FileNotFound', 'InvalidDatastorePath'):
                 raise exceptions.InvalidReference(
@@ -250,6 +238,50 @@ class ManageMixin:
                              unit_number=None,
                              disk_type=None if thin is None else
                              ('thin' if thin else 'thick'))
+
+    def _browser(self, ds):
+        return self.session.get_properties(inventory.to_suds(ds),
+                                           ['browser'])['browser']
+
+    def _disk_search_spec(self, pattern):
+        factory = self.session.factory
+        details = specs.create(factory, 'VmDiskFileQueryFlags',
+                               diskType=True, capacityKb=True,
+                               hardwareVersion=False, thin=True)
+        query = specs.create(factory, 'VmDiskFileQuery', details=details)
+        return specs.create(
+            factory, 'HostDatastoreBrowserSearchSpec', query=[query],
+            matchPattern=[pattern],
+            details=specs.create(factory, 'FileQueryFlags', fileType=True,
+                                 fileSize=True, modification=False,
+                                 fileOwner=False))
+
+    def _datastore_disks(self, pool):
+        """Every vmdk on a pool's datastore (SearchDatastoreSubFolders)."""
+        results = self.session.invoke_task(
+            'SearchDatastoreSubFolders_Task',
+            self._browser(pool.datastore), target='datastore %s' % pool.name,
+            datastorePath='[%s]' % pool.datastore_name,
+            searchSpec=self._disk_search_spec('*.vmdk'))
+        results = getattr(results, 'HostDatastoreBrowserSearchResults',
+                          results) or []
+        disks = []
+        for result in results:
+            folder = (getattr(result, 'folderPath', '') or '').split(
+                ']', 1)[-1].strip(' /')
+            for info in getattr(result, 'file', None) or []:
+                if type(info).__name__ != 'VmDiskFileInfo':
+                    continue
+                path = '%s/%s' % (folder, info.path) if folder else info.path
+                thin = getattr(info, 'thin', None)
+                disks.append(vm_disks.Disk(
+                    key=None, file_name='[%s] %s' % (pool.datastore_name,
+                                                     path),
+                    capacity_kb=int(getattr(info, 'capacityKb', 0) or 0),
+                    controller_key=None, unit_number=None,
+                    disk_type=None if thin is None else
+                    ('thin' if thin else 'thick')))
+        return disks
 
     def _marks(self, volume, origin):
         entries = specs.backing_extra_config(volume.id)
@@ -416,16 +448,29 @@ class ManageMixin:
                              sort_dirs)
 
     def manageable_entries(self, cinder_volumes=()):
-        """All manageable-volume entries, unsorted (see above)."""
+        """All manageable-volume entries, unsorted (see above).
+
+        Also the loose vmdk files of every pool, from one
+        ``SearchDatastoreSubFolders_Task`` per datastore.
+        """
         ids = {getattr(v, 'id', None) or v['id'] for v in cinder_volumes}
         inventory_ = self.placement.inventory()
         hosts, _missing = datastore_mod.cluster_hosts(
             inventory_, self.options.get('vcenter_cluster_names'))
-        pools = {p.name for p in self.placement.usable_pools()}
-        entries = refs.candidates(vm_disks.read(self.session), ids, hosts)
+        usable = self.placement.usable_pools()
+        pools = {p.datastore_name: p.name for p in usable}
+        vms = vm_disks.read(self.session)
+        entries = refs.candidates(vms, ids, hosts)
+        disks = []
+        for pool in usable:
+            disks.extend(self._datastore_disks(pool))
+        entries.extend(refs.loose_candidates(
+            disks, vm_disks.file_users(vms), vm_disks.parent_files(vms)))
         for entry in entries:
             ds = entry['extra_info'].get('datastore')
-            if entry['safe_to_manage'] and ds not in pools:
+            if ds in pools:
+                entry['extra_info']['pool'] = pools[ds]
+            elif entry['safe_to_manage']:
                 entry['safe_to_manage'] = False
                 entry['reason_not_safe'] = (
                     'datastore %s is not a pool of this backend' % ds)

@@ -215,6 +215,34 @@ def candidates(vms, cinder_ids, hosts=None):
     return entries
 
 
+_DELTA_RE = re.compile(r'-\d{6}\.vmdk$')
+
+
+def loose_candidates(disks, users, children):
+    """Entries of loose vmdk files (no VM has them attached).
+
+    :param disks: :class:`vm_disks.Disk` records from the datastore
+        browser; files some VM uses are left out (they are listed with it).
+    """
+    entries = []
+    for disk in disks:
+        if users.get(disk.file_name):
+            continue
+        reason = disk_refusal(None, disk, users, children)
+        if reason is None and _DELTA_RE.search(disk.file_name):
+            reason = 'a snapshot delta file (name ends in -NNNNNN.vmdk)'
+        entries.append({
+            'reference': {'source-name': disk.file_name},
+            'size': size_gb(disk.capacity_kb),
+            'safe_to_manage': reason is None,
+            'reason_not_safe': reason,
+            'cinder_id': None,
+            'extra_info': {'datastore': disk.datastore_name,
+                           'file': disk.file_name,
+                           'disk_type': disk.disk_type}})
+    return entries
+
+
 def _sort_value(value):
     if isinstance(value, dict):
         return sorted(value.values())[0]
