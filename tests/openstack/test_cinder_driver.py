@@ -260,7 +260,7 @@ class ComplianceTest(testtools.TestCase):
                  'initialize_connection', 'terminate_connection',
                  'create_export', 'ensure_export', 'remove_export',
                  'manage_existing', 'manage_existing_get_size', 'unmanage',
-                 'get_manageable_volumes')
+                 'get_manageable_volumes', 'retype', 'migrate_volume')
 
     def test_cinder_compliance_check(self):
         # As cinder/tests/compliance/test_volume_drivers.py: the driver is
@@ -701,3 +701,38 @@ class ManageTest(DriverTestCase):
                              [e['reference'] for e in ours],
                              (marker_value, limit, offset, keys, dirs))
             self.assertEqual(theirs, ours)
+
+
+class RetypeMigrateTest(DriverTestCase):
+    """retype and migrate_volume with Cinder's objects and host dicts."""
+
+    def host_of(self, pool_name):
+        stats = self.driver.get_volume_stats(refresh=True)
+        [pool] = [p for p in stats['pools'] if p['pool_name'] == pool_name]
+        return {'host': '%s#%s' % (HOST, pool_name),
+                'capabilities': dict(pool, volume_backend_name=stats[
+                    'volume_backend_name'])}
+
+    def test_retype_then_migrate(self):
+        thin = self.objects.volume_type(**{'vmware:vmdk_type': 'thin'})
+        thick = self.objects.volume_type(**{'vmware:vmdk_type': 'thick'})
+        volume = self.create(thin, size=1, pool='LocalDS_0')
+        self.assertTrue(self.driver.retype(
+            self.context, volume, thick, {}, self.host_of('LocalDS_0')))
+        self.assertFalse(self.disk(self.state(volume.id))
+                         .backing.thinProvisioned)
+        volume.volume_type = thick
+        volume.volume_type_id = thick.id
+        self.assertEqual((True, None), self.driver.migrate_volume(
+            self.context, volume, self.host_of('LocalDS_1')))
+        self.assertEqual(['LocalDS_1'],
+                         self.datastore_names(self.state(volume.id)))
+        other = self.host_of('LocalDS_0')
+        other['capabilities']['volume_backend_name'] = 'another'
+        self.assertEqual((False, None), self.driver.migrate_volume(
+            self.context, volume, other))
+        paravirtual = self.objects.volume_type(**{
+            'vmware:vmdk_type': 'thick', 'vmware:adapter_type': 'paraVirtual'})
+        self.assertRaises(cinder_exception.InvalidVolumeType,
+                          self.driver.retype, self.context, volume,
+                          paravirtual, {}, self.host_of('LocalDS_1'))

@@ -307,6 +307,16 @@ class VMwareBackendCinderDriver(_BaseDriver):
         return self.core.get_manageable_volumes(
             cinder_volumes, marker, limit, offset, sort_keys, sort_dirs)
 
+    # Retype and migration -----------------------------------------------
+
+    @_translated
+    def retype(self, context, volume, new_type, diff, host):
+        return self.core.retype(context, volume, new_type, diff, host)
+
+    @_translated
+    def migrate_volume(self, context, volume, host):
+        return self.core.migrate_volume(context, volume, host)
+
     # Not supported --------------------------------------------------------
 
     # Cinder's generic image copy attaches the volume to the cinder-volume

@@ -15,6 +15,7 @@ from vmware_backend.volume import clones
 from vmware_backend.volume import connections
 from vmware_backend.volume import lifecycle
 from vmware_backend.volume import manage
+from vmware_backend.volume import retype
 from vmware_backend.volume import snapshots
 
 LOG = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ CLONE_SNAPSHOT_PREFIX = clones.CLONE_SNAPSHOT_PREFIX
 
 class VMwareVolumeDriver(lifecycle.LifecycleMixin, snapshots.SnapshotMixin,
                          clones.CloneMixin, connections.ConnectionMixin,
-                         manage.ManageMixin, backings.BackingAccess):
+                         manage.ManageMixin, retype.RetypeMixin,
+                         backings.BackingAccess):
     """Maps Cinder volume operations onto vCenter.
 
     :param options: option values, see :func:`vmware_backend.conf.
