@@ -19,7 +19,8 @@ GIB_KB = 1024 * 1024
 
 class ManageTestBase(lb.LifecycleTestCase):
 
-    def foreign_vm(self, disks_kb=(GIB_KB,), extra=None, name=None):
+    def foreign_vm(self, disks_kb=(GIB_KB,), extra=None, name=None,
+                   disk_mode=None):
         """A powered-off VM of nobody (no marks) with disks of these sizes.
 
         Destroyed at clean-up when it still exists.
@@ -34,6 +35,8 @@ class ManageTestBase(lb.LifecycleTestCase):
             'LocalDS_0', 256, extra_entries=None)
         disk = spec.deviceChange[-1].device
         disk.capacityInKB = disks_kb[0]
+        if disk_mode:
+            disk.backing.diskMode = disk_mode
         for unit, size in enumerate(disks_kb[1:], start=1):
             extra_disk = specs.new_disk_spec(
                 self.session.factory, size, 'thin', disk.controllerKey, unit,
@@ -164,14 +167,28 @@ class ManageSourceIdTest(ManageTestBase):
                          self.state(again.id).extra[specs.KEY_VOLUME_ID])
 
     def test_adopt_by_moref_grows_to_whole_gib(self):
-        ref, _uuid, _name = self.foreign_vm(disks_kb=(GIB_KB + 512,))
+        ref, _uuid, _name = self.foreign_vm(
+            disks_kb=(GIB_KB + 512,), disk_mode='independent_persistent')
         volume = lb.make_volume(2)
         existing = {'source-id': vsphere_ops.moref_value(ref)}
         self.assertEqual(2, self.driver.manage_existing_get_size(volume,
                                                                  existing))
         self.driver.manage_existing(volume, existing)
         self.adopted(volume)
-        self.assertEqual(2 * GIB_KB, self.state(volume.id).disk.capacityInKB)
+        disk = self.state(volume.id).disk
+        self.assertEqual(2 * GIB_KB, disk.capacityInKB)
+        # Independent disks are left out of snapshots: made persistent.
+        self.assertEqual('persistent', disk.backing.diskMode)
+
+    def test_adopt_makes_independent_disk_persistent(self):
+        ref, uuid, _name = self.foreign_vm(
+            disk_mode='independent_persistent')
+        volume = lb.make_volume(1)
+        self.driver.manage_existing(volume, {'source-id': uuid})
+        self.adopted(volume)
+        disk = self.state(volume.id).disk
+        self.assertEqual('persistent', disk.backing.diskMode)
+        self.assertEqual(GIB_KB, disk.capacityInKB)
 
     def test_refusals(self):
         two, two_uuid, two_name = self.foreign_vm(disks_kb=(GIB_KB, GIB_KB))

@@ -201,8 +201,11 @@ class ManageMixin:
                 reason='the disk is on datastore %s, not on pool %s; use '
                        '--host <host>@<backend>#%s'
                        % (datastore_name, pool, datastore_name))
-        self.placement.place_on(datastore_name,
-                                target='the imported disk')
+        try:
+            self.placement.place_on(datastore_name,
+                                    target='the imported disk')
+        except exceptions.NoValidDatastore as err:
+            raise exceptions.InvalidReference(reason=err.msg)
 
     def _loose_disk(self, file_name):
         """The :class:`vm_disks.Disk` of a loose file, from the browser."""
@@ -300,6 +303,13 @@ class ManageMixin:
         if refs.needs_growth(plan.capacity_kb):
             changes = specs.extend_disk_spec(
                 self.session.factory, disk, plan.size).deviceChange
+        if getattr(disk.backing, 'diskMode', None) != \
+                specs.DISK_MODE_BACKING:
+            # Independent disks are left out of snapshots.
+            disk.backing.diskMode = specs.DISK_MODE_BACKING
+            changes = changes or [specs.create(
+                self.session.factory, 'VirtualDeviceConfigSpec',
+                operation='edit', device=disk)]
         spec = specs.create(
             self.session.factory, 'VirtualMachineConfigSpec',
             name=specs.backing_name(volume_types.volume_name(volume)),
