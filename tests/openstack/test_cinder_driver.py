@@ -40,6 +40,7 @@ from cinder.interface import util as interface_util  # noqa: E402
 from cinder.interface import volume_driver as driver_interface  # noqa: E402
 from cinder.interface import volume_manageable_driver  # noqa: E402
 from cinder.interface import volume_snapshot_revert  # noqa: E402
+from cinder.interface import volume_snapshotmanagement_driver  # noqa: E402
 from cinder import objects  # noqa: E402
 from cinder.scheduler.filters import capacity_filter  # noqa: E402
 from cinder.scheduler import host_manager  # noqa: E402
@@ -249,7 +250,9 @@ class ComplianceTest(testtools.TestCase):
 
     INTERFACES = (driver_interface.VolumeDriverCore,
                   volume_snapshot_revert.VolumeSnapshotRevertDriver,
-                  volume_manageable_driver.VolumeManagementDriver)
+                  volume_manageable_driver.VolumeManagementDriver,
+                  volume_snapshotmanagement_driver.
+                  VolumeSnapshotManagementDriver)
 
     # What the core driver implements; these must not fall back on the
     # NotImplementedError stubs of cinder.volume.driver.VolumeDriver.
@@ -260,7 +263,9 @@ class ComplianceTest(testtools.TestCase):
                  'initialize_connection', 'terminate_connection',
                  'create_export', 'ensure_export', 'remove_export',
                  'manage_existing', 'manage_existing_get_size', 'unmanage',
-                 'get_manageable_volumes', 'retype', 'migrate_volume')
+                 'get_manageable_volumes', 'retype', 'migrate_volume',
+                 'manage_existing_snapshot',
+                 'manage_existing_snapshot_get_size', 'unmanage_snapshot')
 
     def test_cinder_compliance_check(self):
         # As cinder/tests/compliance/test_volume_drivers.py: the driver is
@@ -736,3 +741,27 @@ class RetypeMigrateTest(DriverTestCase):
         self.assertRaises(cinder_exception.InvalidVolumeType,
                           self.driver.retype, self.context, volume,
                           paravirtual, {}, self.host_of('LocalDS_1'))
+
+
+class ManageSnapshotTest(DriverTestCase):
+
+    def test_adopt_and_unmanage_with_cinder_objects(self):
+        volume_type = self.objects.volume_type()
+        volume = self.create(volume_type, size=1)
+        self.session.invoke_task(
+            'CreateSnapshot_Task', self.find(volume.id), name='weekly',
+            description='made outside Cinder', memory=False, quiesce=False)
+        snapshot = self.objects.snapshot(volume)
+        self.assertEqual(1, self.driver.manage_existing_snapshot_get_size(
+            snapshot, {'source-name': 'weekly'}))
+        self.driver.manage_existing_snapshot(snapshot,
+                                             {'source-name': 'weekly'})
+        self.assertEqual([snapshot.name],
+                         self.snapshot_names(self.state(volume.id)))
+        self.assertRaises(cinder_exception.ManageExistingInvalidReference,
+                          self.driver.manage_existing_snapshot,
+                          self.objects.snapshot(volume),
+                          {'source-name': 'missing'})
+        self.driver.unmanage_snapshot(snapshot)
+        self.assertEqual(['unmanaged-%s' % snapshot.id],
+                         self.snapshot_names(self.state(volume.id)))

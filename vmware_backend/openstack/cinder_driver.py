@@ -307,6 +307,19 @@ class VMwareBackendCinderDriver(_BaseDriver):
         return self.core.get_manageable_volumes(
             cinder_volumes, marker, limit, offset, sort_keys, sort_dirs)
 
+    @_translated
+    def manage_existing_snapshot(self, snapshot, existing_ref):
+        return self.core.manage_existing_snapshot(snapshot, existing_ref)
+
+    @_translated
+    def manage_existing_snapshot_get_size(self, snapshot, existing_ref):
+        return self.core.manage_existing_snapshot_get_size(snapshot,
+                                                           existing_ref)
+
+    @_translated
+    def unmanage_snapshot(self, snapshot):
+        return self.core.unmanage_snapshot(snapshot)
+
     # Retype and migration -----------------------------------------------
 
     @_translated

@@ -15,6 +15,7 @@ from vmware_backend.volume import clones
 from vmware_backend.volume import connections
 from vmware_backend.volume import lifecycle
 from vmware_backend.volume import manage
+from vmware_backend.volume import manage_snapshots
 from vmware_backend.volume import retype
 from vmware_backend.volume import snapshots
 
@@ -29,7 +30,9 @@ CLONE_SNAPSHOT_PREFIX = clones.CLONE_SNAPSHOT_PREFIX
 
 class VMwareVolumeDriver(lifecycle.LifecycleMixin, snapshots.SnapshotMixin,
                          clones.CloneMixin, connections.ConnectionMixin,
-                         manage.ManageMixin, retype.RetypeMixin,
+                         manage.ManageMixin,
+                         manage_snapshots.ManageSnapshotsMixin,
+                         retype.RetypeMixin,
                          backings.BackingAccess):
     """Maps Cinder volume operations onto vCenter.
 

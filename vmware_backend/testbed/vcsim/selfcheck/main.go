@@ -219,6 +219,7 @@ func runDefaults(bin string) {
 
 	vms := allRefs(ctx, c, "VirtualMachine")
 	check(len(vms) == 4, "default: 1 standalone host + 1 cluster, -vms 2 -> 4 VMs (%d)", len(vms))
+	checkRenameSnapshot(ctx, c, vms[0])
 	hosts := allRefs(ctx, c, "HostSystem")
 	check(len(hosts) == 4, "default: 3 cluster hosts + 1 standalone (%d)", len(hosts))
 	dss := allRefs(ctx, c, "Datastore")
@@ -1237,4 +1238,36 @@ func checkBrowser(ctx context.Context, finder *find.Finder, file string, wantKB 
 			"SearchDatastore_Task VmDiskFileQuery (details %v) lists %s as VmDiskFileInfo, capacityKb %d, no -flat file (%+v)",
 			details != nil, p.Path, want, found)
 	}
+}
+
+// checkRenameSnapshot (patch 0031): VirtualMachineSnapshot.RenameSnapshot
+// renames the node of the VM's snapshot tree; a removed snapshot is
+// ManagedObjectNotFound.
+func checkRenameSnapshot(ctx context.Context, c *vim25.Client, ref types.ManagedObjectReference) {
+	vm := object.NewVirtualMachine(c, ref)
+	t, err := vm.CreateSnapshot(ctx, "nightly", "outside", false, false)
+	must(err, "CreateSnapshot_Task")
+	info, err := t.WaitForResult(ctx, nil)
+	must(err, "CreateSnapshot_Task result")
+	snap := info.Result.(types.ManagedObjectReference)
+	_, err = methods.RenameSnapshot(ctx, c, &types.RenameSnapshot{This: snap, Name: "snapshot-x", Description: "imported"})
+	var mvm mo.VirtualMachine
+	must(property.DefaultCollector(c).RetrieveOne(ctx, ref, []string{"snapshot"}, &mvm), "snapshot tree")
+	var names, descriptions []string
+	if mvm.Snapshot != nil {
+		for _, tree := range mvm.Snapshot.RootSnapshotList {
+			names = append(names, tree.Name)
+			descriptions = append(descriptions, tree.Description)
+		}
+	}
+	check(err == nil && reflect.DeepEqual(names, []string{"snapshot-x"}) && reflect.DeepEqual(descriptions, []string{"imported"}),
+		"RenameSnapshot renames the snapshot tree node (%v %v %v)", err, names, descriptions)
+	rt, err := vm.RemoveSnapshot(ctx, snap.Value, false, nil)
+	if err == nil {
+		err = rt.Wait(ctx)
+	}
+	must(err, "RemoveSnapshot_Task")
+	_, err = methods.RenameSnapshot(ctx, c, &types.RenameSnapshot{This: snap, Name: "again"})
+	_, gone := faultOf(err).(*types.ManagedObjectNotFound)
+	check(gone, "RenameSnapshot of a removed snapshot: ManagedObjectNotFound (%v)", err)
 }
