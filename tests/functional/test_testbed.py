@@ -247,7 +247,7 @@ class TaskFaultTest(_ControlMixin, base.FunctionalTestCase):
                                 vm, spec=spec)
         self.assertEqual('SystemError', err.fault)
         props = self.session.get_properties(vm, ['config.extraConfig'])
-        self.assertEqual('set', volumeops.extra_config_dict(
+        self.assertEqual('set', vsphere_ops.extra_config_dict(
             props)['testbed.marker'])
 
     def test_hang_until_cancelled(self):
