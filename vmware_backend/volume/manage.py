@@ -185,10 +185,14 @@ class ManageMixin:
         vm_ref, props = found
         extra = vsphere_ops.extra_config_dict(props)
         disk = self._disk(props, volume.id)
-        origin = extra.get(KEY_IMPORTED_FROM) or ''
+        try:
+            origin = json.loads(extra.get(KEY_IMPORTED_FROM) or '{}')
+        except ValueError:
+            origin = {}
         if extra.get(specs.KEY_VOLUME_ID) == volume.id and (
                 ref.file == disk.backing.fileName if ref.file
-                else ref.vm_id in origin):
+                else ref.vm_id in (origin.get('instanceUuid'),
+                                   origin.get('moref'))):
             return _Plan(ref, capacity_kb=disk.capacityInKB, done=True)
         raise exceptions.InvalidReference(
             reason='VM %s already has the id of volume %s as instanceUuid'
