@@ -83,6 +83,9 @@ OPERATIONS = (
     Operation('delete_snapshot', 'delete_snapshot', False),
     Operation('delete', 'delete_volume, cached moref', False),
     Operation('delete_cold', 'delete_volume, cold (FindAllByUuid)', False),
+    Operation('manageable',
+              'get_manageable_volumes (paged VM read, one datastore '
+              'search per pool)', True),
     Operation('cinder_scan',
               'oslo.vmware get_objects VM scan (Cinder '
               'build_backing_ref_cache, 100/page)', True),

@@ -142,6 +142,10 @@ def _measure_driver(session, options, repeat, rec, progress):
         driver.delete_volume(full)
     progress('  lifecycle done')
 
+    for _i in range(repeat):
+        rec.measure('manageable', driver.get_manageable_volumes, [], None,
+                    1000, 0, ['size'], ['asc'])
+
     for volume in volumes:
         rec.measure('delete', driver.delete_volume, volume)
     # The main driver never saw these volumes: no cached moref.

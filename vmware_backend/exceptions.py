@@ -166,3 +166,9 @@ class AdminRefused(VMwareBackendException):
 
 class InvalidAdminInput(VMwareBackendException):
     message = 'Invalid %(name)s %(value)r: %(reason)s'
+
+
+class InvalidReference(VMwareBackendException):
+    """A reference to an existing disk that cannot be imported."""
+
+    message = 'Cannot manage the existing disk: %(reason)s'

@@ -20,6 +20,7 @@ collector, not through the driver.
 """
 
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -39,13 +40,16 @@ from cinder import coordination  # noqa: E402
 from cinder import exception as cinder_exception  # noqa: E402
 from cinder.interface import util as interface_util  # noqa: E402
 from cinder.interface import volume_driver as driver_interface  # noqa: E402
+from cinder.interface import volume_manageable_driver  # noqa: E402
 from cinder.interface import volume_snapshot_revert  # noqa: E402
+from cinder.interface import volume_snapshotmanagement_driver  # noqa: E402
 from cinder import objects  # noqa: E402
 from cinder.scheduler.filters import capacity_filter  # noqa: E402
 from cinder.scheduler import host_manager  # noqa: E402
 from cinder.volume import configuration as cinder_configuration  # noqa: E402
 from cinder.volume import driver as cinder_volume_driver  # noqa: E402
 from cinder.volume import manager as volume_manager  # noqa: E402
+from cinder.volume import volume_utils  # noqa: E402
 import testtools  # noqa: E402
 
 from tests.functional import base  # noqa: E402
@@ -54,6 +58,7 @@ from vmware_backend import exceptions  # noqa: E402
 from vmware_backend.openstack import cinder_driver as adapter  # noqa: E402
 from vmware_backend.volume import locking  # noqa: E402
 from vmware_backend.vsphere import ops as vsphere_ops  # noqa: E402
+from vmware_backend.vsphere import specs  # noqa: E402
 
 BACKEND = 'vmware-1'
 HOST = 'cinder-test@%s' % BACKEND
@@ -268,7 +273,10 @@ class ComplianceTest(testtools.TestCase):
     """The driver against Cinder's driver interface (cinder.interface)."""
 
     INTERFACES = (driver_interface.VolumeDriverCore,
-                  volume_snapshot_revert.VolumeSnapshotRevertDriver)
+                  volume_snapshot_revert.VolumeSnapshotRevertDriver,
+                  volume_manageable_driver.VolumeManagementDriver,
+                  volume_snapshotmanagement_driver.
+                  VolumeSnapshotManagementDriver)
 
     # What the core driver implements; these must not fall back on the
     # NotImplementedError stubs of cinder.volume.driver.VolumeDriver.
@@ -277,7 +285,11 @@ class ComplianceTest(testtools.TestCase):
                  'create_snapshot', 'delete_snapshot', 'revert_to_snapshot',
                  'create_volume_from_snapshot', 'create_cloned_volume',
                  'initialize_connection', 'terminate_connection',
-                 'create_export', 'ensure_export', 'remove_export')
+                 'create_export', 'ensure_export', 'remove_export',
+                 'manage_existing', 'manage_existing_get_size', 'unmanage',
+                 'get_manageable_volumes', 'retype', 'migrate_volume',
+                 'manage_existing_snapshot',
+                 'manage_existing_snapshot_get_size', 'unmanage_snapshot')
 
     def test_cinder_compliance_check(self):
         # As cinder/tests/compliance/test_volume_drivers.py: the driver is
@@ -893,3 +905,164 @@ class BadCredentialsTest(base.FunctionalTestCase):
                       text)
         self.assertNotIn('Wr0ng-Passw0rd', text)
         self.assertIsInstance(err.__cause__, exceptions.VCenterLoginError)
+
+
+class ManageTest(DriverTestCase):
+    """Import through the adapter, and the listing through Cinder's pager."""
+
+    def foreign_vm(self, disk_kb=GiB_KB):
+        """A powered-off VM of nobody with one disk on LocalDS_0."""
+        where = self.session.get_properties(
+            self.session.invoke(
+                'FindByInventoryPath',
+                self.session.service_content.searchIndex,
+                inventoryPath='DC0/vm/DC0_C0_RP0_VM0'),
+            ['parent', 'resourcePool', 'runtime.host'])
+        uuid = base.new_id()
+        spec = specs.backing_config_spec(
+            self.session.factory, 'volume-%s' % uuid, uuid, 1, 'thin',
+            'lsiLogic', 'LocalDS_0', 256)
+        spec.deviceChange[-1].device.capacityInKB = disk_kb
+        spec.extraConfig = specs.extra_config(
+            self.session.factory, {'cinder.volume.id': uuid})
+        ref = self.session.invoke_task(
+            'CreateVM_Task', where['parent'], config=spec,
+            pool=where['resourcePool'], host=where['runtime.host'])
+        self.addCleanup(self._destroy_quietly, ref)
+        return ref, uuid
+
+    def _destroy_quietly(self, ref):
+        try:
+            self.session.invoke_task('Destroy_Task', ref)
+        except Exception:
+            pass
+
+    def test_manage_unmanage_and_refusal(self):
+        volume_type = self.objects.volume_type()
+        ref, uuid = self.foreign_vm(disk_kb=GiB_KB + 1)
+        volume = self.objects.volume(volume_type, size=2, pool='LocalDS_0')
+        self.assertEqual(2, self.driver.manage_existing_get_size(
+            volume, {'source-id': uuid}))
+        self.assertIsNone(self.driver.manage_existing(
+            volume, {'source-id': uuid}))
+        volume.status = 'available'
+        self.addCleanup(self.delete_quietly, volume)
+        state = self.state(volume.id)
+        self.assertEqual(vsphere_ops.moref_value(ref),
+                         vsphere_ops.moref_value(state['ref']))
+        self.assertEqual(2 * GiB_KB, self.disk(state).capacityInKB)
+
+        other = self.objects.volume(volume_type, size=1, pool='LocalDS_0')
+        err = self.assertRaises(
+            cinder_exception.ManageExistingInvalidReference,
+            self.driver.manage_existing, other, {'source-id': volume.id})
+        self.assertIn('already managed', str(err))
+        self.assertIn(volume.id, str(err))
+        err = self.assertRaises(
+            cinder_exception.ManageExistingInvalidReference,
+            self.driver.manage_existing_get_size, other,
+            {'source-name': 'nonsense'})
+        self.assertIn('nonsense', str(err))
+        # Imported into another pool than the disk's: refused, naming it.
+        ref2, uuid2 = self.foreign_vm()
+        elsewhere = self.objects.volume(volume_type, size=1,
+                                        pool='LocalDS_1')
+        err = self.assertRaises(
+            cinder_exception.ManageExistingInvalidReference,
+            self.driver.manage_existing, elsewhere, {'source-id': uuid2})
+        self.assertIn('#LocalDS_0', str(err))
+
+        self.driver.unmanage(volume)
+        extra = vsphere_ops.extra_config_dict(self.state(volume.id))
+        self.assertNotIn('vmware_backend.managed', extra)
+
+    def test_listing_pages_as_cinder_does(self):
+        volume_type = self.objects.volume_type()
+        for size in (1, 2, 2, 3):
+            self.foreign_vm(disk_kb=size * GiB_KB)
+        known = self.create(volume_type, size=1)
+        everything = self.driver.get_manageable_volumes(
+            [known], None, 10000, 0, ['size'], ['asc'])
+        self.assertGreaterEqual(len(everything), 5)
+        mine = [e for e in everything
+                if e['reference'] == {'source-id': known.id}]
+        self.assertEqual(known.id, mine[0]['cinder_id'])
+        for key in ('reference', 'size', 'safe_to_manage',
+                    'reason_not_safe', 'cinder_id', 'extra_info'):
+            self.assertIn(key, everything[0])
+        marker = sorted(everything, key=lambda e: str(e['reference']))[1]
+        for marker_value, limit, offset, keys, dirs in (
+                (None, 3, 0, ['size', 'reference'], ['desc', 'asc']),
+                (None, 2, 1, ['reference'], ['asc']),
+                (marker['reference'], 2, 0, ['size', 'reference'],
+                 ['asc', 'desc']),
+                (json.dumps(marker['reference']), 3, 1, ['reference'],
+                 ['desc']),
+                (None, 1000, 0, ['size'], ['asc', 'asc'])):
+            ours = self.driver.get_manageable_volumes(
+                [known], marker_value, limit, offset, keys, dirs)
+            theirs = volume_utils.paginate_entries_list(
+                everything, marker_value, limit, offset, keys, dirs)
+            self.assertEqual([e['reference'] for e in theirs],
+                             [e['reference'] for e in ours],
+                             (marker_value, limit, offset, keys, dirs))
+            self.assertEqual(theirs, ours)
+
+
+class RetypeMigrateTest(DriverTestCase):
+    """retype and migrate_volume with Cinder's objects and host dicts."""
+
+    def host_of(self, pool_name):
+        stats = self.driver.get_volume_stats(refresh=True)
+        [pool] = [p for p in stats['pools'] if p['pool_name'] == pool_name]
+        return {'host': '%s#%s' % (HOST, pool_name),
+                'capabilities': dict(pool, volume_backend_name=stats[
+                    'volume_backend_name'])}
+
+    def test_retype_then_migrate(self):
+        thin = self.objects.volume_type(**{'vmware:vmdk_type': 'thin'})
+        thick = self.objects.volume_type(**{'vmware:vmdk_type': 'thick'})
+        volume = self.create(thin, size=1, pool='LocalDS_0')
+        self.assertTrue(self.driver.retype(
+            self.context, volume, thick, {}, self.host_of('LocalDS_0')))
+        self.assertFalse(self.disk(self.state(volume.id))
+                         .backing.thinProvisioned)
+        volume.volume_type = thick
+        volume.volume_type_id = thick.id
+        self.assertEqual((True, None), self.driver.migrate_volume(
+            self.context, volume, self.host_of('LocalDS_1')))
+        self.assertEqual(['LocalDS_1'],
+                         self.datastore_names(self.state(volume.id)))
+        other = self.host_of('LocalDS_0')
+        other['capabilities']['volume_backend_name'] = 'another'
+        self.assertEqual((False, None), self.driver.migrate_volume(
+            self.context, volume, other))
+        paravirtual = self.objects.volume_type(**{
+            'vmware:vmdk_type': 'thick', 'vmware:adapter_type': 'paraVirtual'})
+        self.assertRaises(cinder_exception.InvalidVolumeType,
+                          self.driver.retype, self.context, volume,
+                          paravirtual, {}, self.host_of('LocalDS_1'))
+
+
+class ManageSnapshotTest(DriverTestCase):
+
+    def test_adopt_and_unmanage_with_cinder_objects(self):
+        volume_type = self.objects.volume_type()
+        volume = self.create(volume_type, size=1)
+        self.session.invoke_task(
+            'CreateSnapshot_Task', self.find(volume.id), name='weekly',
+            description='made outside Cinder', memory=False, quiesce=False)
+        snapshot = self.objects.snapshot(volume)
+        self.assertEqual(1, self.driver.manage_existing_snapshot_get_size(
+            snapshot, {'source-name': 'weekly'}))
+        self.driver.manage_existing_snapshot(snapshot,
+                                             {'source-name': 'weekly'})
+        self.assertEqual([snapshot.name],
+                         self.snapshot_names(self.state(volume.id)))
+        self.assertRaises(cinder_exception.ManageExistingInvalidReference,
+                          self.driver.manage_existing_snapshot,
+                          self.objects.snapshot(volume),
+                          {'source-name': 'missing'})
+        self.driver.unmanage_snapshot(snapshot)
+        self.assertEqual(['unmanaged-%s' % snapshot.id],
+                         self.snapshot_names(self.state(volume.id)))

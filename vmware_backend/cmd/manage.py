@@ -3,7 +3,8 @@
 Argument parsing and output only; the work is done by
 :mod:`vmware_backend.admin.health` (check, pools),
 :mod:`vmware_backend.admin.listing` (volumes),
-:mod:`vmware_backend.admin.audit` (audit) and
+:mod:`vmware_backend.admin.audit` (audit),
+:mod:`vmware_backend.cmd.manage_commands` (manageable) and
 :mod:`vmware_backend.admin.demo` (demo).
 
 Exit status: 0 when all is well, 1 when a problem was found (or an
@@ -21,6 +22,7 @@ from oslo_log import log as logging
 
 from vmware_backend.cmd import admin_commands
 from vmware_backend.cmd import commands
+from vmware_backend.cmd import manage_commands
 from vmware_backend.cmd import output
 from vmware_backend import conf
 from vmware_backend import exceptions
@@ -90,6 +92,7 @@ COMMANDS = {
         '"recent, skipped": never changed and not counted; run the audit '
         'again later. Exits 1 when leftovers (other than recent and '
         'quarantined ones) remain.'),
+    'manageable': (manage_commands.SUMMARY, manage_commands.DESCRIPTION),
     'demo': (
         'run the volume lifecycle and show what each step costs',
         'Run the volume lifecycle (create, extend, snapshot, clones '
@@ -103,6 +106,10 @@ COMMANDS = {
 }
 COMMANDS.update(admin_commands.COMMANDS)
 HANDLERS = dict(commands.HANDLERS, **admin_commands.HANDLERS)
+
+
+HANDLERS = dict(commands.HANDLERS,
+                manageable=manage_commands.cmd_manageable)
 
 
 # Arguments ---------------------------------------------------------------
@@ -179,6 +186,7 @@ def build_parser():
              'and recent ones left out) are missing from --volume-ids: '
              'the list then looks incomplete (default: 50; 100: no check)')
     admin_commands.add_arguments(subparsers)
+    manage_commands.add_arguments(subparsers['manageable'])
     demo = subparsers['demo']
     demo.add_argument(
         '--instance', metavar='MOREF',

@@ -104,6 +104,10 @@ def _cinder_error(err):
         return cinder_exception.InvalidVolume(err.msg, reason=err.msg)
     if isinstance(err, exceptions.InvalidSnapshot):
         return cinder_exception.InvalidSnapshot(err.msg, reason=err.msg)
+    if isinstance(err, exceptions.InvalidReference):
+        return cinder_exception.ManageExistingInvalidReference(
+            err.msg, existing_ref=kwargs.get('existing_ref'),
+            reason=err.msg)
     if isinstance(err, exceptions.InvalidConfiguration):
         return cinder_exception.InvalidConfigurationValue(
             err.msg, option=kwargs.get('option'), value=None)
@@ -361,6 +365,49 @@ class VMwareBackendCinderDriver(_BaseDriver):
     @_translated
     def terminate_connection(self, volume, connector, **kwargs):
         return self.core.terminate_connection(volume, connector, **kwargs)
+
+    # Import of existing disks ------------------------------------------
+
+    @_translated
+    def manage_existing(self, volume, existing_ref):
+        return self.core.manage_existing(volume, existing_ref)
+
+    @_translated
+    def manage_existing_get_size(self, volume, existing_ref):
+        return self.core.manage_existing_get_size(volume, existing_ref)
+
+    @_translated
+    def unmanage(self, volume):
+        return self.core.unmanage(volume)
+
+    @_translated
+    def get_manageable_volumes(self, cinder_volumes, marker, limit, offset,
+                               sort_keys, sort_dirs):
+        return self.core.get_manageable_volumes(
+            cinder_volumes, marker, limit, offset, sort_keys, sort_dirs)
+
+    @_translated
+    def manage_existing_snapshot(self, snapshot, existing_ref):
+        return self.core.manage_existing_snapshot(snapshot, existing_ref)
+
+    @_translated
+    def manage_existing_snapshot_get_size(self, snapshot, existing_ref):
+        return self.core.manage_existing_snapshot_get_size(snapshot,
+                                                           existing_ref)
+
+    @_translated
+    def unmanage_snapshot(self, snapshot):
+        return self.core.unmanage_snapshot(snapshot)
+
+    # Retype and migration -----------------------------------------------
+
+    @_translated
+    def retype(self, context, volume, new_type, diff, host):
+        return self.core.retype(context, volume, new_type, diff, host)
+
+    @_translated
+    def migrate_volume(self, context, volume, host):
+        return self.core.migrate_volume(context, volume, host)
 
     # Not supported --------------------------------------------------------
 

@@ -26,6 +26,9 @@ from vmware_backend.volume import connections
 from vmware_backend.volume import datastore
 from vmware_backend.volume import lifecycle
 from vmware_backend.volume import locking
+from vmware_backend.volume import manage
+from vmware_backend.volume import manage_snapshots
+from vmware_backend.volume import retype
 from vmware_backend.volume import snapshots
 
 LOG = logging.getLogger(__name__)
@@ -39,7 +42,8 @@ CLONE_SNAPSHOT_PREFIX = clones.CLONE_SNAPSHOT_PREFIX
 
 class _Parts(lifecycle.LifecycleMixin, snapshots.SnapshotMixin,
              clones.CloneMixin, connections.ConnectionMixin,
-             backings.BackingAccess):
+             manage.ManageMixin, manage_snapshots.ManageSnapshotsMixin,
+             retype.RetypeMixin, backings.BackingAccess):
     """The concern modules put together, without locks."""
 
 
@@ -137,6 +141,21 @@ class VMwareVolumeDriver(_Parts):
         'attach_volume', lambda instance_ref, volume: (volume.id,))
     detach_volume = _serialised(
         'detach_volume', lambda instance_ref, volume: (volume.id,))
+    # Import, release, retype and move change the backing (name,
+    # instanceUuid, marks, disk, datastore) or its snapshots.
+    manage_existing = _serialised(
+        'manage_existing', lambda volume, existing_ref: (volume.id,))
+    unmanage = _serialised('unmanage', lambda volume: (volume.id,))
+    manage_existing_snapshot = _serialised(
+        'manage_existing_snapshot',
+        lambda snapshot, existing_ref: (_snapshot_volume_id(snapshot),))
+    unmanage_snapshot = _serialised(
+        'unmanage_snapshot',
+        lambda snapshot: (_snapshot_volume_id(snapshot),))
+    retype = _serialised(
+        'retype', lambda ctxt, volume, new_type, diff, host: (volume.id,))
+    migrate_volume = _serialised(
+        'migrate_volume', lambda ctxt, volume, host: (volume.id,))
 
     def do_setup(self, context=None):
         """Log in to vCenter and start the lock backend.

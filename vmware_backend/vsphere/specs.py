@@ -390,3 +390,26 @@ def set_io_allocation(factory, config_spec, limit=None, reservation=None,
                 change.operation == 'add':
             change.device.storageIOAllocation = info
     return config_spec
+
+
+def existing_disk_spec(factory, file_name, capacity_kb, controller_key,
+                       unit_number, key=-100):
+    """A device spec adding an existing vmdk file as a backing's disk.
+
+    No ``fileOperation``: vSphere uses the file as it is (import of an
+    existing disk).
+    """
+    disk = create(factory, 'VirtualDisk', key=key,
+                  controllerKey=controller_key, unitNumber=unit_number,
+                  capacityInKB=capacity_kb,
+                  backing=_flat_backing(factory, file_name, None,
+                                        DISK_MODE_BACKING))
+    return create(factory, 'VirtualDeviceConfigSpec', operation='add',
+                  device=disk)
+
+
+def remove_disk_spec(factory, disk):
+    """Reconfigure spec removing ``disk`` from a VM; its file is kept."""
+    change = create(factory, 'VirtualDeviceConfigSpec', operation='remove',
+                    device=disk)
+    return create(factory, 'VirtualMachineConfigSpec', deviceChange=[change])

@@ -220,6 +220,7 @@ func runDefaults(bin string) {
 
 	vms := allRefs(ctx, c, "VirtualMachine")
 	check(len(vms) == 4, "default: 1 standalone host + 1 cluster, -vms 2 -> 4 VMs (%d)", len(vms))
+	checkRenameSnapshot(ctx, c, vms[0])
 	hosts := allRefs(ctx, c, "HostSystem")
 	check(len(hosts) == 4, "default: 3 cluster hosts + 1 standalone (%d)", len(hosts))
 	dss := allRefs(ctx, c, "Datastore")
@@ -479,6 +480,7 @@ func runMain(bin string) {
 			"after ExtendVirtualDisk_Task %s reports capacityInKB/Bytes 2GiB (%v)", ref.Value, describeDisks(d))
 	}
 	check(freeGiB() == 998, "ExtendVirtualDisk_Task charges the growth to summary.freeSpace, an attached copy nothing (%.3f GiB)", freeGiB())
+	checkBrowser(ctx, finder, diskA.FileName, 2*1024*1024)
 	err = ext(diskA.FileName, 1024)
 	_, bad := faultOf(err).(*types.InvalidArgument)
 	check(bad, "ExtendVirtualDisk_Task shrinking: InvalidArgument (%v)", err)
@@ -1216,4 +1218,86 @@ func checkDatastoreVMs(ctx context.Context, c *vim25.Client, folder *object.Fold
 	var after mo.Datastore
 	must(pc.RetrieveOne(ctx, ds0, []string{"vm"}, &after), "ds vm")
 	check(containsRef(after.Vm, inst.Reference()), "Datastore.vm of LocalDS_0 lists the VM its disk is attached to (%v)", after.Vm)
+}
+
+// checkBrowser (patch 0021): SearchDatastore_Task with a VmDiskFileQuery
+// reports a .vmdk as VmDiskFileInfo with the descriptor's capacityKb (when
+// details.capacityKb is asked), and never the -flat file.
+func checkBrowser(ctx context.Context, finder *find.Finder, file string, wantKB int64) {
+	var p object.DatastorePath
+	if !p.FromString(file) {
+		check(false, "parse %q", file)
+		return
+	}
+	ds, err := finder.Datastore(ctx, p.Datastore)
+	must(err, "datastore "+p.Datastore)
+	browser, err := ds.Browser(ctx)
+	must(err, "datastore browser")
+	search := func(details *types.VmDiskFileQueryFlags) []types.BaseFileInfo {
+		spec := types.HostDatastoreBrowserSearchSpec{
+			MatchPattern: []string{"*.vmdk"},
+			Query:        []types.BaseFileQuery{&types.VmDiskFileQuery{Details: details}},
+		}
+		t, err := browser.SearchDatastore(ctx, "["+p.Datastore+"] "+path.Dir(p.Path), &spec)
+		if err == nil {
+			var info *types.TaskInfo
+			info, err = t.WaitForResult(ctx, nil)
+			if err == nil {
+				return info.Result.(types.HostDatastoreBrowserSearchResults).File
+			}
+		}
+		check(false, "SearchDatastore_Task (%v)", err)
+		return nil
+	}
+	for _, details := range []*types.VmDiskFileQueryFlags{{CapacityKb: true, DiskType: true}, nil} {
+		var found *types.VmDiskFileInfo
+		flat := false
+		for _, f := range search(details) {
+			if strings.HasSuffix(f.GetFileInfo().Path, "-flat.vmdk") {
+				flat = true
+			}
+			if d, ok := f.(*types.VmDiskFileInfo); ok && d.Path == path.Base(p.Path) {
+				found = d
+			}
+		}
+		want := int64(0)
+		if details != nil {
+			want = wantKB
+		}
+		check(found != nil && found.CapacityKb == want && !flat,
+			"SearchDatastore_Task VmDiskFileQuery (details %v) lists %s as VmDiskFileInfo, capacityKb %d, no -flat file (%+v)",
+			details != nil, p.Path, want, found)
+	}
+}
+
+// checkRenameSnapshot (patch 0022): VirtualMachineSnapshot.RenameSnapshot
+// renames the node of the VM's snapshot tree; a removed snapshot is
+// ManagedObjectNotFound.
+func checkRenameSnapshot(ctx context.Context, c *vim25.Client, ref types.ManagedObjectReference) {
+	vm := object.NewVirtualMachine(c, ref)
+	t, err := vm.CreateSnapshot(ctx, "nightly", "outside", false, false)
+	must(err, "CreateSnapshot_Task")
+	info, err := t.WaitForResult(ctx, nil)
+	must(err, "CreateSnapshot_Task result")
+	snap := info.Result.(types.ManagedObjectReference)
+	_, err = methods.RenameSnapshot(ctx, c, &types.RenameSnapshot{This: snap, Name: "snapshot-x", Description: "imported"})
+	var mvm mo.VirtualMachine
+	must(property.DefaultCollector(c).RetrieveOne(ctx, ref, []string{"snapshot"}, &mvm), "snapshot tree")
+	var names, descriptions []string
+	if mvm.Snapshot != nil {
+		for _, tree := range mvm.Snapshot.RootSnapshotList {
+			names = append(names, tree.Name)
+			descriptions = append(descriptions, tree.Description)
+		}
+	}
+	check(err == nil && reflect.DeepEqual(names, []string{"snapshot-x"}) && reflect.DeepEqual(descriptions, []string{"imported"}),
+		"RenameSnapshot renames the snapshot tree node (%v %v %v)", err, names, descriptions)
+	rt, err := vm.RemoveSnapshot(ctx, snap.Value, false, nil)
+	if err == nil {
+		err = rt.Wait(ctx)
+	}
+	must(err, "RemoveSnapshot_Task")
+	_, err = methods.RenameSnapshot(ctx, c, &types.RenameSnapshot{This: snap, Name: "again"})
+	_, gone := faultOf(err).(*types.ManagedObjectNotFound)
+	check(gone, "RenameSnapshot of a removed snapshot: ManagedObjectNotFound (%v)", err)
 }

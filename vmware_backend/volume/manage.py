@@ -1,0 +1,491 @@
+"""Importing existing disks ("manage"), unmanaging, the manageable listing.
+
+The decisions are in :mod:`.manage_refs`; this module does the I/O:
+
+* ``source-id`` (a VM with one disk): adopted in place. It is moved into
+  the volume folder (``Folder.MoveIntoFolder_Task``), then one
+  ``ReconfigVM_Task`` renames it, sets ``instanceUuid`` to the volume id,
+  writes this backend's extraConfig marks (plus where it came from) and
+  grows its disk to whole GiB if needed. A failed reconfigure moves it back.
+* ``source-name`` ``<vmdk>@<vm path>``: the disk is detached from its
+  (powered-off) VM, its file kept where it is, and a new backing is created
+  whose disk is that file (a VirtualDisk with ``fileName`` and no
+  ``fileOperation``); ``[datastore] path.vmdk``: a loose file, checked with
+  ``HostDatastoreBrowser.SearchDatastore_Task``, wrapped the same way. On
+  failure the new backing is removed *after* its disk is detached (so the
+  file survives) and the disk is attached to its VM again.
+
+Every import first reads all VMs once (:mod:`vmware_backend.vsphere.
+vm_disks`, one paged ContainerView read) to know whether another VM uses the
+disk or reads from it (linked clones), the same read the listing makes.
+"""
+
+import json
+
+from oslo_log import log as logging
+
+from vmware_backend import exceptions
+from vmware_backend.volume import datastore as datastore_mod
+from vmware_backend.volume import manage_refs as refs
+from vmware_backend.volume import volume_types
+from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import specs
+from vmware_backend.vsphere import vm_disks
+
+LOG = logging.getLogger(__name__)
+
+# On an imported backing: where it came from (JSON).
+KEY_IMPORTED_FROM = 'vmware_backend.imported_from'
+MARK_KEYS = (specs.KEY_MANAGED, specs.KEY_VOLUME_ID, specs.KEY_CREATED,
+             KEY_IMPORTED_FROM)
+
+
+class _Plan:
+    """What an import of one reference will do (see ``_import_plan``)."""
+
+    def __init__(self, ref, vm=None, disk=None, capacity_kb=None,
+                 done=False):
+        self.ref = ref
+        self.vm = vm
+        self.disk = disk
+        self.capacity_kb = capacity_kb
+        self.done = done
+
+    @property
+    def size(self):
+        return refs.size_gb(self.capacity_kb)
+
+    @property
+    def file_name(self):
+        return self.disk.file_name if self.disk is not None else self.ref.file
+
+
+class _Undo:
+    """Runs the registered undo steps, last first, when its block fails."""
+
+    def __init__(self, what):
+        self._what = what
+        self._steps = []
+
+    def push(self, description, step):
+        self._steps.append((description, step))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            return False
+        for description, step in reversed(self._steps):
+            try:
+                step()
+            except Exception:
+                LOG.exception('Import of %s failed and could not be undone: '
+                              '%s failed; do it by hand.', self._what,
+                              description)
+        return False
+
+
+class ManageMixin:
+    """manage_existing, unmanage and the manageable listing."""
+
+    # Import ----------------------------------------------------------------
+
+    def manage_existing_get_size(self, volume, existing_ref):
+        """Size in GiB (rounded up) of the disk ``existing_ref`` names.
+
+        Makes every check :meth:`manage_existing` makes, changes nothing.
+        """
+        try:
+            return self._import_plan(volume, existing_ref).size
+        except exceptions.InvalidReference as err:
+            err.kwargs.setdefault('existing_ref', existing_ref)
+            raise
+
+    def manage_existing(self, volume, existing_ref):
+        """Make the disk ``existing_ref`` names the volume's disk.
+
+        :raises exceptions.InvalidReference: naming why the disk cannot be
+            imported (ambiguous, attached to a powered-on VM, in a snapshot
+            chain, a linked clone's parent, already managed, ...).
+        """
+        try:
+            plan = self._import_plan(volume, existing_ref)
+        except exceptions.InvalidReference as err:
+            err.kwargs.setdefault('existing_ref', existing_ref)
+            raise
+        if plan.done:
+            LOG.info('Volume %s already has the disk %s.', volume.id,
+                     plan.file_name)
+            return None
+        if plan.ref.kind == refs.VM:
+            self._adopt(volume, plan)
+        else:
+            self._wrap(volume, plan)
+        LOG.info('Imported %s as volume %s (%s GiB).', existing_ref,
+                 volume.id, plan.size)
+        return None
+
+    def _import_plan(self, volume, existing_ref):
+        ref = refs.parse_reference(existing_ref)
+        done = self._already_imported(volume, ref)
+        if done is not None:
+            return done
+        vms = vm_disks.read(self.session)
+        users = vm_disks.file_users(vms)
+        children = vm_disks.parent_files(vms)
+        if ref.kind == refs.VM:
+            vm = self._one(ref.vm_id, [v for v in vms if ref.vm_id in (
+                v.instance_uuid, v.ref.value)], 'VM with instanceUuid or '
+                'moref')
+            reason = refs.vm_refusal(vm, users, children)
+            disk = vm.disks[0] if reason is None else None
+        elif ref.kind == refs.VM_DISK:
+            vm = self._one(ref.vm_path, [v for v in vms
+                                         if v.inventory_path == ref.vm_path],
+                           'VM at inventory path')
+            disks = [d for d in vm.disks if d.file_name == ref.file]
+            if not disks:
+                raise exceptions.InvalidReference(
+                    reason='VM %s has no disk %s; its disks: %s' % (
+                        vm.name, ref.file,
+                        ', '.join(d.file_name for d in vm.disks) or 'none'))
+            disk = disks[0]
+            reason = refs.disk_refusal(vm, disk, users, children)
+        else:
+            vm = None
+            disk = self._loose_disk(ref.file)
+            reason = refs.disk_refusal(None, disk, users, children)
+        if reason:
+            raise exceptions.InvalidReference(reason=reason)
+        self._check_pool(volume, disk.datastore_name)
+        return _Plan(ref, vm=vm, disk=disk, capacity_kb=disk.capacity_kb)
+
+    @staticmethod
+    def _one(key, found, what):
+        if not found:
+            raise exceptions.InvalidReference(reason='no %s %s' % (what, key))
+        if len(found) > 1:
+            raise exceptions.InvalidReference(
+                reason='ambiguous: %d VMs match %s %s (%s); use the moref '
+                       'value as source-id' % (len(found), what, key,
+                                               ', '.join(v.ref.value
+                                                         for v in found)))
+        return found[0]
+
+    def _already_imported(self, volume, ref):
+        """The plan of a retried import that already happened, or None.
+
+        :raises exceptions.InvalidReference: another VM has the volume id.
+        """
+        found = self._backing(volume.id)
+        if found is None:
+            return None
+        vm_ref, props = found
+        extra = vsphere_ops.extra_config_dict(props)
+        disk = self._disk(props, volume.id)
+        try:
+            origin = json.loads(extra.get(KEY_IMPORTED_FROM) or '{}')
+        except ValueError:
+            origin = {}
+        if extra.get(specs.KEY_VOLUME_ID) == volume.id and (
+                ref.file == disk.backing.fileName if ref.file
+                else ref.vm_id in (origin.get('instanceUuid'),
+                                   origin.get('moref'))):
+            return _Plan(ref, capacity_kb=disk.capacityInKB, done=True)
+        raise exceptions.InvalidReference(
+            reason='VM %s already has the id of volume %s as instanceUuid'
+                   % (props.get('name'), volume.id))
+
+    def _check_pool(self, volume, datastore_name):
+        pool = volume_types.pool_name(volume)
+        if pool and datastore_name not in (pool, pool.split(':', 1)[-1]):
+            raise exceptions.InvalidReference(
+                reason='the disk is on datastore %s, not on pool %s; use '
+                       '--host <host>@<backend>#%s'
+                       % (datastore_name, pool, datastore_name))
+        try:
+            self.placement.place_on(datastore_name,
+                                    target='the imported disk')
+        except exceptions.NoValidDatastore as err:
+            raise exceptions.InvalidReference(reason=err.msg)
+
+    def _loose_disk(self, file_name):
+        """The :class:`vm_disks.Disk` of a loose file, from the browser."""
+        ds_name, folder, name = refs.split_file(file_name)
+        try:
+            ds = self.placement.find_datastore(ds_name)
+        except exceptions.InventoryNotFound:
+            raise exceptions.InvalidReference(
+                reason='no datastore %s (from %s)' % (ds_name, file_name))
+        try:
+            result = self.session.invoke_task(
+                'SearchDatastore_Task', self._browser(ds), target=file_name,
+                datastorePath='[%s] %s' % (ds_name, folder),
+                searchSpec=self._disk_search_spec(name))
+        except exceptions.VCenterFault as err:
+            if err.fault in ('FileNotFound', 'InvalidDatastorePath'):
+                raise exceptions.InvalidReference(
+                    reason='%s does not exist' % file_name)
+            raise
+        files = [f for f in getattr(result, 'file', None) or []
+                 if f.path == name]
+        if not files:
+            raise exceptions.InvalidReference(
+                reason='%s does not exist' % file_name)
+        capacity = getattr(files[0], 'capacityKb', None)
+        if not capacity:
+            raise exceptions.InvalidReference(
+                reason='the datastore browser reports no capacity for %s'
+                       % file_name)
+        thin = getattr(files[0], 'thin', None)
+        return vm_disks.Disk(key=None, file_name=file_name,
+                             capacity_kb=int(capacity), controller_key=None,
+                             unit_number=None,
+                             disk_type=None if thin is None else
+                             ('thin' if thin else 'thick'))
+
+    def _browser(self, ds):
+        return self.session.get_properties(inventory.to_suds(ds),
+                                           ['browser'])['browser']
+
+    def _disk_search_spec(self, pattern):
+        factory = self.session.factory
+        details = specs.create(factory, 'VmDiskFileQueryFlags',
+                               diskType=True, capacityKb=True,
+                               hardwareVersion=False, thin=True)
+        query = specs.create(factory, 'VmDiskFileQuery', details=details)
+        return specs.create(
+            factory, 'HostDatastoreBrowserSearchSpec', query=[query],
+            matchPattern=[pattern],
+            details=specs.create(factory, 'FileQueryFlags', fileType=True,
+                                 fileSize=True, modification=False,
+                                 fileOwner=False))
+
+    def _datastore_disks(self, pool):
+        """Every vmdk on a pool's datastore (SearchDatastoreSubFolders)."""
+        results = self.session.invoke_task(
+            'SearchDatastoreSubFolders_Task',
+            self._browser(pool.datastore), target='datastore %s' % pool.name,
+            datastorePath='[%s]' % pool.datastore_name,
+            searchSpec=self._disk_search_spec('*.vmdk'))
+        results = getattr(results, 'HostDatastoreBrowserSearchResults',
+                          results) or []
+        disks = []
+        for result in results:
+            folder = (getattr(result, 'folderPath', '') or '').split(
+                ']', 1)[-1].strip(' /')
+            for info in getattr(result, 'file', None) or []:
+                if type(info).__name__ != 'VmDiskFileInfo':
+                    continue
+                path = '%s/%s' % (folder, info.path) if folder else info.path
+                thin = getattr(info, 'thin', None)
+                disks.append(vm_disks.Disk(
+                    key=None, file_name='[%s] %s' % (pool.datastore_name,
+                                                     path),
+                    capacity_kb=int(getattr(info, 'capacityKb', 0) or 0),
+                    controller_key=None, unit_number=None,
+                    disk_type=None if thin is None else
+                    ('thin' if thin else 'thick')))
+        return disks
+
+    def _marks(self, volume, origin):
+        entries = specs.backing_extra_config(volume.id)
+        entries[KEY_IMPORTED_FROM] = json.dumps(origin, sort_keys=True)
+        return entries
+
+    def _adopt(self, volume, plan):
+        """Adopt a whole VM in place (source-id)."""
+        vm = inventory.to_suds(plan.vm.ref)
+        target = 'volume %s' % volume.id
+        props = self.ops.properties(vm)
+        disk = self._disk(props, volume.id)
+        folder = self._volume_folder(plan.vm.vm_folder)
+        parent = props.get('parent')
+        changes = []
+        if refs.needs_growth(plan.capacity_kb):
+            changes = specs.extend_disk_spec(
+                self.session.factory, disk, plan.size).deviceChange
+        if getattr(disk.backing, 'diskMode', None) != \
+                specs.DISK_MODE_BACKING:
+            # Independent disks are left out of snapshots.
+            disk.backing.diskMode = specs.DISK_MODE_BACKING
+            changes = changes or [specs.create(
+                self.session.factory, 'VirtualDeviceConfigSpec',
+                operation='edit', device=disk)]
+        spec = specs.create(
+            self.session.factory, 'VirtualMachineConfigSpec',
+            name=specs.backing_name(volume_types.volume_name(volume)),
+            instanceUuid=volume.id,
+            extraConfig=specs.extra_config(self.session.factory, self._marks(
+                volume, {'name': plan.vm.name,
+                         'instanceUuid': plan.vm.instance_uuid,
+                         'moref': plan.vm.ref.value})),
+            deviceChange=changes)
+        moved = vsphere_ops.moref_value(parent) != \
+            vsphere_ops.moref_value(folder)
+        with _Undo(target) as undo:
+            if moved:
+                self.session.invoke_task('MoveIntoFolder_Task', folder,
+                                         target=target, list=[vm])
+                undo.push('moving VM %s back' % plan.vm.name,
+                          lambda: self.session.invoke_task(
+                              'MoveIntoFolder_Task', parent, target=target,
+                              list=[vm]))
+            self.ops.reconfigure(vm, spec, target)
+        self._remember(volume.id, vm)
+
+    def _wrap(self, volume, plan):
+        """A new backing around an existing disk file (source-name)."""
+        target = 'volume %s' % volume.id
+        factory = self.session.factory
+        place = self.placement.place_on(plan.disk.datastore_name,
+                                        target=target)
+        adapter = volume_types.profile(volume, self.options).adapter_type
+        with _Undo(target) as undo:
+            if plan.vm is not None:
+                adapter = self._detach_from_source(plan, undo, target)
+            spec = specs.backing_config_spec(
+                factory, specs.backing_name(volume_types.volume_name(volume)),
+                volume.id, plan.size, 'thin', adapter,
+                place.datastore_name,
+                self.options['vcenter_backing_memory_mb'],
+                extra_entries={KEY_IMPORTED_FROM: json.dumps(
+                    {'file': plan.file_name,
+                     'vm': plan.vm.name if plan.vm else None},
+                    sort_keys=True)})
+            old = spec.deviceChange[-1].device
+            spec.deviceChange[-1] = specs.existing_disk_spec(
+                factory, plan.file_name, plan.capacity_kb, old.controllerKey,
+                old.unitNumber)
+            undo.push('removing the new backing (keeping %s)'
+                      % plan.file_name,
+                      lambda: self._unwrap(volume.id, plan.file_name))
+            ref = self._in_volume_folder(
+                place, lambda folder: self.ops.create_backing(
+                    folder, inventory.to_suds(place.resource_pool),
+                    inventory.to_suds(place.host), spec, target))
+            if refs.needs_growth(plan.capacity_kb):
+                props = self.ops.properties(ref)
+                self.ops.reconfigure(ref, specs.extend_disk_spec(
+                    factory, self._disk(props, volume.id), plan.size),
+                    target)
+        self._remember(volume.id, ref)
+
+    def _detach_from_source(self, plan, undo, target):
+        """Detach the disk from its VM; returns the disk's adapter type."""
+        vm = inventory.to_suds(plan.vm.ref)
+        props = self.ops.properties(vm)
+        devices = vsphere_ops.devices_of(props)
+        disk = [d for d in specs.disks(devices)
+                if d.backing.fileName == plan.file_name][0]
+        controller = [d for d in devices if d.key == disk.controllerKey]
+        adapter = specs.CONTROLLER_ADAPTER.get(
+            type(controller[0]).__name__ if controller else None, 'lsiLogic')
+        factory = self.session.factory
+        self.ops.reconfigure(vm, specs.remove_disk_spec(factory, disk),
+                             target)
+
+        def reattach():
+            disk.key = -100
+            change = specs.create(factory, 'VirtualDeviceConfigSpec',
+                                  operation='add', device=disk)
+            self.ops.reconfigure(vm, specs.create(
+                factory, 'VirtualMachineConfigSpec', deviceChange=[change]),
+                target)
+
+        undo.push('attaching %s to VM %s again' % (plan.file_name,
+                                                   plan.vm.name), reattach)
+        return adapter
+
+    def _unwrap(self, volume_id, file_name):
+        """Remove a new backing made around ``file_name``, keeping the file."""
+        self._remember(volume_id, None)
+        ref = self.ops.find_vm_by_instance_uuid(volume_id)
+        if ref is None:
+            return
+        props = self.ops.properties(ref)
+        for disk in specs.disks(vsphere_ops.devices_of(props)):
+            if disk.backing.fileName == file_name:
+                self.ops.reconfigure(ref, specs.remove_disk_spec(
+                    self.session.factory, disk), 'volume %s' % volume_id)
+        self.ops.destroy(ref, 'volume %s' % volume_id)
+
+    # Unmanage --------------------------------------------------------------
+
+    def unmanage(self, volume):
+        """Forget the volume: the backing stays, without this backend's marks.
+
+        It keeps its name and ``instanceUuid`` (so ``source-id <volume id>``
+        imports it again) and is listed as manageable. Refused for a linked
+        clone and for a volume linked clones depend on.
+        """
+        found = self._backing(volume.id)
+        if found is None:
+            LOG.info('Volume %s has no backing; nothing to unmanage.',
+                     volume.id)
+            return
+        ref, props = found
+        extra = vsphere_ops.extra_config_dict(props)
+        if extra.get(specs.KEY_PARENT):
+            raise exceptions.InvalidVolume(
+                volume=volume.id,
+                reason='it is a linked clone of %s; unmanaging it would '
+                       'leave its source unremovable'
+                       % extra[specs.KEY_PARENT])
+        clones = [key[len(specs.KEY_CLONE_PREFIX):]
+                  for key in specs.clone_markers(extra)]
+        if clones:
+            raise exceptions.VolumeIsBusy(
+                volume=volume.id,
+                reason='linked clone(s) %s depend on its snapshots'
+                       % ', '.join(sorted(clones)))
+        self.ops.set_extra_config(ref, {key: '' for key in MARK_KEYS},
+                                  'volume %s' % volume.id)
+        self._remember(volume.id, None)
+        LOG.info('Unmanaged volume %s; its backing %s stays.', volume.id,
+                 props.get('name'))
+
+    # Listing ---------------------------------------------------------------
+
+    def get_manageable_volumes(self, cinder_volumes, marker, limit, offset,
+                               sort_keys, sort_dirs):
+        """Disks on this backend's clusters that can be imported.
+
+        One paged ContainerView read of all VMs; entries as Cinder's
+        ``get_manageable_volumes`` returns them, paged and sorted as
+        Cinder's ``volume_utils.paginate_entries_list`` does.
+        """
+        entries = self.manageable_entries(cinder_volumes)
+        return refs.paginate(entries, marker, limit, offset, sort_keys,
+                             sort_dirs)
+
+    def manageable_entries(self, cinder_volumes=()):
+        """All manageable-volume entries, unsorted (see above).
+
+        Also the loose vmdk files of every pool, from one
+        ``SearchDatastoreSubFolders_Task`` per datastore.
+        """
+        ids = {getattr(v, 'id', None) or v['id'] for v in cinder_volumes}
+        inventory_ = self.placement.inventory()
+        hosts, _missing = datastore_mod.cluster_hosts(
+            inventory_, self.options.get('vcenter_cluster_names'))
+        usable = self.placement.usable_pools()
+        pools = {p.datastore_name: p.name for p in usable}
+        vms = vm_disks.read(self.session)
+        entries = refs.candidates(vms, ids, hosts)
+        disks = []
+        for pool in usable:
+            disks.extend(self._datastore_disks(pool))
+        entries.extend(refs.loose_candidates(
+            disks, vm_disks.file_users(vms), vm_disks.parent_files(vms)))
+        for entry in entries:
+            ds = entry['extra_info'].get('datastore')
+            if ds in pools:
+                entry['extra_info']['pool'] = pools[ds]
+            elif entry['safe_to_manage']:
+                entry['safe_to_manage'] = False
+                entry['reason_not_safe'] = (
+                    'datastore %s is not a pool of this backend' % ds)
+        return entries

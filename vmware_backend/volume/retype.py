@@ -1,0 +1,136 @@
+"""Retype (disk type, pool) and driver-assisted migration between pools.
+
+Both move or rewrite the backing's disk with one ``RelocateVM_Task``: to
+another datastore (storage vMotion of the backing) and/or with a disk
+locator giving the disk's new format (thin, thick, eagerZeroedThick).
+Detached volumes only (an attached disk belongs to the running instance
+too); linked clones and volumes linked clones read from are refused, since
+moving either side would break or copy the shared chain.
+"""
+
+import types
+
+from oslo_log import log as logging
+
+from vmware_backend import exceptions
+from vmware_backend.volume import volume_types
+from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import specs
+
+LOG = logging.getLogger(__name__)
+
+LOCATION_PREFIX = 'vmware_backend'
+
+
+class RetypeMixin:
+    """retype and migrate_volume; mixed into the driver."""
+
+    def _target_pool(self, host):
+        """Our pool name in Cinder's ``host`` dict, or None if not ours.
+
+        Ours: the pool's ``location_info`` names this vCenter and the
+        backend name is ours.
+        """
+        capabilities = (host or {}).get('capabilities') or {}
+        location = str(capabilities.get('location_info') or '')
+        parts = location.split(':')
+        if len(parts) != 3 or parts[0] != LOCATION_PREFIX or \
+                parts[1] != self.placement._vcenter_id():
+            return None
+        backend = capabilities.get('volume_backend_name')
+        if backend and backend != self.options['vcenter_backend_name']:
+            return None
+        name = str((host or {}).get('host') or '')
+        return name.split('#', 1)[1] if '#' in name else None
+
+    def _movable(self, volume, props, what):
+        extra = vsphere_ops.extra_config_dict(props)
+        if volume_types.in_use(volume):
+            raise exceptions.VolumeIsBusy(
+                volume=volume.id, reason='it is attached; %s detached '
+                                         'volumes only' % what)
+        if extra.get(specs.KEY_PARENT) or specs.clone_markers(extra):
+            raise exceptions.InvalidVolume(
+                volume=volume.id,
+                reason='it is a linked clone or linked clones read from it; '
+                       'vSphere would copy or break the shared disk chain')
+
+    def migrate_volume(self, ctxt, volume, host):
+        """Move the backing to another pool of this backend.
+
+        :returns: ``(True, None)`` when moved (or already there),
+            ``(False, None)`` when ``host`` is another backend (Cinder then
+            uses its generic migration).
+        """
+        pool_name = self._target_pool(host)
+        if pool_name is None:
+            return False, None
+        ref, props = self._require_backing(volume.id)
+        self._relocate(volume, ref, props, pool_name, None, 'migrate')
+        return True, None
+
+    def retype(self, ctxt, volume, new_type, diff, host):
+        """Change disk type (thin/thick/eagerZeroedThick) and/or pool.
+
+        The disk types come from the old and new types' extra specs (and
+        the defaults); ``vmware:clone_type`` is metadata only; a
+        ``vmware:adapter_type`` change is refused (the disk would need
+        another controller). ``diff`` is not needed.
+
+        :returns: True when done; False when ``host`` is another backend.
+        """
+        old = volume_types.profile(volume, self.options)
+        new = volume_types.profile(types.SimpleNamespace(
+            id=volume.id, volume_type=new_type), self.options)
+        if new.adapter_type != old.adapter_type:
+            raise exceptions.InvalidExtraSpec(
+                volume=volume.id, spec=volume_types.SPEC_ADAPTER_TYPE,
+                value=new.adapter_type,
+                allowed='%s (the current one: changing the adapter type is '
+                        'not supported; create a new volume from this one)'
+                        % old.adapter_type)
+        pool_name = self._target_pool(host)
+        if host and pool_name is None:
+            return False
+        disk_type = new.disk_type if new.disk_type != old.disk_type \
+            else None
+        if disk_type is None and pool_name in (
+                None, volume_types.pool_name(volume)):
+            return True
+        ref, props = self._require_backing(volume.id)
+        self._relocate(volume, ref, props, pool_name, disk_type, 'retype')
+        return True
+
+    def _relocate(self, volume, ref, props, pool_name, disk_type, what):
+        self._movable(volume, props, what)
+        disk = self._disk(props, volume.id)
+        current = [inventory.from_suds(d) for d in vsphere_ops.ref_list(
+            props.get('datastore'))]
+        target = 'volume %s' % volume.id
+        if pool_name:
+            place = self.placement.place_on(pool_name, target=target)
+        else:
+            place = self.placement.place_on(current[0], target=target)
+        if place.datastore in current and disk_type is None:
+            LOG.info('Volume %s is already on %s.', volume.id,
+                     place.datastore_name)
+            return
+        if disk_type is not None and vsphere_ops.snapshot_trees(props):
+            raise exceptions.InvalidVolume(
+                volume=volume.id,
+                reason='it has snapshots; vSphere cannot convert the format '
+                       'of a disk with snapshots, delete them first')
+        factory = self.session.factory
+        datastore = inventory.to_suds(place.datastore)
+        locators = [specs.disk_locator(factory, disk.key, datastore,
+                                       disk_type)] if disk_type else None
+        spec = specs.relocate_spec(
+            factory, datastore, host=inventory.to_suds(place.host),
+            resource_pool=inventory.to_suds(place.resource_pool),
+            disks=locators)
+        self.ops.relocate(ref, spec, target)
+        self.placement.invalidate()
+        LOG.info('%s of volume %s: now on %s%s.', what, volume.id,
+                 place.datastore_name,
+                 ' as %s' % disk_type if disk_type else '')
