@@ -1192,6 +1192,7 @@ func containsString(l []string, s string) bool {
 		}
 	}
 	return false
+}
 
 // checkDatastoreVMs: attaching a disk of LocalDS_0 to a VM living on
 // LocalDS_1 lists that VM in LocalDS_0's Datastore.vm, as vCenter does
