@@ -106,10 +106,7 @@ COMMANDS = {
 }
 COMMANDS.update(admin_commands.COMMANDS)
 HANDLERS = dict(commands.HANDLERS, **admin_commands.HANDLERS)
-
-
-HANDLERS = dict(commands.HANDLERS,
-                manageable=manage_commands.cmd_manageable)
+HANDLERS['manageable'] = manage_commands.cmd_manageable
 
 
 # Arguments ---------------------------------------------------------------
