@@ -102,6 +102,8 @@ class ExtraSpecKeyTest(testtools.TestCase):
                                 volume_types.profile, vol, self.options)
         self.assertNotIn('did you mean', str(err))
         self.assertIn('vmware:adapter_type, vmware:clone_type, '
+                      'vmware:iops_limit, vmware:iops_reservation, '
+                      'vmware:shares, vmware:shares_level, '
                       'vmware:vmdk_type', str(err))
 
     def test_other_namespaces_are_ignored(self):

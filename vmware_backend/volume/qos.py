@@ -27,6 +27,8 @@ KEY_LIMIT = 'vmware:iops_limit'
 KEY_RESERVATION = 'vmware:iops_reservation'
 KEY_SHARES_LEVEL = 'vmware:shares_level'
 KEY_SHARES = 'vmware:shares'
+# The volume-type extra specs read here (volume_types accepts them).
+SPEC_KEYS = (KEY_LIMIT, KEY_RESERVATION, KEY_SHARES_LEVEL, KEY_SHARES)
 QOS_LIMIT = 'total_iops_sec'
 
 Allocation = collections.namedtuple(

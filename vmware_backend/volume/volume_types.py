@@ -12,6 +12,7 @@ import uuid
 
 from vmware_backend import conf
 from vmware_backend import exceptions
+from vmware_backend.volume import qos
 
 SPEC_DISK_TYPE = 'vmware:vmdk_type'
 SPEC_ADAPTER_TYPE = 'vmware:adapter_type'
@@ -67,15 +68,15 @@ def _check_spec_keys(specs, volume):
     with the default; keys of other namespaces (``capabilities:``,
     ``volume_backend_name``...) belong to Cinder and are left alone.
     """
+    known = sorted(set(_ALLOWED) | set(qos.SPEC_KEYS))
     for key in sorted(str(k) for k in specs):
-        if not key.startswith(SPEC_NAMESPACE) or key in _ALLOWED:
+        if not key.startswith(SPEC_NAMESPACE) or key in known:
             continue
-        close = difflib.get_close_matches(key, sorted(_ALLOWED), n=1,
-                                          cutoff=0.6)
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         raise exceptions.UnknownExtraSpec(
             volume=describe(volume), spec=key,
             hint=('did you mean %s? ' % close[0]) if close else '',
-            known=', '.join(sorted(_ALLOWED)))
+            known=', '.join(known))
 
 
 def profile(volume, options):
