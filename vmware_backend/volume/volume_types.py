@@ -72,10 +72,15 @@ def _check_spec_keys(specs, volume):
     for key in sorted(str(k) for k in specs):
         if not key.startswith(SPEC_NAMESPACE) or key in known:
             continue
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        # Compared without the namespace every key shares, so that only a
+        # near miss of the name itself gets a suggestion.
+        close = difflib.get_close_matches(
+            key[len(SPEC_NAMESPACE):],
+            [name[len(SPEC_NAMESPACE):] for name in known], n=1, cutoff=0.6)
         raise exceptions.UnknownExtraSpec(
             volume=describe(volume), spec=key,
-            hint=('did you mean %s? ' % close[0]) if close else '',
+            hint=('did you mean %s%s? ' % (SPEC_NAMESPACE, close[0])
+                  if close else ''),
             known=', '.join(known))
 
 
