@@ -332,7 +332,10 @@ class ManageSourceNameTest(ManageTestBase):
         item = by_ref[('source-name', loose)]
         self.assertEqual(3, item['size'])
         self.assertTrue(item['safe_to_manage'], item)
-        self.assertEqual('LocalDS_0', item['extra_info']['pool'])
+        # The stable pool name of the file's datastore.
+        [pool] = [p.name for p in self.driver.placement.usable_pools()
+                  if p.datastore_name == 'LocalDS_0']
+        self.assertEqual(pool, item['extra_info']['pool'])
         # A file some VM has attached is only listed with its VM.
         self.assertNotIn(('source-name', kept), by_ref)
         self.assertIn(('source-name', '%s@DC0/vm/%s' % (kept, _name)),

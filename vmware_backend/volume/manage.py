@@ -27,6 +27,8 @@ from oslo_log import log as logging
 from vmware_backend import exceptions
 from vmware_backend.volume import datastore as datastore_mod
 from vmware_backend.volume import manage_refs as refs
+from vmware_backend.volume import pool_names
+from vmware_backend.volume import undo as undo_mod
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
@@ -59,32 +61,6 @@ class _Plan:
     @property
     def file_name(self):
         return self.disk.file_name if self.disk is not None else self.ref.file
-
-
-class _Undo:
-    """Runs the registered undo steps, last first, when its block fails."""
-
-    def __init__(self, what):
-        self._what = what
-        self._steps = []
-
-    def push(self, description, step):
-        self._steps.append((description, step))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            return False
-        for description, step in reversed(self._steps):
-            try:
-                step()
-            except Exception:
-                LOG.exception('Import of %s failed and could not be undone: '
-                              '%s failed; do it by hand.', self._what,
-                              description)
-        return False
 
 
 class ManageMixin:
@@ -200,11 +176,22 @@ class ManageMixin:
 
     def _check_pool(self, volume, datastore_name):
         pool = volume_types.pool_name(volume)
-        if pool and datastore_name not in (pool, pool.split(':', 1)[-1]):
-            raise exceptions.InvalidReference(
-                reason='the disk is on datastore %s, not on pool %s; use '
-                       '--host <host>@<backend>#%s'
-                       % (datastore_name, pool, datastore_name))
+        if pool:
+            usable = self.placement.usable_pools()
+            try:
+                named = [p for p in usable if p.name == pool] or \
+                    pool_names.legacy_matches(usable, pool)
+            except exceptions.NoValidDatastore as err:
+                raise exceptions.InvalidReference(reason=err.msg)
+            if not any(p.datastore_name == datastore_name for p in named):
+                right = [p.name for p in usable
+                         if p.datastore_name == datastore_name]
+                raise exceptions.InvalidReference(
+                    reason='the disk is on datastore %s, not on pool %s; '
+                           'use --host <host>@<backend>#%s'
+                           % (datastore_name, pool,
+                              right[0] if len(right) == 1
+                              else datastore_name))
         try:
             self.placement.place_on(datastore_name,
                                     target='the imported disk')
@@ -325,7 +312,7 @@ class ManageMixin:
             deviceChange=changes)
         moved = vsphere_ops.moref_value(parent) != \
             vsphere_ops.moref_value(folder)
-        with _Undo(target) as undo:
+        with undo_mod.Undo(target) as undo:
             if moved:
                 self.session.invoke_task('MoveIntoFolder_Task', folder,
                                          target=target, list=[vm])
@@ -343,7 +330,7 @@ class ManageMixin:
         place = self.placement.place_on(plan.disk.datastore_name,
                                         target=target)
         adapter = volume_types.profile(volume, self.options).adapter_type
-        with _Undo(target) as undo:
+        with undo_mod.Undo(target) as undo:
             if plan.vm is not None:
                 adapter = self._detach_from_source(plan, undo, target)
             spec = specs.backing_config_spec(
