@@ -209,3 +209,15 @@ class WSDLCacheTest(testtools.TestCase):
         thread.join()
         self.assertEqual([()], seen)
         self.assertEqual(['a'], wsdlcache.SHARED_OPTIONS.soapheaders)
+
+    def test_concurrent_sessions_parse_once(self):
+        import threading
+        sources = []
+        threads = [threading.Thread(
+            target=lambda: sources.append(self.build()[1].source))
+            for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(['memory'] * 3 + ['parsed'], sorted(sources))

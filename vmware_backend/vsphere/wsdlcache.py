@@ -70,6 +70,7 @@ _IMPORT = re.compile(
     rb'\s*=\s*["\']([^"\']+)["\']', re.S)
 
 _memory = {}
+_key_locks = {}
 _memory_lock = threading.Lock()
 
 
@@ -248,11 +249,24 @@ class DescriptionCache:
         self.source = 'file'
         return description
 
-    def save(self, description):
-        """Share ``description`` in the process and store it on disk."""
+    def lock(self):
+        """A lock of this key: concurrent sessions parse only once."""
+        with _memory_lock:
+            return _key_locks.setdefault(self.key, threading.Lock())
+
+    def remember(self, description):
+        """Share ``description`` with the sessions of this process."""
         with _memory_lock:
             _memory[self.key] = description
         self.source = 'parsed'
+
+    def save(self, description):
+        """Share ``description`` in the process and store it on disk."""
+        self.remember(description)
+        self.write(description)
+
+    def write(self, description):
+        """Store ``description`` on disk (when there is a directory)."""
         if not self.path:
             return
         try:
@@ -350,14 +364,20 @@ def _init_client(client, url, cache, kwargs):
     options = suds_options.Options()
     client.options = options
     client.set_options(**kwargs)
-    description = cache.load()
-    if description is None:
-        wsdl = suds_wsdl.Definitions(url, options)
-        sds = [servicedefinition.ServiceDefinition(wsdl, s)
-               for s in wsdl.services]
-        _share_options(wsdl)
-        description = (wsdl, sds)
-        cache.save(description)
+    parsed = False
+    with cache.lock():
+        description = cache.load()
+        if description is None:
+            wsdl = suds_wsdl.Definitions(url, options)
+            sds = [servicedefinition.ServiceDefinition(wsdl, s)
+                   for s in wsdl.services]
+            _share_options(wsdl)
+            description = (wsdl, sds)
+            cache.remember(description)
+            parsed = True
+    if parsed:
+        # Outside the lock: the other sessions need not wait for the file.
+        cache.write(description)
     client.wsdl, client.sd = description
     suds_plugin.PluginContainer(options.plugins).init.initialized(
         wsdl=client.wsdl)
