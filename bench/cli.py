@@ -17,7 +17,7 @@ from vmware_backend import utils
 
 
 # Parts run on their own, not part of the default run.
-EXTRA_PARTS = ('startup',)
+EXTRA_PARTS = ('startup', 'fanout')
 
 
 def parse_args(argv):
@@ -59,7 +59,9 @@ def parse_args(argv):
                         help='run only the inventory sizes part or only the '
                              'task waits (default: both); "startup": only '
                              'the session start with and without the parsed '
-                             'WSDL cache (bench/startup.py)')
+                             'WSDL cache (bench/startup.py); "fanout": only '
+                             'the operator commands on several simulators, '
+                             'concurrently vs serially (bench/fanout.py)')
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error('--repeat must be at least 1')
@@ -110,6 +112,9 @@ def main(argv=None):
     if args.only == 'startup':
         from bench import startup
         return startup.main()
+    if args.only == 'fanout':
+        from bench import fanout
+        return fanout.main()
     # oslo.vmware selects oslo.service's backend when it is imported: choose
     # native threads first, then load the simulator-driving part.
     with warnings.catch_warnings():

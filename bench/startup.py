@@ -48,9 +48,11 @@ def _worker(options):
 
 
 def _run_worker(options):
+    # The options (with the password) go through stdin, not the argv.
     proc = subprocess.run(
-        [sys.executable, '-m', 'bench.startup', '--worker',
-         json.dumps(options)], capture_output=True, text=True, timeout=600)
+        [sys.executable, '-m', 'bench.startup', '--worker'],
+        input=json.dumps(options), capture_output=True, text=True,
+        timeout=600)
     if proc.returncode != 0:
         raise RuntimeError('start-up worker failed: %s' % proc.stderr[-2000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -105,7 +107,7 @@ def main(rounds=ROUNDS):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) == 3 and sys.argv[1] == '--worker':
-        _worker(json.loads(sys.argv[2]))
+    if sys.argv[1:] == ['--worker']:
+        _worker(json.loads(sys.stdin.read()))
     else:
         sys.exit(main())

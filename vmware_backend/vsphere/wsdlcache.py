@@ -199,11 +199,17 @@ def _dumps(description):
 
 def _loads(payload):
     # Unpickling makes ~500 000 objects; the cyclic collector would run
-    # hundreds of times over them (5x the time of the load itself).
+    # hundreds of times over them (5x the time of the load itself), and
+    # once more through all of them right after. They live as long as the
+    # process (the shared description), so they are moved to the
+    # collector's permanent generation (gc.freeze, which also takes the
+    # objects alive at that moment: they are only never scanned again).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Unpickler(io.BytesIO(payload)).load()
+        description = _Unpickler(io.BytesIO(payload)).load()
+        gc.freeze()
+        return description
     finally:
         if enabled:
             gc.enable()
