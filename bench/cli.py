@@ -16,6 +16,10 @@ from bench import taskwait as bench_taskwait
 from vmware_backend import utils
 
 
+# Parts run on their own, not part of the default run.
+EXTRA_PARTS = ('startup', 'fanout')
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog='python -m bench',
@@ -50,9 +54,14 @@ def parse_args(argv):
                              'with --only taskwait, else %d)' % (
                                  bench_taskwait.DEFAULT_REPEAT,
                                  bench_taskwait.FULL_RUN_REPEAT))
-    parser.add_argument('--only', choices=report.PARTS, default=None,
+    parser.add_argument('--only', choices=report.PARTS + EXTRA_PARTS,
+                        default=None,
                         help='run only the inventory sizes part or only the '
-                             'task waits (default: both)')
+                             'task waits (default: both); "startup": only '
+                             'the session start with and without the parsed '
+                             'WSDL cache (bench/startup.py); "fanout": only '
+                             'the operator commands on several simulators, '
+                             'concurrently vs serially (bench/fanout.py)')
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error('--repeat must be at least 1')
@@ -100,6 +109,12 @@ def _progress(message):
 def main(argv=None):
     """Run the benchmark; returns the exit status."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.only == 'startup':
+        from bench import startup
+        return startup.main()
+    if args.only == 'fanout':
+        from bench import fanout
+        return fanout.main()
     # oslo.vmware selects oslo.service's backend when it is imported: choose
     # native threads first, then load the simulator-driving part.
     with warnings.catch_warnings():

@@ -155,6 +155,18 @@ volume_opts = [
              'same URL where operator commands run beside cinder-volume, so '
              'both take the same locks (lock names carry the backend name: '
              'set vcenter_backend_name to the volume_backend_name).'),
+    cfg.StrOpt(
+        'vcenter_wsdl_cache_dir',
+        help='Directory of the parsed vSphere service description (the '
+             'WSDL as suds builds it, ~11 MB per WSDL version), so that a '
+             'new process starts a session without parsing the WSDL again. '
+             'Entries are keyed by the SHA-256 of the WSDL and of every '
+             'schema file it imports, so a changed WSDL is parsed anew. '
+             'The directory is made mode 0700 and its files 0600; a '
+             'directory or file not owned by this user or writable by '
+             'others is not used. Unset: $XDG_CACHE_HOME/vmware_backend/wsdl '
+             '(~/.cache/vmware_backend/wsdl). An empty value keeps the '
+             'description in process memory only.'),
 ]
 
 ALL_OPTS = connection_opts + placement_opts + volume_opts

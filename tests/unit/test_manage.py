@@ -40,13 +40,13 @@ class ArgumentsTest(testtools.TestCase):
     def test_global_options_before_the_command(self):
         args = manage.parse_args(['--config-file', 'a.ini', '--format',
                                   'json', 'pools'])
-        self.assertEqual(('pools', 'a.ini', 'json'),
+        self.assertEqual(('pools', ['a.ini'], 'json'),
                          (args.command, args.config_file, args.format))
 
     def test_global_options_after_the_command(self):
         args = manage.parse_args(['volumes', '--format', 'json',
                                   '--config-file', 'b.ini', '-v'])
-        self.assertEqual(('json', 'b.ini', True),
+        self.assertEqual(('json', ['b.ini'], True),
                          (args.format, args.config_file, args.verbose))
 
     def test_defaults(self):

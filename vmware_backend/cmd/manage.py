@@ -21,6 +21,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from vmware_backend.cmd import admin_commands
+from vmware_backend.cmd import backends
 from vmware_backend.cmd import commands
 from vmware_backend.cmd import manage_commands
 from vmware_backend.cmd import output
@@ -117,7 +118,14 @@ def _add_common(parser, suppress):
         (lambda value: value)
     parser.add_argument(
         '--config-file', metavar='FILE', default=default(None),
-        help='ini file with a [vmware] section (see above for the default)')
+        action='append',
+        help='ini file with a [vmware] section (see above for the default), '
+             'or a cinder.conf: check, pools, volumes and audit then read '
+             'every backend section whose volume_driver is this driver, '
+             'concurrently; may be given several times')
+    parser.add_argument(
+        '--backend', metavar='NAME', default=default(None), action='append',
+        help='only this backend section of the config files (repeatable)')
     parser.add_argument(
         '--format', choices=('table', 'json'), default=default('table'),
         help='output format (default: table)')
@@ -225,15 +233,18 @@ def parse_args(argv):
 
 # Configuration -----------------------------------------------------------
 
-def config_files(path):
-    """The ini files to read: ``path`` or the first default that exists.
+def config_files(paths):
+    """The ini files to read: ``paths`` or the first default that exists.
 
-    :raises output.UsageError: ``path`` does not exist.
+    :raises output.UsageError: a file of ``paths`` does not exist.
     """
-    if path:
-        if not os.path.isfile(path):
-            raise output.UsageError('config file %s not found' % path)
-        return [path]
+    if isinstance(paths, str):
+        paths = [paths]
+    if paths:
+        for path in paths:
+            if not os.path.isfile(path):
+                raise output.UsageError('config file %s not found' % path)
+        return list(paths)
     return cfg.find_config_files(project=PROJECT, prog=PROJECT)[:1]
 
 
@@ -283,6 +294,9 @@ def main(argv=None):
         files = config_files(args.config_file)
         config = load_config(files)
         setup_logging(config, args)
+        if (args.command in backends.FANOUT_COMMANDS and
+                backends.wanted(files, args.backend)):
+            return backends.run(args, backends.find(files, args.backend), out)
         try:
             options = conf.read_options(config)
         except exceptions.InvalidConfiguration as err:

@@ -16,10 +16,13 @@ import time
 from oslo_log import log as oslo_logging
 from oslo_vmware import api as vmware_api
 from oslo_vmware import exceptions as vexc
+from oslo_vmware import service as vmware_service
+from oslo_vmware import vim as vmware_vim
 from suds import plugin as suds_plugin
 
 from vmware_backend import exceptions
 from vmware_backend.vsphere import transport
+from vmware_backend.vsphere import wsdlcache
 
 LOG = oslo_logging.getLogger(__name__)
 
@@ -63,30 +66,77 @@ class RequestProbe(suds_plugin.MessagePlugin):
                 getattr(self._local, 'empty', None) is True)
 
 
+class _CachedService(vmware_service.Service):
+    """oslo.vmware's Service whose suds client comes from :mod:`.wsdlcache`.
+
+    Placed after :class:`oslo_vmware.vim.Vim` in :class:`CachedVim`'s MRO,
+    so that Vim's ``super().__init__`` lands here instead of building an
+    uncached client. The transport is :class:`transport.CheckedTransport`
+    from the start (the WSDL is read through it too).
+    """
+
+    cache_dir = None
+
+    def __init__(self, wsdl_url=None, soap_url=None, cacert=None,
+                 insecure=True, pool_maxsize=10, connection_timeout=None,
+                 op_id_prefix='oslo.vmware'):
+        self.wsdl_url = wsdl_url
+        self.soap_url = soap_url
+        self.op_id_prefix = op_id_prefix
+        checked = transport.CheckedTransport(
+            cacert=cacert, insecure=insecure, pool_maxsize=pool_maxsize,
+            connection_timeout=connection_timeout)
+        self.client, self.description_cache = wsdlcache.build_client(
+            vmware_service.CompatibilitySudsClient, wsdl_url, self.cache_dir,
+            transport=checked, location=soap_url,
+            plugins=[vmware_service.ServiceMessagePlugin()])
+        self._service_content = None
+        self._vc_session_cookie = None
+
+    def _set_soap_headers(self, op_id):
+        # The bindings of the shared description read the SOAP headers from
+        # the calling thread (see wsdlcache.SHARED_OPTIONS).
+        super()._set_soap_headers(op_id)
+        wsdlcache.set_soapheaders(self.client.options.soapheaders)
+
+
+class CachedVim(vmware_vim.Vim, _CachedService):
+    """oslo.vmware's Vim with a cached service description."""
+
+    def __init__(self, cache_dir=None, **kwargs):
+        self.cache_dir = cache_dir
+        super().__init__(**kwargs)
+
+
 class APISession(vmware_api.VMwareAPISession):
     """oslo.vmware's session with a bounded login and request counting."""
 
-    def __init__(self, *args, probe=None, url=None, **kwargs):
+    def __init__(self, *args, probe=None, url=None, wsdl_cache_dir=None,
+                 **kwargs):
         self._probe = probe
         self._url = url
+        self._wsdl_cache_dir = wsdl_cache_dir
         self._login_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
     @property
     def vim(self):
         if self._vim is None:
+            # As oslo.vmware's property, with the cached description.
             try:
-                vim = vmware_api.VMwareAPISession.vim.fget(self)
+                vim = CachedVim(
+                    cache_dir=self._wsdl_cache_dir, protocol=self._scheme,
+                    host=self._host, port=self._port,
+                    wsdl_url=self._vim_wsdl_loc, cacert=self._cacert,
+                    insecure=self._insecure, pool_maxsize=self._pool_size,
+                    connection_timeout=self._connection_timeout,
+                    op_id_prefix=self._op_id_prefix)
             except Exception as err:
                 raise self._wsdl_error(err)
-            # Answers that are not SOAP become transport errors (see
-            # transport.py); the probe counts requests.
-            vim.client.set_options(transport=transport.CheckedTransport(
-                cacert=self._cacert, insecure=self._insecure,
-                pool_maxsize=self._pool_size,
-                connection_timeout=self._connection_timeout))
+            # The probe counts requests.
             if self._probe is not None:
                 vim.client.options.plugins.append(self._probe)
+            self._vim = vim
         return self._vim
 
     def _wsdl_error(self, err):

@@ -40,6 +40,7 @@ from vmware_backend import exceptions
 from vmware_backend.vsphere import apisession
 from vmware_backend.vsphere import secrets
 from vmware_backend.vsphere import transport
+from vmware_backend.vsphere import wsdlcache
 
 LOG = oslo_logging.getLogger(__name__)
 
@@ -61,6 +62,14 @@ _READ_PREFIXES = ('Retrieve', 'Find', 'Query', 'SessionIsActive',
 # Reads that move a cursor on the server: a lost answer is a lost page, so
 # they are not sent again (the reader restarts).
 _CURSOR_READS = ('ContinueRetrievePropertiesEx',)
+
+
+def _wsdl_cache_dir(opts):
+    # None (unset): the user's cache directory; '' : memory only.
+    value = opts.get('vcenter_wsdl_cache_dir')
+    if value is None:
+        return wsdlcache.default_dir()
+    return value or None
 
 
 class VCenterSession:
@@ -128,7 +137,8 @@ class VCenterSession:
             connection_timeout=opts['vcenter_http_timeout'],
             op_id_prefix='vmware_backend',
             probe=self._probe,
-            url=self.url)
+            url=self.url,
+            wsdl_cache_dir=_wsdl_cache_dir(opts))
 
     @property
     def vim(self):

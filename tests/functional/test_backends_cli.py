@@ -1,0 +1,122 @@
+"""vmware-backend-manage on several backends of a cinder.conf at once."""
+
+import atexit
+import socket
+import threading
+
+from tests.functional import base
+from tests.functional import test_manage_cli
+from vmware_backend.cmd import backends
+from vmware_backend.testbed import vcsim
+
+DRIVER = backends.DRIVER
+_extra = []
+_extra_lock = threading.Lock()
+
+
+def extra_servers(count=2):
+    """Simulators besides the shared one, started once per test process."""
+    with _extra_lock:
+        _extra[:] = [s for s in _extra if s.alive()]
+        while len(_extra) < count:
+            server = vcsim.VcsimServer().start()
+            atexit.register(server.stop)
+            _extra.append(server)
+        return list(_extra)
+
+
+def closed_port():
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def section(name, options, driver=DRIVER):
+    lines = ['[%s]' % name, 'volume_driver = %s' % driver,
+             'volume_backend_name = %s' % name]
+    lines += ['%s = %s' % item for item in sorted(options.items())]
+    return '\n'.join(lines) + '\n'
+
+
+class BackendsCliTest(test_manage_cli.CliMixin, base.FunctionalTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.servers = [self.vcsim] + extra_servers()
+        self.good = ['vmware-%d' % n for n in (1, 2, 3)]
+        parts = ['[DEFAULT]\nenabled_backends = %s,vmware-bad,lvm\n'
+                 % ','.join(self.good)]
+        for name, server in zip(self.good, self.servers):
+            parts.append(section(name, server.options()))
+        bad = self.vcsim.options(vcenter_port=closed_port(),
+                                 vcenter_api_retry_count=0)
+        parts.append(section('vmware-bad', bad))
+        lvm = 'cinder.volume.drivers.lvm.LVMVolumeDriver'
+        parts.append(section('lvm', {}, driver=lvm))
+        self.cinder_conf = self.write_file('\n'.join(parts), suffix='.conf')
+
+    def entries(self, proc):
+        return {e['backend']: e for e in self.json_of(proc)['backends']}
+
+    def test_pools_of_every_backend_one_failing(self):
+        proc = self.cli('--format', 'json', 'pools', config=self.cinder_conf)
+        self.assertExit(1, proc)
+        entries = self.entries(proc)
+        self.assertEqual(set(self.good) | {'vmware-bad'}, set(entries))
+        for name in self.good:
+            self.assertEqual(0, entries[name]['status'])
+            self.assertIn('LocalDS_0', [row['name'] for row in
+                                        entries[name]['result']])
+        self.assertEqual(1, entries['vmware-bad']['status'])
+        self.assertIsNone(entries['vmware-bad']['result'])
+        self.assertIn('cannot connect', entries['vmware-bad']['errors'][0][
+            'error'].lower())
+        # Progress lines name their backend.
+        self.assertIn('[vmware-2] Reading datastores', proc.stderr)
+        for server in self.servers:
+            self.assertNotIn(server.password, proc.stdout + proc.stderr)
+
+    def test_table_has_one_block_per_backend(self):
+        proc = self.cli('check', config=self.cinder_conf)
+        self.assertExit(1, proc)
+        for name in self.good:
+            self.assertIn('== backend %s (%s): ok ==' % (
+                name, self.cinder_conf), proc.stdout)
+        self.assertIn('== backend vmware-bad (%s): FAILED (exit 1) =='
+                      % self.cinder_conf, proc.stdout)
+        self.assertEqual(3, proc.stdout.count(
+            'OK: configuration and connection are fine.'))
+        self.assertNotIn('lvm', proc.stdout)
+
+    def test_backend_option_picks_one(self):
+        proc = self.cli('--format', 'json', 'volumes', '--backend',
+                        'vmware-2', config=self.cinder_conf)
+        self.assertExit(0, proc)
+        self.assertEqual(['vmware-2'], list(self.entries(proc)))
+
+    def test_unknown_backend_is_a_usage_error(self):
+        proc = self.cli('pools', '--backend', 'vmware-9',
+                        config=self.cinder_conf)
+        self.assertExit(2, proc)
+        self.assertIn('no backend section vmware-9', proc.stderr)
+
+    def test_several_config_files(self):
+        other = self.write_file(test_manage_cli.ini_text(
+            self.servers[1].options()))
+        proc = self.cli('--config-file', other, '--format', 'json', 'audit',
+                        '--volume-ids', '-', '--backend', 'vmware-1',
+                        '--backend', 'vmware', config=self.cinder_conf,
+                        stdin='')
+        self.assertExit(0, proc)
+        entries = self.json_of(proc)['backends']
+        self.assertEqual([('vmware-1', self.cinder_conf), ('vmware', other)],
+                         [(e['backend'], e['config_file']) for e in entries])
+        self.assertEqual('vmware-1@OpenStack/Volumes',
+                         entries[0]['result']['backend'])
+
+    def test_fix_needs_one_backend(self):
+        proc = self.cli('audit', '--volume-ids', '-', '--fix', '--yes',
+                        config=self.cinder_conf, stdin='')
+        self.assertExit(2, proc)
+        self.assertIn('--fix and --purge act on one backend', proc.stderr)
