@@ -4,6 +4,7 @@ import types
 
 from tests.functional import lifecycle_base as lb
 from vmware_backend import exceptions
+from vmware_backend.testbed.faults import control as control_mod
 from vmware_backend.vsphere import specs
 
 GIB_KB = 1024 * 1024
@@ -151,12 +152,13 @@ class ExtendTest(lb.LifecycleTestCase):
         self.driver.extend_volume(volume, 3)
         self.assertEqual(3 * GIB_KB, self.state(volume.id).disk.capacityInKB)
 
-    def test_shrink_and_same_size_refused(self):
+    def test_shrink_refused_same_size_is_success(self):
         volume = self.create(size=2)
-        for size in (1, 2):
-            err = self.assertRaises(exceptions.InvalidVolume,
-                                    self.driver.extend_volume, volume, size)
-            self.assertIn('cannot shrink', str(err))
+        err = self.assertRaises(exceptions.InvalidVolume,
+                                self.driver.extend_volume, volume, 1)
+        self.assertIn('cannot shrink', str(err))
+        # A retry of an extend that was carried out: nothing to do.
+        self.driver.extend_volume(volume, 2)
         self.assertEqual(2 * GIB_KB, self.state(volume.id).disk.capacityInKB)
 
     def test_extend_with_snapshot_refused(self):
@@ -411,9 +413,21 @@ class FailureCleanupTest(lb.LifecycleTestCase):
         self.useFixture(lb.base.fixtures.MockPatchObject(
             ops, method_name, side_effect=failing))
 
+    def _fail_task(self, method):
+        """The next ``method`` task does its work, then ends in error.
+
+        (The simulator's task-fault rule ``error-after``.)
+        """
+        control = control_mod.SimulatorControl('127.0.0.1', self.vcsim.port)
+        if not control.has_endpoint():
+            self.skipTest('the simulator has no task-fault endpoint')
+        control.set_task_faults([{'method': method, 'outcome': 'error-after',
+                                  'times': 1}])
+        self.addCleanup(control.clear_task_faults)
+
     def test_create_failing_after_vm_exists_leaves_nothing(self):
         volume = lb.make_volume(size=1)
-        self._fail('create_backing', after_real=True)
+        self._fail_task('CreateVM_Task')
         self.assertRaises(exceptions.VCenterFault, self.driver.create_volume,
                           volume)
         self.assertGone(volume.id)
@@ -442,7 +456,7 @@ class FailureCleanupTest(lb.LifecycleTestCase):
         self.addCleanup(self.driver.delete_snapshot, snap)
         before = self.state(source.id)
         clone = lb.make_volume(size=1, specs={'vmware:clone_type': 'linked'})
-        self._fail('clone', after_real=True)
+        self._fail_task('CloneVM_Task')
         self.assertRaises(exceptions.VCenterFault,
                           self.driver.create_volume_from_snapshot, clone,
                           snap)
@@ -455,7 +469,8 @@ class FailureCleanupTest(lb.LifecycleTestCase):
         source = self.create(size=1)
         before = self.state(source.id)
         clone = lb.make_volume(size=1, specs={'vmware:clone_type': 'linked'})
-        self._fail('clone')
+        # vCenter refuses the clone call itself.
+        self._fail('start_clone')
         self.assertRaises(exceptions.VCenterFault,
                           self.driver.create_cloned_volume, clone, source)
         self.assertGone(clone.id)
