@@ -172,10 +172,14 @@ class CloneMixin:
                 ref, specs.clear_marker_entries(clone_id),
                 'volume %s' % source_id)
         except Exception:
+            # The delete of the failed clone (what Cinder does next)
+            # releases the source again.
+            with self._hint_lock:
+                self._parents[clone_id] = '%s:%s' % (source_id, snap_name)
             LOG.exception('Could not remove snapshot %s or the marker of '
-                          'clone %s from volume %s after %s; the next delete '
-                          'of the volume or of one of its snapshots drops '
-                          'them, "vmware-backend-manage audit" reports them.',
+                          'clone %s from volume %s after %s; deleting the '
+                          'clone volume tries again, and the next delete of '
+                          'the volume or of one of its snapshots drops them.',
                           snap_name, clone_id, source_id, error)
 
     def _mark_clone(self, source_ref, source_id, clone_id, snapshot_name):
