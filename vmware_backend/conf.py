@@ -7,7 +7,9 @@ keeps them clear of Cinder's own backend options (``reserved_percentage``,
 ``volume_backend_name``...) and of Cinder's in-tree ``vmware_*`` options.
 """
 
+import os
 import re
+from urllib import parse
 
 from oslo_config import cfg
 
@@ -200,9 +202,42 @@ def read_options(conf, group=GROUP):
             group=group, option='vcenter_volume_folder',
             reason='%r must be a "/"-separated path of non-empty folder '
                    'names' % folder)
+    check_files(values, group)
     return values
 
 
 def _first_line(err):
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def wsdl_path(location):
+    """The local file a ``vcenter_wsdl_location`` names, or None (a URL)."""
+    if not location:
+        return None
+    scheme = parse.urlsplit(location).scheme
+    if scheme == 'file':
+        return parse.unquote(parse.urlsplit(location).path)
+    return None if scheme else location
+
+
+def check_files(values, group=GROUP):
+    """Check that the CA bundle and a local WSDL file can be read.
+
+    :raises exceptions.InvalidConfiguration: naming the option and the path.
+    """
+    for option, path in (('vcenter_ca_file', values.get('vcenter_ca_file')),
+                         ('vcenter_wsdl_location',
+                          wsdl_path(values.get('vcenter_wsdl_location')))):
+        if not path:
+            continue
+        if not os.path.isfile(path):
+            reason = ('%s does not exist' % path if not os.path.exists(path)
+                      else '%s is not a file' % path)
+        elif not os.access(path, os.R_OK):
+            reason = '%s is not readable by this process' % path
+        else:
+            continue
+        raise exceptions.InvalidConfiguration(
+            group=group, option=option,
+            reason=reason + '; set it to the path of an existing file')

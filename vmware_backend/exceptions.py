@@ -89,3 +89,55 @@ class NoValidDatastore(VMwareBackendException):
 
 class InventoryNotFound(VMwareBackendException):
     message = '%(kind)s %(name)r not found in vCenter'
+
+
+class VCenterOutcomeUnknown(VCenterConnectionError):
+    """A call that changes vCenter lost its answer: did vCenter do it?
+
+    Raised for calls that are not plain reads (``*_Task`` methods,
+    ``CreateFolder``, ``ReconfigVM_Task``...) when the request may have
+    reached vCenter but no usable answer came back: the connection broke
+    after sending, the HTTP timeout passed, or an HTTP 5xx error page came
+    from vCenter's address (a proxy may have forwarded the request). Such
+    calls are never sent again blindly. The caller must find out from
+    vCenter's state what happened (the task in ``recentTask``, the object
+    by its instanceUuid) before reporting failure or cleaning up.
+
+    A subclass of :class:`VCenterConnectionError`, so code catching that
+    keeps working. :attr:`method` and :attr:`target` name the call.
+    """
+
+    message = ('vCenter at %(url)s gave no usable answer to %(method)s on '
+               '%(target)s (%(reason)s): the call may or may not have been '
+               'carried out')
+
+    def __init__(self, message=None, method=None, target=None, **kwargs):
+        self.method = method
+        self.target = target
+        super().__init__(message, method=method, target=target, **kwargs)
+
+
+class VCenterTLSError(VCenterConnectionError):
+    """The vCenter certificate failed verification; retrying cannot help.
+
+    ``hint`` (in :attr:`kwargs` and as an attribute) says what to change.
+    """
+
+    message = ('Cannot connect to vCenter at %(url)s: TLS certificate '
+               'verification failed: %(reason)s; %(hint)s')
+
+    def __init__(self, message=None, hint=None, **kwargs):
+        self.hint = hint
+        super().__init__(message, hint=hint, **kwargs)
+
+
+class VCenterSessionRenewed(VCenterConnectionError):
+    """vCenter ended the session; a new one is logged in.
+
+    Raised instead of re-sending a request that names objects belonging to
+    the old session (a ContainerView, a ``RetrievePropertiesEx`` token):
+    the caller restarts from scratch on the new session.
+    """
+
+    message = ('vCenter at %(url)s ended the session during %(method)s; '
+               'logged in again (%(reason)s)')

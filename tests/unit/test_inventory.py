@@ -154,11 +154,66 @@ class ReadContainerTest(testtools.TestCase):
         self.assertEqual(3, kwargs['options'].maxObjects)
 
     def test_empty_result(self):
-        # oslo.vmware answers an empty RetrievePropertiesEx with [].
-        session = FakeSession([[]])
+        # The session answers an empty RetrievePropertiesEx with None.
+        session = FakeSession([None])
         self.assertEqual([], inventory.read_container(session, PATHS))
         self.assertEqual(['CreateContainerView', 'RetrievePropertiesEx',
                           'DestroyView'], session.methods())
+
+    def test_reads_name_the_session_bound_calls(self):
+        session = FakeSession([page([ds(1)], 't1'), page([ds(2)])])
+        inventory.read_container(session, PATHS)
+        bound = {m: kw.get('session_bound') for m, _r, kw in session.calls}
+        self.assertEqual({'CreateContainerView': None,
+                          'RetrievePropertiesEx': True,
+                          'ContinueRetrievePropertiesEx': True,
+                          'DestroyView': None}, bound)
+
+    def test_session_renewed_mid_read_restarts_with_a_new_view(self):
+        renewed = exceptions.VCenterSessionRenewed(url='u', method='m',
+                                                   reason='r')
+        session = FakeSession(
+            [page([ds(1), ds(2)], 't1'),
+             page([ds(1), ds(2)], 't9'), page([ds(3)])],
+            page_size=2, fail={('ContinueRetrievePropertiesEx', 1): renewed})
+        result = inventory.read_container(session, PATHS)
+        self.assertEqual(['ds1', 'ds2', 'ds3'],
+                         [props['name'] for _ref, props in result])
+        # Neither the old token nor the old view is touched again.
+        self.assertEqual(['CreateContainerView', 'RetrievePropertiesEx',
+                          'ContinueRetrievePropertiesEx',
+                          'CreateContainerView', 'RetrievePropertiesEx',
+                          'ContinueRetrievePropertiesEx', 'DestroyView'],
+                         session.methods())
+
+    def test_lost_page_restarts_and_cancels_the_old_token(self):
+        lost = exceptions.VCenterConnectionError(url='u', reason='reset')
+        session = FakeSession(
+            [page([ds(1)], 't1'), page([ds(1)], 't2'), page([ds(2)])],
+            fail={('ContinueRetrievePropertiesEx', 1): lost})
+        result = inventory.read_container(session, PATHS)
+        self.assertEqual(['ds1', 'ds2'],
+                         [props['name'] for _ref, props in result])
+        self.assertEqual(['CreateContainerView', 'RetrievePropertiesEx',
+                          'ContinueRetrievePropertiesEx',
+                          'CancelRetrievePropertiesEx', 'DestroyView',
+                          'CreateContainerView', 'RetrievePropertiesEx',
+                          'ContinueRetrievePropertiesEx', 'DestroyView'],
+                         session.methods())
+
+    def test_restart_happens_once(self):
+        renewed = exceptions.VCenterSessionRenewed(url='u', method='m',
+                                                   reason='r')
+        session = FakeSession(
+            [page([ds(1)], 't1'), page([ds(1)], 't2')],
+            fail={('ContinueRetrievePropertiesEx', 1): renewed,
+                  ('ContinueRetrievePropertiesEx', 2): renewed})
+        objects = inventory.iter_container(session, PATHS)
+        self.assertEqual('ds1', next(objects)[1]['name'])
+        err = self.assertRaises(exceptions.VCenterSessionRenewed, list,
+                                objects)
+        self.assertIs(renewed, err)
+        self.assertEqual(2, session.methods().count('CreateContainerView'))
 
     def test_error_mid_read_cancels_and_destroys(self):
         session = FakeSession(

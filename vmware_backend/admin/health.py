@@ -43,6 +43,9 @@ def diagnose(err):
     text = text.strip().splitlines()[0] if text.strip() else text
     if isinstance(err, exceptions.VCenterLoginError):
         return problem(text, HINT_LOGIN)
+    if isinstance(err, exceptions.VCenterTLSError) and err.hint:
+        # The session knows which check failed (name, issuer, expiry).
+        return problem(text, err.hint)
     if any(marker.lower() in str(err).lower() for marker in _CERT_MARKERS):
         return problem(text, HINT_CERTIFICATE)
     if isinstance(err, exceptions.VCenterConnectionError):

@@ -28,13 +28,23 @@ which counts the SOAP requests and turns faults into
 :class:`vmware_backend.exceptions.VCenterFault`. oslo.vmware raises a fault
 when the server reports a property it could not read (``missingSet``), so an
 object that disappears in the middle of a read fails the read; callers retry.
+
+The view and the retrieval token belong to the vCenter session that made
+them. When the session expires in the middle of a read, or the answer to a
+``ContinueRetrievePropertiesEx`` is lost (the server's cursor moved on, so
+sending the token again would skip a page), the read starts over once, with
+a new view on the current session; objects already yielded are not yielded
+again.
 """
 
 import collections
+import contextlib
 
 from oslo_log import log as logging
 from oslo_vmware import vim_util
 from suds import sudsobject
+
+from vmware_backend import exceptions
 
 LOG = logging.getLogger(__name__)
 
@@ -155,15 +165,46 @@ def iter_container(session, type_paths, root=None, page_size=None,
     is exhausted, fails or is closed; call ``close()`` (or use
     :func:`read_container`) when stopping early.
     """
-    content = session.service_content
-    factory = session.factory
     if root is None:
-        root = content.rootFolder
+        root = session.service_content.rootFolder
     root = to_suds(root)
     if page_size is None:
         page_size = session.options['vcenter_inventory_page_size']
-    collector = content.propertyCollector
     target = 'objects below %s' % (from_suds(root),)
+    seen = set()
+    for attempt in range(2):
+        read = _read_once(session, type_paths, root, page_size, recursive,
+                          target)
+        try:
+            with contextlib.closing(read):
+                for ref, props in read:
+                    if ref not in seen:
+                        seen.add(ref)
+                        yield ref, props
+            return
+        except _Restart as restart:
+            if attempt:
+                raise restart.error
+            LOG.info('Reading %s again from the start: %s', target,
+                     restart.error)
+
+
+class _Restart(Exception):
+    """The read cannot go on with its view or token; start over."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _read_once(session, type_paths, root, page_size, recursive, target):
+    """One read with one view.
+
+    Raises :class:`_Restart` when its view or its token were lost.
+    """
+    content = session.service_content
+    factory = session.factory
+    collector = content.propertyCollector
     view = session.invoke('CreateContainerView', content.viewManager,
                           target=target, container=root,
                           type=list(type_paths), recursive=recursive)
@@ -171,23 +212,38 @@ def iter_container(session, type_paths, root=None, page_size=None,
     try:
         result = session.invoke(
             'RetrievePropertiesEx', collector, target=target,
+            session_bound=True,
             specSet=[_view_filter_spec(factory, view, type_paths)],
             options=_retrieve_options(factory, page_size))
         while True:
-            # oslo.vmware turns an empty result into [] (no token).
+            # An empty result (nothing matched) is None: no token.
             token = getattr(result, 'token', None)
             yield from _object_contents(result)
             if not token:
                 break
-            result = session.invoke('ContinueRetrievePropertiesEx',
-                                    collector, target=target, token=token)
+            try:
+                result = session.invoke('ContinueRetrievePropertiesEx',
+                                        collector, target=target,
+                                        session_bound=True, token=token)
+            except exceptions.VCenterSessionRenewed:
+                raise
+            except exceptions.VCenterTLSError:
+                raise
+            except exceptions.VCenterConnectionError as err:
+                # The page is lost; the token's cursor is past it.
+                raise _Restart(err) from err
+    except exceptions.VCenterSessionRenewed as err:
+        # The view and the token died with the old session.
+        view = token = None
+        raise _Restart(err) from err
     finally:
         try:
             if token:
                 _quietly(session, 'CancelRetrievePropertiesEx', collector,
                          target, token=token)
         finally:
-            _quietly(session, 'DestroyView', view, target)
+            if view is not None:
+                _quietly(session, 'DestroyView', view, target)
 
 
 def _quietly(session, method, moref, target, **kwargs):

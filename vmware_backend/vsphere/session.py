@@ -11,137 +11,56 @@ what the backend needs on top of it:
   deadline, instead of oslo.vmware's fixed poll interval;
 * a timeout on every HTTP request;
 * translation of vSphere faults into :class:`exceptions.VCenterFault`, which
-  names the fault, the action and the object.
+  names the fault, the action and the object;
+* the failure paths: an expired session is logged in again once (shared by
+  every thread that met the expiry) and the refused request sent again; an
+  answer lost on the way (reset, timeout, an HTTP 5xx error page, see
+  :mod:`.transport`) makes reads go again with back-off and makes changes
+  raise :class:`exceptions.VCenterOutcomeUnknown`; a TLS verification
+  failure is reported at once with a hint; the password is masked in every
+  log record (:mod:`.secrets`).
+
+:mod:`.apisession` (the oslo.vmware session underneath) and
+:mod:`.transport` (what went wrong on the wire) are parts of this module,
+split off to keep each small.
 """
 
 import collections
 import logging
 import os
-import re
 import threading
 import time
-from xml.sax import saxutils
 
 from oslo_log import log as oslo_logging
-from oslo_vmware import api as vmware_api
 from oslo_vmware import exceptions as vexc
 from oslo_vmware import vim_util
-from suds import plugin as suds_plugin
 
+from vmware_backend import conf
 from vmware_backend import exceptions
+from vmware_backend.vsphere import apisession
+from vmware_backend.vsphere import secrets
+from vmware_backend.vsphere import transport
 
 LOG = oslo_logging.getLogger(__name__)
 
 # suds logs every marshalled value at DEBUG, a Login's password included, in
-# loggers below "suds"; they are capped at INFO whatever the log config says
-# (also those a config names explicitly).
+# loggers below "suds"; they are capped at INFO when a session is made
+# (also those a config names explicitly). A later log configuration may
+# lower them again: the password is masked in every record anyway
+# (secrets.register).
 _SUDS_LOGGERS = ('suds', 'suds.client', 'suds.transport',
                  'suds.transport.http', 'suds.mx', 'suds.mx.core',
                  'suds.mx.literal')
-# Loggers that may still print request text; their records are filtered.
-_SOAP_LOGGERS = ('suds', 'suds.client', 'suds.transport',
-                 'suds.transport.http', 'oslo_vmware', 'oslo_vmware.service',
-                 'oslo_vmware.api', 'oslo_vmware.vim_util')
-_BODY_METHOD = re.compile(rb'<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?([\w]+)')
 
 FIRST_POLL_DELAY = 0.01
-# Calls that change nothing, safe to send again after a connection error.
-_IDEMPOTENT_PREFIXES = ('Retrieve', 'ContinueRetrieve', 'Find', 'Query',
-                        'SessionIsActive')
-
-
-class _RequestCounter(suds_plugin.MessagePlugin):
-    """Counts each SOAP request suds hands to the transport, by method."""
-
-    def __init__(self, counter, lock):
-        self._counter = counter
-        self._lock = lock
-
-    def sending(self, context):
-        match = _BODY_METHOD.search(context.envelope or b'')
-        name = match.group(1).decode() if match else 'unknown'
-        with self._lock:
-            self._counter[name] += 1
-
-
-class _SecretFilter(logging.Filter):
-    """Replaces a secret, raw or XML-escaped, in log records."""
-
-    def __init__(self, secret):
-        super().__init__()
-        self._forms = sorted({secret, saxutils.escape(secret),
-                              saxutils.escape(secret, {'"': '&quot;',
-                                                       "'": '&apos;'})},
-                             key=len, reverse=True) if secret else []
-
-    def filter(self, record):
-        if not self._forms:
-            return True
-        try:
-            text = record.getMessage()
-        except Exception:  # a broken record is not ours to fix
-            return True
-        if any(form in text for form in self._forms):
-            for form in self._forms:
-                text = text.replace(form, '***')
-            record.msg = text
-            record.args = None
-        return True
-
-
-class _APISession(vmware_api.VMwareAPISession):
-    """oslo.vmware's session with a bounded login and request counting."""
-
-    def __init__(self, *args, request_counter=None, url=None, **kwargs):
-        self._request_counter = request_counter
-        self._url = url
-        self._login_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    @property
-    def vim(self):
-        created = self._vim is None
-        vim = super().vim
-        if created and self._request_counter is not None:
-            vim.client.options.plugins.append(self._request_counter)
-        return vim
-
-    def _create_session(self):
-        # Replaces oslo.vmware's login, which retries a connection error
-        # forever and reports faults without naming the server or user.
-        with self._login_lock:
-            if self._session_id and self.is_current_session_active():
-                return
-            attempts = self._api_retry_count + 1
-            for attempt in range(attempts):
-                try:
-                    self._login()
-                    return
-                except vexc.VimFaultException as err:
-                    raise exceptions.VCenterLoginError(
-                        url=self._url, user=self._server_username,
-                        reason=_fault_text(err))
-                except (vexc.VimConnectionException,
-                        vexc.VimSessionOverLoadException) as err:
-                    if attempt + 1 == attempts:
-                        raise exceptions.VCenterConnectionError(
-                            url=self._url, reason=_connection_reason(err))
-                    time.sleep(min(2 ** attempt, 10))
-                except vexc.VimException as err:
-                    raise exceptions.VCenterConnectionError(
-                        url=self._url, reason=_connection_reason(err))
-
-    def _login(self):
-        session_manager = self.vim.service_content.sessionManager
-        LOG.debug('Logging in to %s as %s.', self._url, self._server_username)
-        session = self.vim.Login(session_manager,
-                                 userName=self._server_username,
-                                 password=self._server_password,
-                                 locale='en')
-        self._session_id = session.key
-        self._session_username = session.userName
-        LOG.info('Logged in to vCenter %s as %s.', self._url,
-                 self._server_username)
+# Calls that change nothing, safe to send again after a lost answer.
+# (CreateContainerView makes a view, but a second one only lives until the
+# session ends.)
+_READ_PREFIXES = ('Retrieve', 'Find', 'Query', 'SessionIsActive',
+                  'CurrentTime', 'CreateContainerView')
+# Reads that move a cursor on the server: a lost answer is a lost page, so
+# they are not sent again (the reader restarts).
+_CURSOR_READS = ('ContinueRetrievePropertiesEx',)
 
 
 class VCenterSession:
@@ -157,15 +76,15 @@ class VCenterSession:
         self._api_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self.request_counts = collections.Counter()
-        self._counter_plugin = _RequestCounter(self.request_counts,
-                                               self._count_lock)
-        self._secret_filter = _SecretFilter(options.get('vcenter_password'))
+        self._probe = apisession.RequestProbe(self.request_counts,
+                                              self._count_lock)
+        self._secret = (options.get('vcenter_password'),
+                        options.get('vcenter_username'))
+        secrets.register(*self._secret)
         for name in _SUDS_LOGGERS:
             suds_logger = logging.getLogger(name)
             if suds_logger.getEffectiveLevel() < logging.INFO:
                 suds_logger.setLevel(logging.INFO)
-        for name in _SOAP_LOGGERS:
-            logging.getLogger(name).addFilter(self._secret_filter)
 
     @property
     def url(self):
@@ -185,16 +104,17 @@ class VCenterSession:
             with self._api_lock:
                 if self._api is None:
                     api = self._build_api()
-                    api._create_session()
+                    api.relogin(None)
                     self._api = api
         return self._api
 
     def _build_api(self):
         opts = self._options
+        conf.check_files(opts)
         wsdl_loc = opts.get('vcenter_wsdl_location')
-        if wsdl_loc and os.path.exists(wsdl_loc):
-            wsdl_loc = 'file://' + os.path.abspath(wsdl_loc)
-        return _APISession(
+        if conf.wsdl_path(wsdl_loc):
+            wsdl_loc = 'file://' + os.path.abspath(conf.wsdl_path(wsdl_loc))
+        return apisession.APISession(
             opts['vcenter_host'], opts['vcenter_username'],
             opts['vcenter_password'], opts['vcenter_api_retry_count'],
             opts['vcenter_task_poll_interval'],
@@ -207,7 +127,7 @@ class VCenterSession:
             pool_size=opts['vcenter_connection_pool_size'],
             connection_timeout=opts['vcenter_http_timeout'],
             op_id_prefix='vmware_backend',
-            request_counter=self._counter_plugin,
+            probe=self._probe,
             url=self.url)
 
     @property
@@ -237,55 +157,102 @@ class VCenterSession:
         with self._count_lock:
             return collections.Counter(self.request_counts)
 
-    def invoke(self, method, moref, target=None, **kwargs):
+    def invoke(self, method, moref, target=None, session_bound=False,
+               **kwargs):
         """Call vSphere ``method`` on ``moref``; faults become VCenterFault.
 
-        A connection error is retried ``vcenter_api_retry_count`` times
-        with a short back-off for calls that only read (a lost answer to a
-        ``*_Task`` call may hide work vCenter did), and an expired session
-        is logged in again at once. (oslo.vmware's ``invoke_api`` sleeps
-        10 s before each retry, also after a re-login.)
+        * NotAuthenticated (vCenter refused the request, nothing was
+          done): log in again, once for all threads that met the expiry,
+          and send the request again, whatever it is. oslo.vmware's
+          NotAuthenticated for an *empty* RetrievePropertiesEx answer is
+          told apart (see :class:`.apisession.RequestProbe`) and returns None.
+        * A lost answer (connection reset or refused, HTTP timeout, an HTTP
+          error page instead of SOAP): reads are sent again
+          ``vcenter_api_retry_count`` times with back-off; a call that
+          changes something raises
+          :class:`exceptions.VCenterOutcomeUnknown`, unless it provably
+          never left (connection refused).
+        * A TLS verification failure: :class:`exceptions.VCenterTLSError`
+          at once.
+
+        (oslo.vmware's ``invoke_api`` sleeps 10 s before each retry, also
+        after a re-login, and returns ``[]`` for any call after one.)
 
         :param target: a description of what the call is about, used in
             error messages (defaults to the moref).
+        :param session_bound: the request names objects of the session
+            (a view, a retrieval token): after a re-login it is not sent
+            again; :class:`exceptions.VCenterSessionRenewed` is raised.
         """
         api = self.api
+        target = target or _describe(moref)
         retries = self._options['vcenter_api_retry_count']
-        for attempt in range(retries + 1):
-            last = attempt == retries
+        attempt = 0
+        while True:
+            sent_with = api._session_id
             try:
                 return getattr(api.vim, method)(moref, **kwargs)
             except vexc.VimFaultException as err:
                 if vexc.NOT_AUTHENTICATED not in (err.fault_list or []):
-                    raise _to_fault(err, method, target or _describe(moref))
-                # oslo.vmware reports an empty RetrievePropertiesEx answer
-                # as NotAuthenticated; on a live session it means "nothing".
-                if api.is_current_session_active():
-                    return []
-                if last:
-                    raise exceptions.VCenterConnectionError(
-                        url=self.url, reason='the session keeps expiring')
-                LOG.info('vCenter session expired; logging in again.')
-                api._create_session()
+                    raise _to_fault(err, method, target)
+                if self._probe.empty_read(method, err):
+                    return None
+                attempt += 1
+                self._after_not_authenticated(api, method, sent_with,
+                                              attempt > retries,
+                                              session_bound)
             except (vexc.VimConnectionException,
-                    vexc.VimSessionOverLoadException) as err:
-                # vCenter may have carried out a request whose answer was
-                # lost; only reads are sent again.
-                if last or not method.startswith(_IDEMPOTENT_PREFIXES):
-                    raise exceptions.VCenterConnectionError(
-                        url=self.url, reason=_connection_reason(err))
-                LOG.warning('%s failed (%s); retrying.', method,
-                            _fault_text(err))
-                time.sleep(min(0.5 * 2 ** attempt, 10))
+                    vexc.VimSessionOverLoadException,
+                    vexc.VimAttributeException) as err:
+                attempt += 1
+                self._after_lost_answer(api, method, target, err,
+                                        attempt)
             except vexc.VimException as err:
-                raise _to_fault(err, method, target or _describe(moref))
+                raise _to_fault(err, method, target)
+
+    def _after_not_authenticated(self, api, method, sent_with, last,
+                                 session_bound):
+        if last:
+            raise exceptions.VCenterConnectionError(
+                url=self.url, reason='%s: the session keeps expiring '
+                '(NotAuthenticated after logging in again)' % method)
+        if api.relogin(sent_with):
+            LOG.info('vCenter session expired (NotAuthenticated on %s); '
+                     'logged in again.', method)
+        if session_bound:
+            raise exceptions.VCenterSessionRenewed(
+                url=self.url, method=method,
+                reason='objects of the old session are gone')
+
+    def _after_lost_answer(self, api, method, target, err, attempt):
+        """Sleep before sending a read again; raise for anything else."""
+        verify = transport.tls_verification_error(err)
+        if verify is not None:
+            raise api.tls_error(verify)
+        reason = transport.connection_reason(err)
+        last = attempt > self._options['vcenter_api_retry_count']
+        resend = (method.startswith(_READ_PREFIXES) or
+                  transport.never_sent(err))
+        if resend and not last:
+            LOG.warning('%s on %s failed (%s); sending it again.', method,
+                        target, reason)
+            time.sleep(min(0.5 * 2 ** (attempt - 1), 10))
+            return
+        if resend or method in _CURSOR_READS:
+            raise exceptions.VCenterConnectionError(url=self.url,
+                                                    reason=reason)
+        raise exceptions.VCenterOutcomeUnknown(
+            url=self.url, method=method, target=target, reason=reason)
 
     def wait_for_task(self, task, target=None, action=None):
         """Wait for ``task`` and return its ``info`` on success.
 
         Polls immediately, then backs off from 10 ms up to
         ``vcenter_task_poll_interval``; gives up after
-        ``vcenter_task_timeout`` seconds.
+        ``vcenter_task_timeout`` seconds, cancelling the task (best
+        effort). A poll that fails (lost answer, HTTP 5xx, expired
+        session: the task itself is still there) is logged and the task
+        polled again until the deadline.
 
         :raises exceptions.VCenterFault: the task failed; names the fault.
         :raises exceptions.TaskTimeout: the deadline passed.
@@ -294,22 +261,40 @@ class VCenterSession:
         max_delay = self._options['vcenter_task_poll_interval']
         deadline = time.monotonic() + timeout
         delay = FIRST_POLL_DELAY
+        name, where, state = action or 'task', target or '?', None
         while True:
-            info = self.get_properties(task, ['info'])['info']
-            name = action or getattr(info, 'name', None) or 'task'
-            where = target or getattr(info, 'entityName', None) or '?'
-            if info.state == 'success':
-                return info
-            if info.state == 'error':
-                raise _task_fault(info, name, where)
+            try:
+                info = self._poll(task)
+            except exceptions.VCenterTLSError:
+                raise
+            except exceptions.VCenterConnectionError as err:
+                state = 'unknown, the last poll failed: %s' % err
+                LOG.warning('Polling %s (%s on %s) failed: %s; polling '
+                            'again.', _describe(task), name, where, err)
+            else:
+                name = action or getattr(info, 'name', None) or 'task'
+                where = target or getattr(info, 'entityName', None) or '?'
+                state = info.state
+                if state == 'success':
+                    return info
+                if state == 'error':
+                    raise _task_fault(info, name, where)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._cancel(task, name, where)
                 raise exceptions.TaskTimeout(
                     task=vim_util.get_moref_value(task), name=name,
-                    target=where, timeout=timeout, state=info.state)
+                    target=where, timeout=timeout, state=state)
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, max_delay)
+
+    def _poll(self, task):
+        info = self.get_properties(task, ['info']).get('info')
+        if info is None:
+            raise exceptions.VCenterConnectionError(
+                url=self.url, reason='no info in the answer about %s'
+                % _describe(task))
+        return info
 
     def _cancel(self, task, name, target):
         """Ask vCenter to cancel a task that ran out of time (best effort)."""
@@ -364,10 +349,13 @@ class VCenterSession:
                 self._api = None
 
     def close(self):
-        """Log out and stop filtering this session's secret from logs."""
-        self.logout()
-        for name in _SOAP_LOGGERS:
-            logging.getLogger(name).removeFilter(self._secret_filter)
+        """Log out and stop masking this session's secret in logs."""
+        try:
+            self.logout()
+        finally:
+            if self._secret is not None:
+                secrets.unregister(*self._secret)
+                self._secret = None
 
 
 def _describe(moref):
@@ -378,22 +366,10 @@ def _describe(moref):
         return str(moref)
 
 
-def _fault_name(err):
-    faults = getattr(err, 'fault_list', None) or []
-    if faults:
-        return faults[0]
-    name = type(err).__name__
-    return name[:-len('Exception')] if name.endswith('Exception') else name
-
-
-def _fault_text(err):
-    msg = getattr(err, 'msg', None) or str(err)
-    return msg.splitlines()[0] if msg else _fault_name(err)
-
-
 def _to_fault(err, action, target):
-    return exceptions.VCenterFault(fault=_fault_name(err), action=action,
-                                   target=target, detail=_fault_text(err))
+    return exceptions.VCenterFault(fault=transport.fault_name(err),
+                                   action=action, target=target,
+                                   detail=transport.fault_text(err))
 
 
 def _task_fault(info, name, target):
@@ -403,14 +379,3 @@ def _task_fault(info, name, target):
     detail = getattr(error, 'localizedMessage', None) or fault
     return exceptions.VCenterFault(fault=fault, action=name, target=target,
                                    detail=detail)
-
-
-def _connection_reason(err):
-    text = _fault_text(err)
-    cause = getattr(err, 'cause', None)
-    if cause is not None:
-        text = '%s (%s)' % (text, str(cause).splitlines()[0])
-    if 'CERTIFICATE_VERIFY_FAILED' in text or 'SSLError' in text:
-        text += ('; the server certificate is not trusted: set '
-                 'vcenter_ca_file to the CA bundle that signed it')
-    return text
