@@ -76,6 +76,8 @@ class LifecycleMixin:
         for ref, props in found:
             self._destroy_backing(volume, ref, props)
         self._remember(volume.id, None)
+        with self._hint_lock:
+            self._parents.pop(volume.id, None)
         LOG.info('Deleted backing of volume %s.', volume.id)
 
     def _exists(self, ref):
