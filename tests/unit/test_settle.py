@@ -252,3 +252,22 @@ class FailedCloneReleaseTest(td.DriverTestBase):
             src_ref, specs.clear_marker_entries(clone.id), mock.ANY)
         # The Cinder snapshot the clone would have read from stays.
         self.ops.remove_snapshot.assert_not_called()
+
+
+class CopiedMarkerTest(td.DriverTestBase):
+
+    def test_young_copied_marker_without_its_snapshot_does_not_block(self):
+        # A clone made from a snapshot whose config carried a marker.
+        vol, ghost = plain_objects.volume(), plain_objects.volume()
+        self.add_backing(vol, extra=specs.marker_entries(
+            ghost.id, 'snapshot-of-another-vm', now=td.NOW - 5))
+        self.driver.delete_volume(vol)
+        self.ops.destroy.assert_called_once()
+
+    def test_young_marker_naming_its_snapshot_blocks(self):
+        vol, clone = plain_objects.volume(), plain_objects.volume()
+        self.add_backing(vol, snapshots=['snapshot-1'],
+                         extra=specs.marker_entries(clone.id, 'snapshot-1',
+                                                    now=td.NOW - 5))
+        self.assertRaises(exceptions.VolumeIsBusy, self.driver.delete_volume,
+                          vol)
