@@ -705,14 +705,20 @@ class DeleteVolumeTest(DriverTestBase):
         self.ops.set_extra_config.assert_not_called()
         self.ops.remove_snapshot.assert_not_called()
 
-    def test_failed_release_does_not_fail_the_delete(self):
-        self.add_source('snapshot-1')
+    def test_failed_release_fails_the_delete_and_the_retry_releases(self):
+        src_ref = self.add_source('snapshot-1')
         self.add_clone('%s:snapshot-1' % self.src.id)
         self.ops.set_extra_config.side_effect = failure('ReconfigVM_Task')
-        self.driver.delete_volume(self.clone)
+        self.assertRaises(exceptions.VCenterFault, self.driver.delete_volume,
+                          self.clone)
         self.ops.destroy.assert_called_once()
-        self.ops.set_extra_config.assert_called_once()
-        self.assertIn('still records it as a linked clone', self.log.output)
+        self.assertIn('releasing its source', self.log.output)
+        # The retry finds no backing and releases the source.
+        self.ops.set_extra_config.side_effect = None
+        self.driver.delete_volume(self.clone)
+        self.ops.set_extra_config.assert_called_with(
+            src_ref, specs.clear_marker_entries(self.clone.id), mock.ANY)
+        self.ops.destroy.assert_called_once()
 
 
 class DeleteVolumePlainListTest(DeleteVolumeTest):

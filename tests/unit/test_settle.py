@@ -229,3 +229,45 @@ class ReleaseOrderTest(td.DriverTestBase):
         self.add_backing(clone)
         self.driver.delete_volume(src)
         self.ops.remove_snapshot.assert_not_called()
+
+
+class FailedCloneReleaseTest(td.DriverTestBase):
+
+    def test_delete_of_the_failed_clone_releases_the_source(self):
+        src = plain_objects.volume(size=2)
+        snap = plain_objects.snapshot(src)
+        src_ref = self.add_backing(src, snapshots=[snap.name])
+        clone = plain_objects.volume(
+            size=2, specs={'vmware:clone_type': 'linked'})
+        self.ops.clone.side_effect = td.failure('CloneVM_Task')
+        # The marker is set, then its removal fails too.
+        self.ops.set_extra_config.side_effect = [None, td.failure('Reconfig')]
+        self.assertRaises(exceptions.VCenterFault,
+                          self.driver.create_volume_from_snapshot, clone,
+                          snap)
+        self.ops.set_extra_config.side_effect = None
+        # Cinder deletes the failed volume (no backing, no source_volid).
+        self.driver.delete_volume(clone)
+        self.ops.set_extra_config.assert_called_with(
+            src_ref, specs.clear_marker_entries(clone.id), mock.ANY)
+        # The Cinder snapshot the clone would have read from stays.
+        self.ops.remove_snapshot.assert_not_called()
+
+
+class CopiedMarkerTest(td.DriverTestBase):
+
+    def test_young_copied_marker_without_its_snapshot_does_not_block(self):
+        # A clone made from a snapshot whose config carried a marker.
+        vol, ghost = plain_objects.volume(), plain_objects.volume()
+        self.add_backing(vol, extra=specs.marker_entries(
+            ghost.id, 'snapshot-of-another-vm', now=td.NOW - 5))
+        self.driver.delete_volume(vol)
+        self.ops.destroy.assert_called_once()
+
+    def test_young_marker_naming_its_snapshot_blocks(self):
+        vol, clone = plain_objects.volume(), plain_objects.volume()
+        self.add_backing(vol, snapshots=['snapshot-1'],
+                         extra=specs.marker_entries(clone.id, 'snapshot-1',
+                                                    now=td.NOW - 5))
+        self.assertRaises(exceptions.VolumeIsBusy, self.driver.delete_volume,
+                          vol)

@@ -173,10 +173,14 @@ class CloneMixin:
                 ref, specs.clear_marker_entries(clone_id),
                 'volume %s' % source_id)
         except Exception:
+            # The delete of the failed clone (what Cinder does next)
+            # releases the source again.
+            with self._hint_lock:
+                self._parents[clone_id] = '%s:%s' % (source_id, snap_name)
             LOG.exception('Could not remove snapshot %s or the marker of '
-                          'clone %s from volume %s after %s; the next delete '
-                          'of the volume or of one of its snapshots drops '
-                          'them, "vmware-backend-manage audit" reports them.',
+                          'clone %s from volume %s after %s; deleting the '
+                          'clone volume tries again, and the next delete of '
+                          'the volume or of one of its snapshots drops them.',
                           snap_name, clone_id, source_id, error)
 
     def _mark_clone(self, source_ref, source_id, clone_id, snapshot_name):
@@ -304,7 +308,8 @@ class CloneMixin:
             clone_id = key[len(specs.KEY_CLONE_PREFIX):]
             found = self._backing(clone_id, ('config.extraConfig',))
             if found is None:
-                alive = self._clone_in_progress(extra, clone_id, ref)
+                alive = self._clone_in_progress(extra, clone_id, ref,
+                                                props=props, snap=snap)
             else:
                 alive = vsphere_ops.extra_config_dict(found[1]).get(
                     specs.KEY_PARENT) == '%s:%s' % (volume_id, snap)
@@ -346,7 +351,8 @@ class CloneMixin:
                 found.append((tree.name, tree.snapshot))
         return found
 
-    def _clone_in_progress(self, extra, clone_id, source_ref):
+    def _clone_in_progress(self, extra, clone_id, source_ref, props=None,
+                           snap=None):
         """Whether a marker without its clone may still see it created.
 
         Decided from what is known, not from the marker's age alone: this
@@ -354,13 +360,17 @@ class CloneMixin:
         runs a clone or snapshot task on the source (``recentTask``; it may
         be another process's); or the marker was set less than
         ``MARKER_GRACE`` seconds ago (between the marker and the start of
-        the clone task in another process).
+        the clone task in another process) and the snapshot it names is on
+        this VM (a clone made from a snapshot whose config carried markers
+        has copies of them, but none of the source's snapshots).
         """
         with self._hint_lock:
             if clone_id in self._cloning or self._unsettled.get(clone_id):
                 return True
         since = specs.marker_since(extra, clone_id)
-        if since is not None and time.time() - since < MARKER_GRACE:
+        if since is not None and time.time() - since < MARKER_GRACE and (
+                props is None or snap is None or
+                vsphere_ops.find_snapshot(props, snap) is not None):
             return True
         for _task, info in self.ops.recent_tasks():
             if settle.busy(info) and settle.matches(

@@ -87,6 +87,8 @@ class LifecycleMixin:
         for ref, props in found:
             self._destroy_backing(volume, ref, props)
         self._remember(volume.id, None)
+        with self._hint_lock:
+            self._parents.pop(volume.id, None)
         LOG.info('Deleted backing of volume %s.', volume.id)
 
     def _exists(self, ref):
@@ -125,28 +127,35 @@ class LifecycleMixin:
             LOG.info('Destroy_Task of volume %s failed (%s) but the backing '
                      'is gone.', volume.id, failure.error)
         if parent:
-            self._release_quietly(volume.id, parent)
+            self._release(volume.id, parent)
 
-    def _release_quietly(self, volume_id, parent):
+    def _release(self, volume_id, parent):
+        """Release the source of a deleted linked clone, or say it failed.
+
+        The parent record is kept for the retry: the delete reports the
+        failure (never done what was not done), and the retried delete,
+        finding no backing, releases the source again.
+        """
         try:
             self._release_parent(volume_id, parent)
         except Exception:
-            LOG.exception('Volume %s is deleted, but its source %s still '
-                          'records it as a linked clone; its next delete or '
-                          'snapshot delete drops the record, and '
-                          '"vmware-backend-manage audit" reports it.',
-                          volume_id, parent)
+            with self._hint_lock:
+                self._parents[volume_id] = parent
+            LOG.error('The backing of volume %s is gone, but releasing its '
+                      'source %s failed; deleting the volume again releases '
+                      'it.', volume_id, parent)
+            raise
 
     def _release_gone_clone(self, volume):
         """Release the source of a linked clone whose backing is gone."""
         with self._hint_lock:
             parent = self._parents.pop(volume.id, None)
         if parent:
-            self._release_quietly(volume.id, parent)
+            self._release(volume.id, parent)
             return
         source_id = getattr(volume, 'source_volid', None)
         if source_id:
-            self._release_quietly(volume.id, '%s:%s%s' % (
+            self._release(volume.id, '%s:%s%s' % (
                 source_id, clones.CLONE_SNAPSHOT_PREFIX, volume.id))
 
     def extend_volume(self, volume, new_size):

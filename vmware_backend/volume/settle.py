@@ -150,10 +150,14 @@ class SettleMixin:
             self.ops.cancel_task(task)
             LOG.warning('Cancelled task %s, still running past its '
                         'deadline.', vsphere_ops.moref_value(task))
-        except Exception as err:
+        except exceptions.VCenterFault as err:
+            # Refused (e.g. NotSupported): the task runs on.
             LOG.info('Could not cancel task %s: %s',
                      vsphere_ops.moref_value(task), err)
             return info
+        except Exception as err:
+            LOG.info('The answer to cancelling task %s was lost (%s); '
+                     'reading it again.', vsphere_ops.moref_value(task), err)
         return self.ops.await_task(task, CANCEL_WAIT)
 
     def _overdue(self, info):

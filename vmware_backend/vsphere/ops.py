@@ -232,7 +232,7 @@ class VolumeOps:
                 break
             result = self._session.invoke(
                 'ContinueRetrievePropertiesEx', collector,
-                target='recent tasks', token=token)
+                target='recent tasks', token=token, session_bound=True)
         return found
 
     # Actions ---------------------------------------------------------------
