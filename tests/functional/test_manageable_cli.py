@@ -36,12 +36,15 @@ class ManageableCliTest(test_manage_cli.CliMixin, test_manage.ManageTestBase):
         items = {i['reference']: i for i in self.json_of(proc)}
         disk_ref = '%s@DC0/vm/%s' % (second, name)
         item = items[disk_ref]
-        self.assertEqual('node1@vmware-1#LocalDS_0', item['host'])
+        # The host names the stable pool name of the disk's datastore.
+        [pool] = [p.name for p in self.driver.placement.usable_pools()
+                  if p.datastore_name == 'LocalDS_0']
+        self.assertEqual('node1@vmware-1#%s' % pool, item['host'])
         self.assertEqual('source-name', item['id_type'])
         self.assertEqual(3, item['size'])
         self.assertEqual(
             ['openstack', 'volume', 'manage', '--host',
-             'node1@vmware-1#LocalDS_0', '--id-type', 'source-name',
+             'node1@vmware-1#%s' % pool, '--id-type', 'source-name',
              '--name', item['name'], disk_ref],
             shlex.split(item['command']))
         self.assertEqual('source-id', items[backing_uuid]['id_type'])

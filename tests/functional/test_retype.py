@@ -7,12 +7,13 @@ from vmware_backend import exceptions
 class RetypeMigrateTest(lb.LifecycleTestCase):
 
     def pool_host(self, name, **overrides):
+        """Cinder's host dict of the pool of datastore ``name``."""
         stats = self.driver.get_volume_stats(refresh=True)
-        [pool] = [p for p in stats['pools'] if p['pool_name'] == name]
+        [pool] = [p for p in stats['pools'] if p['datastore_name'] == name]
         capabilities = dict(pool, volume_backend_name=stats[
             'volume_backend_name'])
         capabilities.update(overrides)
-        return {'host': 'node1@vmware-1#%s' % name,
+        return {'host': 'node1@vmware-1#%s' % pool['pool_name'],
                 'capabilities': capabilities}
 
     def datastores(self, volume):
