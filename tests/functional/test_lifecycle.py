@@ -250,6 +250,32 @@ class CloneTest(lb.LifecycleTestCase):
         self.addCleanup(self.driver.delete_snapshot, snap)
         return source, snap
 
+    def test_clone_of_a_snapshot_drops_records_the_snapshot_carries(self):
+        # A linked clone's marker is on the source when a second snapshot
+        # is taken; the clone is deleted (its marker leaves the source, not
+        # the snapshot's copy of the config), then a volume is made from
+        # that snapshot: vCenter copies the snapshot's extraConfig into it.
+        source, first = self._source_with_snapshot()
+        linked = lb.make_volume(size=1, specs={'vmware:clone_type': 'linked'})
+        self.driver.create_volume_from_snapshot(linked, first)
+        self.track(linked)
+        second = lb.make_snapshot(source)
+        self.driver.create_snapshot(second)
+        self.addCleanup(self.driver.delete_snapshot, second)
+        self.driver.delete_volume(linked)
+        self.assertNotIn(specs.KEY_CLONE_PREFIX + linked.id,
+                         self.state(source.id).extra)
+        for clone_type in ('full', 'linked'):
+            clone = lb.make_volume(
+                size=1, specs={'vmware:clone_type': clone_type})
+            self.driver.create_volume_from_snapshot(clone, second)
+            self.track(clone)
+            extra = self.state(clone.id).extra
+            self.assertEqual(
+                [], sorted(k for k, v in extra.items() if v and k.startswith(
+                    (specs.KEY_CLONE_PREFIX, specs.KEY_CLONE_SINCE_PREFIX))),
+                clone_type)
+
     def test_linked_clone_from_snapshot(self):
         source, snap = self._source_with_snapshot()
         clone = lb.make_volume(size=1, specs={'vmware:clone_type': 'linked'})

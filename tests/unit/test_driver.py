@@ -86,6 +86,7 @@ class FakeVCenter:
     def __init__(self):
         self.vms = {}
         self.refs = {}
+        self.snapshot_extra = {}
         self._next = 100
 
     def add(self, props, value=None):
@@ -112,6 +113,11 @@ class FakeVCenter:
 
     def properties(self, vm, paths=vsphere_ops.BACKING_PROPERTIES,
                    target=None):
+        if vm._type == 'VirtualMachineSnapshot':
+            # A snapshot's config (as its VM had it then): extraConfig set
+            # by a test in snapshot_extra, else none.
+            extra = self.snapshot_extra.get(vsphere_ops.moref_value(vm))
+            return {'config.extraConfig': extra} if extra else {}
         props = self.vms.get(vsphere_ops.moref_value(vm))
         if props is None:
             raise exceptions.VCenterFault(

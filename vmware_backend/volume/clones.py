@@ -53,8 +53,14 @@ class CloneMixin:
                 snapshot=snapshot.id,
                 reason='not found on the backing of volume %s'
                        % snapshot.volume_id)
+        # vCenter gives a clone of a snapshot the extraConfig the source
+        # had when the snapshot was taken: dependency records of clones
+        # gone since then must be blanked too, not only the current ones.
+        taken = self.ops.properties(snap, ('config.extraConfig',),
+                                    target='snapshot %s' % snapshot.id)
         self._clone(volume, size, snapshot.volume_id, ref, props, snap,
-                    volume_types.snapshot_name(snapshot))
+                    volume_types.snapshot_name(snapshot),
+                    copied_extra=vsphere_ops.extra_config_dict(taken))
 
     def create_cloned_volume(self, volume, src_vref):
         """Clone a volume's current state into a new volume.
@@ -189,11 +195,13 @@ class CloneMixin:
             'volume %s' % source_id)
 
     def _clone(self, volume, size, source_id, source_ref, source_props,
-               snapshot_ref, snapshot_name, marked=False):
+               snapshot_ref, snapshot_name, marked=False, copied_extra=None):
         """Clone the source into the backing of ``volume``.
 
         :param marked: the caller already recorded (and will clear on
             failure) the linked-clone marker on the source.
+        :param copied_extra: extraConfig vCenter copies into the clone
+            besides the source's current one (a snapshot's).
         """
         profile = volume_types.profile(volume, self.options)
         linked = profile.clone_type == 'linked' and snapshot_ref is not None
@@ -204,8 +212,8 @@ class CloneMixin:
             linked = False
         target = 'volume %s' % volume.id
         name = specs.backing_name(volume_types.volume_name(volume))
-        extra = specs.inherited_markers(
-            vsphere_ops.extra_config_dict(source_props))
+        extra = specs.inherited_markers(dict(
+            copied_extra or {}, **vsphere_ops.extra_config_dict(source_props)))
         extra.update(specs.clear_marker_entries(volume.id))
         grow = not linked and \
             specs.gib_to_kib(size) > source_disk.capacityInKB
