@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install what the project needs on a fresh Debian/Ubuntu machine:
-# Go and the govmomi sources (to build the vCenter simulator) and tox.
+# Go and the govmomi sources (to build the vCenter simulator), openssl (the
+# TLS tests make their own certificates) and tox.
 # Idempotent; needs root (or sudo) only for the apt packages.
 set -euo pipefail
 
-APT_PACKAGES="golang-go golang-github-vmware-govmomi-dev patch"
+APT_PACKAGES="golang-go golang-github-vmware-govmomi-dev patch openssl"
 GOVMOMI=/usr/share/gocode/src/github.com/vmware/govmomi
 
 if ! command -v go >/dev/null 2>&1 || ! command -v patch >/dev/null 2>&1 ||
+        ! command -v openssl >/dev/null 2>&1 ||
         [ ! -d "$GOVMOMI" ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
     if ! command -v apt-get >/dev/null 2>&1; then
