@@ -66,7 +66,7 @@ class BackendsCliTest(test_manage_cli.CliMixin, base.FunctionalTestCase):
         self.assertEqual(set(self.good) | {'vmware-bad'}, set(entries))
         for name in self.good:
             self.assertEqual(0, entries[name]['status'])
-            self.assertIn('LocalDS_0', [row['name'] for row in
+            self.assertIn('LocalDS_0', [row['datastore'] for row in
                                         entries[name]['result']])
         self.assertEqual(1, entries['vmware-bad']['status'])
         self.assertIsNone(entries['vmware-bad']['result'])
