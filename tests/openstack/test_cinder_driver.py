@@ -486,7 +486,12 @@ class StatsTest(DriverTestCase):
         self.assertEqual('1.0.0', stats['driver_version'])
         # The default simulator: two shared datastores of 1024 GiB.
         self.assertEqual(['LocalDS_0', 'LocalDS_1'],
-                         [p['pool_name'] for p in stats['pools']])
+                         [p['datastore_name'] for p in stats['pools']])
+        # Pools are named by their datastores' ids (stable over renames),
+        # the id location_info carries too.
+        for pool in stats['pools']:
+            self.assertEqual(pool['location_info'].split(':', 2)[2],
+                             pool['pool_name'])
         self.assertEqual(2048.0, stats['total_capacity_gb'])
         self.assertEqual(round(sum(p['free_capacity_gb']
                                    for p in stats['pools']), 2),
@@ -816,6 +821,37 @@ class TranslationTest(testtools.TestCase):
                                      hint='did you mean vmware:vmdk_type? ',
                                      known='vmware:vmdk_type'),
          'InvalidVolumeType', "unknown extra spec 'vmware:vmdktype'"),
+        (exceptions.VCenterOutcomeUnknown(url='https://vc/sdk',
+                                          method='CreateVM_Task',
+                                          target='volume v-1',
+                                          reason='connection reset'),
+         'VolumeBackendAPIException',
+         'gave no usable answer to CreateVM_Task on volume v-1'),
+        (exceptions.VCenterTLSError(url='https://vc/sdk', reason='expired',
+                                    hint='renew the certificate'),
+         'VolumeBackendAPIException',
+         'TLS certificate verification failed: expired; renew the '
+         'certificate'),
+        (exceptions.VCenterSessionRenewed(url='https://vc/sdk',
+                                          method='RetrievePropertiesEx',
+                                          reason='NotAuthenticated'),
+         'VolumeBackendAPIException',
+         'ended the session during RetrievePropertiesEx'),
+        (exceptions.CoordinationError(url='file:///x', option='[coordination]'
+                                      ' backend_url', reason='read-only'),
+         'VolumeBackendAPIException',
+         'Cannot use the lock backend file:///x (set by [coordination] '
+         'backend_url): read-only'),
+        (exceptions.InvalidReference(reason='the VM is powered on'),
+         'ManageExistingInvalidReference',
+         'Cannot manage the existing disk: the VM is powered on'),
+        (exceptions.AdminRefused(action='Removing', target='datastore d',
+                                 reason='it holds volumes'),
+         'VolumeBackendAPIException',
+         'Removing datastore d refused: it holds volumes'),
+        (exceptions.InvalidAdminInput(name='threshold', value=3,
+                                      reason='5 to 100 ms'),
+         'VolumeBackendAPIException', 'Invalid threshold 3: 5 to 100 ms'),
         (exceptions.BackendSetupError(problem='no usable datastore',
                                       fix='check vcenter_datastore_regex'),
          'VolumeBackendAPIException',
@@ -970,7 +1006,9 @@ class ManageTest(DriverTestCase):
         err = self.assertRaises(
             cinder_exception.ManageExistingInvalidReference,
             self.driver.manage_existing, elsewhere, {'source-id': uuid2})
-        self.assertIn('#LocalDS_0', str(err))
+        [stable] = [p['pool_name'] for p in self.driver.get_volume_stats(
+            refresh=True)['pools'] if p['datastore_name'] == 'LocalDS_0']
+        self.assertIn('#%s' % stable, str(err))
 
         self.driver.unmanage(volume)
         extra = vsphere_ops.extra_config_dict(self.state(volume.id))
@@ -1014,8 +1052,10 @@ class RetypeMigrateTest(DriverTestCase):
 
     def host_of(self, pool_name):
         stats = self.driver.get_volume_stats(refresh=True)
-        [pool] = [p for p in stats['pools'] if p['pool_name'] == pool_name]
-        return {'host': '%s#%s' % (HOST, pool_name),
+        # Named by its datastore; the host names the stable pool name.
+        [pool] = [p for p in stats['pools']
+                  if p['datastore_name'] == pool_name]
+        return {'host': '%s#%s' % (HOST, pool['pool_name']),
                 'capabilities': dict(pool, volume_backend_name=stats[
                     'volume_backend_name'])}
 

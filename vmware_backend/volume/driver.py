@@ -30,6 +30,7 @@ from vmware_backend.volume import manage
 from vmware_backend.volume import manage_snapshots
 from vmware_backend.volume import retype
 from vmware_backend.volume import snapshots
+from vmware_backend.volume import volume_types
 
 LOG = logging.getLogger(__name__)
 
@@ -47,21 +48,9 @@ class _Parts(lifecycle.LifecycleMixin, snapshots.SnapshotMixin,
     """The concern modules put together, without locks."""
 
 
-def _loaded(obj, name):
-    """``obj.<name>``, or None when unset, never making Cinder load it.
-
-    Reading a field that a Cinder versioned object has not set makes it
-    query the database; plain objects just may lack the attribute.
-    """
-    is_set = getattr(obj, 'obj_attr_is_set', None)
-    if is_set is not None and name in getattr(obj, 'fields', ()) and \
-            not is_set(name):
-        return None
-    return getattr(obj, name, None)
-
-
 def _snapshot_volume_id(snapshot):
-    return _loaded(snapshot, 'volume_id') or snapshot.volume.id
+    return (volume_types.loaded_field(snapshot, 'volume_id') or
+            snapshot.volume.id)
 
 
 def _serialised(name, volume_ids):
@@ -116,7 +105,8 @@ class VMwareVolumeDriver(_Parts):
         'create_volume', lambda volume: (volume.id,))
     delete_volume = _serialised(
         'delete_volume',
-        lambda volume: (volume.id, _loaded(volume, 'source_volid')))
+        lambda volume: (volume.id,
+                        volume_types.loaded_field(volume, 'source_volid')))
     extend_volume = _serialised(
         'extend_volume', lambda volume, new_size: (volume.id,))
     create_snapshot = _serialised(

@@ -153,7 +153,7 @@ class LifecycleMixin:
         if parent:
             self._release(volume.id, parent)
             return
-        source_id = getattr(volume, 'source_volid', None)
+        source_id = volume_types.loaded_field(volume, 'source_volid')
         if source_id:
             self._release(volume.id, '%s:%s%s' % (
                 source_id, clones.CLONE_SNAPSHOT_PREFIX, volume.id))

@@ -198,3 +198,16 @@ def in_use(volume):
                                           'detaching') or
             _loaded(volume, 'attach_status') == 'attached' or
             _loaded(volume, 'previous_status') == 'in-use')
+
+
+def loaded_field(obj, name):
+    """``obj.<name>``, or None when unset, never making Cinder load it.
+
+    Reading a field that a Cinder versioned object has not set makes it
+    query the database; plain objects just may lack the attribute.
+    """
+    is_set = getattr(obj, 'obj_attr_is_set', None)
+    if is_set is not None and name in getattr(obj, 'fields', ()) and \
+            not is_set(name):
+        return None
+    return getattr(obj, name, None)
