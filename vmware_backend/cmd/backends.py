@@ -158,18 +158,8 @@ def _run_one(args, backend, out):
     """Run the command on one backend; its exit status."""
     try:
         return commands.HANDLERS[args.command](args, backend.options, out)
-    except output.UsageError as err:
-        out.error(str(err))
-        return output.EXIT_USAGE
-    except (exceptions.VCenterLoginError,
-            exceptions.VCenterConnectionError) as err:
-        from vmware_backend.admin import health
-        entry = health.diagnose(err)
-        out.error(entry['problem'], entry['hint'])
-        return output.EXIT_PROBLEM
-    except exceptions.VMwareBackendException as err:
-        out.error(str(err))
-        return output.EXIT_PROBLEM
+    except (output.UsageError, exceptions.VMwareBackendException) as err:
+        return commands.failure_status(err, out)
     except Exception as err:   # one backend's bug must not hide the others
         out.error('%s: %s' % (type(err).__name__, err))
         return output.EXIT_PROBLEM

@@ -12,12 +12,32 @@ import time
 
 from vmware_backend.cmd import output
 from vmware_backend.cmd import render
+from vmware_backend import exceptions
 
 # audit defaults (vmware_backend.admin.audit.DEFAULT_*), kept here so the
 # parser does not import the admin modules
 DEFAULT_MIN_AGE = 3600
 DEFAULT_GRACE = 7 * 24 * 3600
 DEFAULT_MAX_ORPHAN_PERCENT = 50
+
+
+def failure_status(err, out):
+    """Report why a command failed on ``out``; the exit status to return.
+
+    :param err: an :class:`output.UsageError` or a backend exception; a
+        connection or login error comes with the operator's fix hint.
+    """
+    if isinstance(err, output.UsageError):
+        out.error(str(err))
+        return output.EXIT_USAGE
+    if isinstance(err, (exceptions.VCenterLoginError,
+                        exceptions.VCenterConnectionError)):
+        from vmware_backend.admin import health
+        entry = health.diagnose(err)
+        out.error(entry['problem'], entry['hint'])
+        return output.EXIT_PROBLEM
+    out.error(str(err))
+    return output.EXIT_PROBLEM
 
 
 def _require_vcenter(options):

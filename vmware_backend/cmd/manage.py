@@ -304,18 +304,8 @@ def main(argv=None):
                                                     'no config file'))
         out.add_secret(options.get('vcenter_password'))
         return HANDLERS[args.command](args, options, out)
-    except output.UsageError as err:
-        out.error(str(err))
-        return output.EXIT_USAGE
-    except (exceptions.VCenterLoginError,
-            exceptions.VCenterConnectionError) as err:
-        from vmware_backend.admin import health
-        entry = health.diagnose(err)
-        out.error(entry['problem'], entry['hint'])
-        return output.EXIT_PROBLEM
-    except exceptions.VMwareBackendException as err:
-        out.error(str(err))
-        return output.EXIT_PROBLEM
+    except (output.UsageError, exceptions.VMwareBackendException) as err:
+        return commands.failure_status(err, out)
     except KeyboardInterrupt:
         out.error('interrupted')
         return output.EXIT_INTERRUPTED
