@@ -46,6 +46,12 @@ class VCenterFault(VMwareBackendException):
         self.fault = fault
         super().__init__(message, fault=fault, **kwargs)
 
+    @property
+    def object_gone(self):
+        """Whether vCenter said the object no longer exists."""
+        return self.fault in ('ManagedObjectNotFound',
+                              'ManagedObjectNotFoundException')
+
 
 class TaskTimeout(VMwareBackendException):
     message = ('vCenter task %(task)s (%(name)s on %(target)s) did not '

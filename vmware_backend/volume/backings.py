@@ -121,8 +121,7 @@ class BackingAccess(settle.SettleMixin):
                 if props.get('config.instanceUuid') == volume_id:
                     return [(hint, props)]
             except exceptions.VCenterFault as err:
-                if err.fault not in ('ManagedObjectNotFound',
-                                     'ManagedObjectNotFoundException'):
+                if not err.object_gone:
                     raise
             self._remember(volume_id, None)
         found = []
@@ -131,8 +130,7 @@ class BackingAccess(settle.SettleMixin):
                 found.append((ref, self.ops.properties(ref, paths)))
             except exceptions.VCenterFault as err:
                 # Destroyed between the search and the read.
-                if err.fault not in ('ManagedObjectNotFound',
-                                     'ManagedObjectNotFoundException'):
+                if not err.object_gone:
                     raise
         if len(found) == 1:
             self._remember(volume_id, found[0][0])

@@ -96,8 +96,7 @@ class LifecycleMixin:
             self.ops.properties(ref, ('name',))
             return True
         except exceptions.VCenterFault as err:
-            if err.fault in ('ManagedObjectNotFound',
-                             'ManagedObjectNotFoundException'):
+            if err.object_gone:
                 return False
             raise
 
