@@ -83,6 +83,7 @@ var (
 	dsFreeGiB   = flag.Int64("ds-free-gib", 900, "summary.freeSpace of every datastore, GiB")
 	taskDelay   = flag.Int("task-delay-ms", 0, "complete every *_Task asynchronously this many ms after it was started (0: complete before returning)")
 	trace       = flag.Bool("trace", false, "write SOAP traffic to stderr")
+	nfcTimeout  = flag.Int("nfc-lease-timeout-s", 300, "leaseTimeout of HttpNfcLeases (patch 0030): seconds without HttpNfcLeaseProgress before a ready lease times out")
 
 	dsFree         listFlag
 	dsInaccessible listFlag
@@ -140,6 +141,11 @@ func main() {
 
 	// Only tasks started by clients are delayed (the model is built by now).
 	simulator.TaskDelay = time.Duration(*taskDelay) * time.Millisecond
+	if *nfcTimeout < 1 {
+		fmt.Fprintf(os.Stderr, "-nfc-lease-timeout-s must be at least 1 (got %d)\n", *nfcTimeout)
+		os.Exit(2)
+	}
+	simulator.NfcLeaseTimeout = *nfcTimeout
 	installControl(m.Service.ServeMux)
 
 	count := m.Count()
