@@ -178,3 +178,15 @@ class InvalidReference(VMwareBackendException):
     """A reference to an existing disk that cannot be imported."""
 
     message = 'Cannot manage the existing disk: %(reason)s'
+
+
+class InvalidImage(VMwareBackendException):
+    """An image that cannot become a volume (format, size, properties)."""
+
+    message = 'Image %(image)s cannot be used: %(reason)s'
+
+
+class ImageTransferError(VMwareBackendException):
+    """A disk transfer to or from vCenter (or the image service) failed."""
+
+    message = 'Disk transfer of %(target)s failed: %(reason)s'

@@ -24,6 +24,7 @@ from vmware_backend.volume import backings
 from vmware_backend.volume import clones
 from vmware_backend.volume import connections
 from vmware_backend.volume import datastore
+from vmware_backend.volume import images
 from vmware_backend.volume import lifecycle
 from vmware_backend.volume import locking
 from vmware_backend.volume import manage
@@ -44,7 +45,8 @@ CLONE_SNAPSHOT_PREFIX = clones.CLONE_SNAPSHOT_PREFIX
 class _Parts(lifecycle.LifecycleMixin, snapshots.SnapshotMixin,
              clones.CloneMixin, connections.ConnectionMixin,
              manage.ManageMixin, manage_snapshots.ManageSnapshotsMixin,
-             retype.RetypeMixin, backings.BackingAccess):
+             retype.RetypeMixin, images.ImageMixin,
+             backings.BackingAccess):
     """The concern modules put together, without locks."""
 
 
@@ -146,6 +148,13 @@ class VMwareVolumeDriver(_Parts):
         'retype', lambda ctxt, volume, new_type, diff, host: (volume.id,))
     migrate_volume = _serialised(
         'migrate_volume', lambda ctxt, volume, host: (volume.id,))
+    # Replace the backing by an import / read it for the whole export.
+    copy_image_to_volume = _serialised(
+        'copy_image_to_volume',
+        lambda context, volume, image_service, image_id, **kw: (volume.id,))
+    copy_volume_to_image = _serialised(
+        'copy_volume_to_image',
+        lambda context, volume, image_service, image_meta: (volume.id,))
 
     def do_setup(self, context=None):
         """Log in to vCenter and start the lock backend.

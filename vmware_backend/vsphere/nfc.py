@@ -1,0 +1,310 @@
+"""Disk transfer through an ``HttpNfcLease`` (import and export of disks).
+
+``ResourcePool.ImportVApp``, ``VirtualMachine.ExportVm`` and
+``VirtualMachineSnapshot.ExportSnapshot`` return a lease; once it is
+``ready`` its ``info.deviceUrl`` names one HTTP(S) URL per disk. A disk is
+uploaded (PUT, a streamOptimized VMDK) or downloaded (GET, streamOptimized)
+there with the session's own ``vmware_soap_session`` cookie, as oslo.vmware
+does: no credential is handed to anything else. vCenter times the lease out
+unless ``HttpNfcLeaseProgress`` is called within ``info.leaseTimeout``
+seconds, so :class:`Lease` runs a keep-alive thread reporting progress for
+as long as the transfer lasts. :func:`leased` completes the lease when the
+transfer succeeds and aborts it on any failure (vCenter then removes an
+unfinished import).
+"""
+
+import contextlib
+import threading
+import time
+import urllib.parse
+
+from oslo_log import log as logging
+import requests
+
+from vmware_backend import exceptions
+from vmware_backend.vsphere import ops as vsphere_ops
+
+LOG = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+STREAM_CONTENT_TYPE = 'application/x-vnd.vmware-streamVmdk'
+READY_TIMEOUT = 300
+
+
+class Lease:
+    """An ``HttpNfcLease`` of this session, with a keep-alive thread.
+
+    :param session: the :class:`~vmware_backend.vsphere.session.
+        VCenterSession` that obtained the lease.
+    :param ref: the lease's moref.
+    :param target: what the transfer is about, for messages.
+    """
+
+    def __init__(self, session, ref, target):
+        self.session = session
+        self.ref = ref
+        self.target = target
+        self.info = None
+        self.total = 0
+        self.done = 0
+        self._percent = 0
+        self._stop = threading.Event()
+        self._thread = None
+        self.keepalive_error = None
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        """Wait while the lease is ``initializing``; return its info.
+
+        :raises exceptions.VCenterFault: the lease went to ``error``.
+        :raises exceptions.TaskTimeout: still initializing after timeout.
+        """
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            props = self.session.get_properties(
+                self.ref, ('state', 'info', 'error'), target=self.target)
+            state = props.get('state')
+            if state == 'ready':
+                self.info = props.get('info')
+                return self.info
+            if state in ('error', 'done'):
+                error = props.get('error')
+                raise exceptions.VCenterFault(
+                    fault=type(getattr(error, 'fault', None)).__name__
+                    if error is not None else 'InvalidState',
+                    action='HttpNfcLease', target=self.target,
+                    detail=getattr(error, 'localizedMessage', None) or
+                    'the lease is %s before the transfer' % state)
+            if time.monotonic() > deadline:
+                raise exceptions.TaskTimeout(
+                    task=vsphere_ops.moref_value(self.ref),
+                    name='HttpNfcLease', target=self.target,
+                    timeout=timeout, state=state)
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    def disk_urls(self):
+        """[(deviceUrl, absolute URL)] of the lease's disks."""
+        found = []
+        for device in getattr(self.info, 'deviceUrl', None) or []:
+            if getattr(device, 'disk', False):
+                found.append((device, self.absolute_url(device.url)))
+        return found
+
+    def absolute_url(self, url):
+        """``url`` with vCenter's ``*`` host placeholder replaced.
+
+        vSphere: "If a '*' is returned the client must substitute it with
+        the host name or IP address used when connecting to the server";
+        the scheme and port are then those of the session too.
+        """
+        parts = urllib.parse.urlsplit(url)
+        if parts.hostname == '*':
+            opts = self.session.options
+            netloc = '%s:%s' % (opts['vcenter_host'], opts['vcenter_port'])
+            parts = parts._replace(scheme=opts['vcenter_scheme'],
+                                   netloc=netloc)
+        return urllib.parse.urlunsplit(parts)
+
+    # Progress and keep-alive ------------------------------------------
+
+    def advance(self, nbytes):
+        """Count ``nbytes`` more transferred (drives the reported percent)."""
+        self.done += nbytes
+        if self.total:
+            self._percent = min(99, int(self.done * 100 / self.total))
+
+    @property
+    def percent(self):
+        return self._percent
+
+    def progress(self, percent):
+        self.session.invoke('HttpNfcLeaseProgress', self.ref,
+                            target=self.target, percent=int(percent))
+
+    def start_keepalive(self, interval=None):
+        """Report progress every ``interval`` s until :meth:`stop_keepalive`.
+
+        Default interval: a third of ``info.leaseTimeout``, at most 60 s.
+        """
+        timeout = getattr(self.info, 'leaseTimeout', None) or 300
+        interval = interval or max(0.2, min(timeout / 3.0, 60.0))
+
+        def run():
+            last = -1
+            while not self._stop.wait(interval):
+                try:
+                    self.progress(self._percent)
+                except Exception as err:  # recorded, reported by leased()
+                    self.keepalive_error = err
+                    LOG.warning('HttpNfcLeaseProgress for %s failed: %s',
+                                self.target, err)
+                    return
+                if self._percent != last:
+                    LOG.info('%s: %d%% (%d bytes)', self.target,
+                             self._percent, self.done)
+                    last = self._percent
+
+        self._thread = threading.Thread(target=run, daemon=True,
+                                        name='nfc-keepalive')
+        self._thread.start()
+
+    def stop_keepalive(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    # Ends -------------------------------------------------------------
+
+    def complete(self):
+        self.session.invoke('HttpNfcLeaseComplete', self.ref,
+                            target=self.target)
+
+    def abort(self):
+        """``HttpNfcLeaseAbort``; a lease already ended is logged only."""
+        try:
+            self.session.invoke('HttpNfcLeaseAbort', self.ref,
+                                target=self.target)
+        except exceptions.VMwareBackendException as err:
+            LOG.warning('Aborting the lease of %s: %s', self.target, err)
+
+
+@contextlib.contextmanager
+def leased(session, ref, target):
+    """A ready :class:`Lease` with its keep-alive running.
+
+    Leaving the block normally completes the lease (after a last 100%
+    progress); an exception aborts it and is raised again. A keep-alive
+    that failed (the lease timed out) fails the transfer.
+    """
+    lease = Lease(session, ref, target)
+    try:
+        lease.wait_ready()
+        lease.total = (getattr(lease.info, 'totalDiskCapacityInKB', 0) or
+                       0) * 1024
+        lease.start_keepalive()
+        try:
+            yield lease
+        finally:
+            lease.stop_keepalive()
+        if lease.keepalive_error is not None:
+            raise exceptions.ImageTransferError(
+                target=target, reason='the lease was not kept alive: %s'
+                % lease.keepalive_error)
+        lease.progress(100)
+        lease.complete()
+    except BaseException:
+        lease.abort()
+        raise
+    LOG.info('%s: transfer complete (%d bytes).', target, lease.done)
+
+
+def _http(session):
+    opts = session.options
+    verify = True
+    if opts.get('vcenter_ca_file'):
+        verify = opts['vcenter_ca_file']
+    elif opts.get('vcenter_insecure'):
+        verify = False
+    return verify, opts.get('vcenter_http_timeout') or 120
+
+
+def _cookies(session):
+    cookie = session.vim.get_http_cookie()
+    if not cookie:
+        raise exceptions.VCenterConnectionError(
+            url=session.url, reason='the session has no vmware_soap_session '
+                                    'cookie for the disk transfer')
+    return {'vmware_soap_session': cookie}
+
+
+def upload(session, lease, url, chunks):
+    """PUT the streamOptimized VMDK ``chunks`` (bytes iterator) to ``url``.
+
+    :raises exceptions.ImageTransferError: vCenter refused the data (names
+        the HTTP status and vCenter's reason) or the connection broke.
+    """
+    verify, timeout = _http(session)
+
+    def counted():
+        for chunk in chunks:
+            lease.advance(len(chunk))
+            yield chunk
+
+    try:
+        response = requests.put(
+            url, data=counted(), cookies=_cookies(session), verify=verify,
+            timeout=timeout,
+            headers={'Content-Type': STREAM_CONTENT_TYPE,
+                     'Overwrite': 't'})
+    except requests.RequestException as err:
+        raise exceptions.ImageTransferError(
+            target=lease.target, reason='upload failed: %s' % _safe(err))
+    if response.status_code not in (200, 201, 204):
+        raise exceptions.ImageTransferError(
+            target=lease.target, reason='vCenter answered the upload with '
+            'HTTP %s: %s' % (response.status_code,
+                             response.text.strip()[:300]))
+
+
+@contextlib.contextmanager
+def download(session, lease, url):
+    """A file-like reader of the disk at ``url`` (GET, streamOptimized)."""
+    verify, timeout = _http(session)
+    try:
+        response = requests.get(url, cookies=_cookies(session),
+                                verify=verify, timeout=timeout, stream=True)
+    except requests.RequestException as err:
+        raise exceptions.ImageTransferError(
+            target=lease.target, reason='download failed: %s' % _safe(err))
+    try:
+        if response.status_code != 200:
+            raise exceptions.ImageTransferError(
+                target=lease.target, reason='vCenter answered the download '
+                'with HTTP %s: %s' % (response.status_code,
+                                      response.text.strip()[:300]))
+        yield _Reader(response, lease)
+    finally:
+        response.close()
+
+
+class _Reader:
+    """File-like view of a streamed HTTP body, counting progress."""
+
+    def __init__(self, response, lease):
+        self._chunks = response.iter_content(CHUNK)
+        self._buffer = b''
+        self._lease = lease
+
+    def read(self, size=-1):
+        while size < 0 or len(self._buffer) < size:
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                break
+            except requests.RequestException as err:
+                raise exceptions.ImageTransferError(
+                    target=self._lease.target,
+                    reason='download broke: %s' % _safe(err))
+            self._lease.advance(len(chunk))
+            self._buffer += chunk
+        if size < 0:
+            data, self._buffer = self._buffer, b''
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def __iter__(self):
+        while True:
+            data = self.read(CHUNK)
+            if not data:
+                return
+            yield data
+
+
+def _safe(err):
+    """An HTTP error's text without a URL query string.
+
+    requests never puts cookies in messages, but a URL may carry a query.
+    """
+    return str(err).split('?')[0]
