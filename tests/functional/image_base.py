@@ -12,6 +12,7 @@ import os
 import subprocess
 import tempfile
 import urllib.request
+import uuid
 
 from vmware_backend.vsphere import ops as vsphere_ops
 
@@ -104,7 +105,21 @@ class ImageService:
         for chunk in self.chunks(image_id):
             data.write(chunk)
 
-    def update(self, context, image_id, meta, data=None):
+    def queued(self, disk_format):
+        """A new image without data, as Cinder's API creates it."""
+        image_id = str(uuid.uuid4())
+        self.images[image_id] = {
+            'meta': {'id': image_id, 'disk_format': disk_format,
+                     'container_format': 'bare',
+                     'properties': {'from_api': 'kept'}},
+            'data': None}
+        return image_id
+
+    def update(self, context, image_id, meta, data=None, purge_props=True,
+               store_id=None, base_image_ref=None):
+        self.update_kwargs = {'purge_props': purge_props,
+                              'store_id': store_id,
+                              'base_image_ref': base_image_ref}
         if hasattr(data, 'read'):
             body = io.BytesIO()
             while True:
@@ -115,9 +130,14 @@ class ImageService:
             body = body.getvalue()
         else:
             body = b''.join(data)
-        self.images[image_id] = {'meta': dict(meta, id=image_id),
-                                 'data': body}
-        return self.images[image_id]['meta']
+        image = self.images[image_id]
+        meta = dict(meta)
+        properties = dict(meta.pop('properties', {}))
+        if not purge_props:
+            properties = dict(image['meta']['properties'], **properties)
+        image['meta'].update(meta, properties=properties)
+        image['data'] = body
+        return image['meta']
 
 
 def disk_flat_path(state):

@@ -163,7 +163,7 @@ class VolumeToImageTest(lifecycle_base.LifecycleTestCase):
                                          image_id)
 
     def _upload(self, disk_format):
-        image_id = base.new_id()
+        image_id = self.images.queued(disk_format)
         self.driver.copy_volume_to_image(
             None, self.volume, self.images,
             {'id': image_id, 'disk_format': disk_format,
@@ -180,8 +180,12 @@ class VolumeToImageTest(lifecycle_base.LifecycleTestCase):
         self.assertEqual('vmdk', image['meta']['disk_format'])
         self.assertEqual({'vmware_disktype': 'streamOptimized',
                           'vmware_adaptertype': 'busLogic',
-                          'vmware_image_version': '1'},
+                          'vmware_image_version': '1',
+                          'from_api': 'kept'},
                          image['meta']['properties'])
+        self.assertEqual({'purge_props': False, 'store_id': None,
+                          'base_image_ref': None},
+                         self.images.update_kwargs)
         self.assertEqual(b'KDMV', image['data'][:4])
         self.assertLess(len(image['data']), 200 * 1024)
         raw = ib.to_raw(image['data'], 'vmdk')
@@ -195,7 +199,8 @@ class VolumeToImageTest(lifecycle_base.LifecycleTestCase):
         for fmt in ('qcow2',):
             image = self._upload(fmt)
             self.assertEqual(fmt, image['meta']['disk_format'])
-            self.assertEqual({'vmware_adaptertype': 'busLogic'},
+            self.assertEqual({'vmware_adaptertype': 'busLogic',
+                              'from_api': 'kept'},
                              image['meta']['properties'])
             raw = ib.to_raw(image['data'], fmt)
             self.assertEqual(WANT_4M, ib.sha(raw[:4 * ib.MIB]))

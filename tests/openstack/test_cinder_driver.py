@@ -289,7 +289,8 @@ class ComplianceTest(testtools.TestCase):
                  'manage_existing', 'manage_existing_get_size', 'unmanage',
                  'get_manageable_volumes', 'retype', 'migrate_volume',
                  'manage_existing_snapshot',
-                 'manage_existing_snapshot_get_size', 'unmanage_snapshot')
+                 'manage_existing_snapshot_get_size', 'unmanage_snapshot',
+                 'copy_image_to_volume', 'copy_volume_to_image')
 
     def test_cinder_compliance_check(self):
         # As cinder/tests/compliance/test_volume_drivers.py: the driver is
@@ -858,6 +859,12 @@ class TranslationTest(testtools.TestCase):
         (exceptions.InvalidAdminInput(name='threshold', value=3,
                                       reason='5 to 100 ms'),
          'VolumeBackendAPIException', 'Invalid threshold 3: 5 to 100 ms'),
+        (exceptions.InvalidImage(image='i-1', reason="disk_format 'iso'"),
+         'ImageUnacceptable', "Image i-1 cannot be used: disk_format 'iso'"),
+        (exceptions.ImageTransferError(target='image i-1 -> volume v-1',
+                                       reason='HTTP 400'),
+         'ImageCopyFailure',
+         'Disk transfer of image i-1 -> volume v-1 failed: HTTP 400'),
         (exceptions.BackendSetupError(problem='no usable datastore',
                                       fix='check vcenter_datastore_regex'),
          'VolumeBackendAPIException',
@@ -909,6 +916,8 @@ class TranslationTest(testtools.TestCase):
             'create_cloned_volume': (None, None),
             'initialize_connection': (None, {}),
             'terminate_connection': (None, {}),
+            'copy_image_to_volume': (None, None, None, 'image-1'),
+            'copy_volume_to_image': (None, None, None, {}),
         }
         for name, args in calls.items():
             err = self.assertRaises(
@@ -916,19 +925,6 @@ class TranslationTest(testtools.TestCase):
                 getattr(driver, name), *args)
             self.assertIn('No backing VM found for volume v-1', str(err),
                           name)
-
-    def test_unsupported_operations_say_so(self):
-        driver = self.driver
-        err = self.assertRaises(NotImplementedError,
-                                driver.copy_image_to_volume,
-                                None, None, None, 'image-1')
-        self.assertEqual('Creating a volume from an image is not supported '
-                         'by VMwareBackendCinderDriver', str(err))
-        err = self.assertRaises(NotImplementedError,
-                                driver.copy_volume_to_image,
-                                None, None, None, {})
-        self.assertEqual('Uploading a volume to an image is not supported '
-                         'by VMwareBackendCinderDriver', str(err))
 
 
 class BadCredentialsTest(base.FunctionalTestCase):

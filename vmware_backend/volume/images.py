@@ -154,6 +154,25 @@ def adapter_of(devices, disk):
     return 'lsiLogic'
 
 
+def _update_kwargs(volume):
+    """The image service ``update`` arguments Cinder's own upload passes.
+
+    ``store_id`` from the volume type's ``image_service:store_id``,
+    ``base_image_ref`` from the volume's Glance metadata; read without
+    making a Cinder object load anything.
+    """
+    kwargs = {'purge_props': False}
+    vtype = volume_types.loaded_field(volume, 'volume_type')
+    store = (getattr(vtype, 'extra_specs', None) or {}).get(
+        'image_service:store_id')
+    if store:
+        kwargs['store_id'] = store
+    glance = volume_types.loaded_field(volume, 'glance_metadata') or {}
+    if isinstance(glance, dict) and glance.get('image_id'):
+        kwargs['base_image_ref'] = glance['image_id']
+    return kwargs
+
+
 class ImageMixin:
     """copy_image_to_volume / copy_volume_to_image; mixed into the driver."""
 
@@ -310,11 +329,14 @@ class ImageMixin:
         disk = self._disk(props, volume.id)
         adapter = adapter_of(devices, disk)
         target = 'volume %s -> image %s' % (volume.id, image_id)
-        meta = {'disk_format': disk_format, 'container_format': 'bare',
-                'properties': {PROP_ADAPTER_TYPE: adapter}}
+        # disk_format and container_format were set when the image was
+        # created (Glance refuses to change them once it has data); the
+        # properties are added, the image's others kept (purge_props off).
+        meta = {'properties': {PROP_ADAPTER_TYPE: adapter}}
         if disk_format == 'vmdk':
             meta['properties'].update({PROP_DISK_TYPE: 'streamOptimized',
                                        'vmware_image_version': '1'})
+        extra = _update_kwargs(volume)
         lease_ref = self.session.invoke('ExportVm', ref, target=target)
         with nfc.leased(self.session, lease_ref, target) as lease:
             urls = lease.disk_urls()
@@ -324,15 +346,16 @@ class ImageMixin:
                     'URLs, expected 1' % len(urls))
             with nfc.download(self.session, lease, urls[0][1]) as reader:
                 if disk_format == 'vmdk':
-                    image_service.update(context, image_id, meta, reader)
+                    image_service.update(context, image_id, meta, reader,
+                                         **extra)
                 else:
                     self._upload_converted(context, image_service, image_id,
-                                           meta, reader, disk,
+                                           (meta, extra), reader, disk,
                                            disk_format, target)
         LOG.info('Volume %s uploaded to image %s (%s, adapter %s).',
                  volume.id, image_id, disk_format, adapter)
 
-    def _upload_converted(self, context, image_service, image_id, meta,
+    def _upload_converted(self, context, image_service, image_id, update,
                           reader, disk, disk_format, target):
         with image_files.work_dir(self.options.get('vcenter_image_tmp_dir'),
                                   target) as work:
@@ -346,5 +369,6 @@ class ImageMixin:
             out = os.path.join(work, 'image.' + disk_format)
             image_files.convert(stream, 'vmdk', out, disk_format, target)
             os.unlink(stream)
+            meta, extra = update
             with open(out, 'rb') as f:
-                image_service.update(context, image_id, meta, f)
+                image_service.update(context, image_id, meta, f, **extra)
