@@ -63,9 +63,9 @@ def _progress(out):
         now = time.monotonic()
         if now - last[0] >= 1.0:
             last[0] = now
-            pct = ' (%d%% of the disk read)' % (done * 100 // total) \
-                if total else ''
-            out.progress('exporting: %d MiB received%s' % (done >> 20, pct))
+            out.progress('exporting: %.1f MiB of the compressed stream '
+                         'received (disk: %d MiB)' % (done / 2.0 ** 20,
+                                                      total >> 20))
     return report
 
 
