@@ -4,6 +4,7 @@ The disk's data is read back through the simulator's datastore file access
 and checksummed; exported images are read by qemu-img.
 """
 
+import os
 import time
 import types
 
@@ -260,3 +261,71 @@ class LeaseKeepAliveTest(lifecycle_base.LifecycleTestCase):
         data, _total = ib.read_disk(self.vcsim, self.state(volume.id),
                                     4 * ib.MIB)
         self.assertEqual(WANT_4M, ib.sha(data))
+
+
+HOST_CONNECTOR = {'platform': 'x86_64', 'os_type': 'linux',
+                  'ip': '127.0.0.1', 'host': 'backup-host',
+                  'multipath': False, 'initiator': 'iqn.1993-08.org.debian'}
+
+
+class BackupStagingTest(lifecycle_base.LifecycleTestCase):
+    """The disk staged for Cinder's backup service, and restored."""
+
+    def setUp(self):
+        super().setUp()
+        self.images = ib.ImageService()
+        self.images.add('image-1', RAW, 'raw')
+
+    def test_backup_then_restore(self):
+        volume = self.create(1)
+        self.driver.copy_image_to_volume(None, volume, self.images,
+                                         'image-1')
+        volume.status = 'backing-up'
+        conn = self.driver.initialize_connection(volume, HOST_CONNECTOR)
+        self.assertEqual('local', conn['driver_volume_type'])
+        path = conn['data']['device_path']
+        self.assertEqual(0o600, os.stat(path).st_mode & 0o777)
+        with open(path, 'rb') as f:
+            self.assertEqual(WANT_4M, ib.sha(f.read(4 * ib.MIB)))
+        self.assertEqual(ib.GIB, os.path.getsize(path))
+        self.driver.terminate_connection(volume, HOST_CONNECTOR, force=True)
+        self.assertFalse(os.path.exists(path))
+
+        target = self.create(1, {'vmware:adapter_type': 'paraVirtual'})
+        target.status = 'restoring-backup'
+        conn = self.driver.initialize_connection(target, HOST_CONNECTOR)
+        path = conn['data']['device_path']
+        with open(path, 'r+b') as f:
+            f.write(RAW)
+        before = self.state(target.id).ref.value
+        self.driver.terminate_connection(target, HOST_CONNECTOR, force=True)
+        self.assertFalse(os.path.exists(path))
+        state = self.state(target.id)
+        self.assertNotEqual(before, state.ref.value)
+        self.assertEqual('ParaVirtualSCSIController',
+                         type(state.controller(state.disk)).__name__)
+        data, total = ib.read_disk(self.vcsim, state, 4 * ib.MIB)
+        self.assertEqual((WANT_4M, ib.GIB), (ib.sha(data), total))
+
+    def test_nova_and_other_statuses_get_vmdk(self):
+        volume = self.create(1)
+        instance = self.make_instance().value
+        for status, connector in (('backing-up', {'instance': instance,
+                                                  'ip': '1.2.3.4'}),
+                                  ('available', HOST_CONNECTOR)):
+            volume.status = status
+            conn = self.driver.initialize_connection(volume, connector)
+            self.assertEqual('vmdk', conn['driver_volume_type'])
+
+    def test_restore_refused_with_snapshots(self):
+        volume = self.create(1)
+        snap = lifecycle_base.make_snapshot(volume)
+        self.driver.create_snapshot(snap)
+        self.addCleanup(self.driver.delete_snapshot, snap)
+        volume.status = 'restoring-backup'
+        err = self.assertRaises(exceptions.InvalidVolume,
+                                self.driver.initialize_connection, volume,
+                                HOST_CONNECTOR)
+        self.assertIn('it has snapshots', str(err))
+        self.assertEqual(['snapshot-%s' % snap.id],
+                         self.state(volume.id).snapshot_names)

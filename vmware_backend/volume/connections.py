@@ -4,6 +4,7 @@
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.volume import backups
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
@@ -22,8 +23,13 @@ class ConnectionMixin:
 
         When ``connector['instance']`` names an instance VM whose host
         cannot see the backing's datastore, the backing is first moved to a
-        datastore that host mounts. Never contains credentials.
+        datastore that host mounts. Never contains credentials. For
+        Cinder's backup service the disk is staged in a local file instead
+        (:mod:`.backups`).
         """
+        staged = self._stage_for_backup(volume, connector)
+        if staged is not None:
+            return staged
         ref, props = self._require_backing(volume.id)
         instance = (connector or {}).get('instance')
         if instance:
@@ -42,7 +48,13 @@ class ConnectionMixin:
         }
 
     def terminate_connection(self, volume, connector, **kwargs):
-        """Nothing to undo on the storage side: attach is done by Nova."""
+        """Nothing to undo for Nova (it attaches itself).
+
+        After Cinder's backup service: a restored disk is imported and the
+        staged file removed (:mod:`.backups`).
+        """
+        if backups.is_cinder_host(connector):
+            self._unstage(volume)
         return None
 
     def _make_visible_to(self, volume, ref, props, instance):

@@ -21,6 +21,7 @@ from oslo_log import log as logging
 from vmware_backend import conf
 from vmware_backend import exceptions
 from vmware_backend.volume import backings
+from vmware_backend.volume import backups
 from vmware_backend.volume import clones
 from vmware_backend.volume import connections
 from vmware_backend.volume import datastore
@@ -46,7 +47,7 @@ class _Parts(lifecycle.LifecycleMixin, snapshots.SnapshotMixin,
              clones.CloneMixin, connections.ConnectionMixin,
              manage.ManageMixin, manage_snapshots.ManageSnapshotsMixin,
              retype.RetypeMixin, images.ImageMixin,
-             backings.BackingAccess):
+             backups.BackupStagingMixin, backings.BackingAccess):
     """The concern modules put together, without locks."""
 
 
@@ -127,6 +128,10 @@ class VMwareVolumeDriver(_Parts):
     # May move the backing to another datastore.
     initialize_connection = _serialised(
         'initialize_connection', lambda volume, connector: (volume.id,))
+    # After a backup restore it imports the restored disk.
+    terminate_connection = _serialised(
+        'terminate_connection',
+        lambda volume, connector, **kw: (volume.id,))
     # Read the backing's disk file and add it to (or remove it from) the
     # instance: the file must not move meanwhile.
     attach_volume = _serialised(

@@ -51,7 +51,8 @@ def check_space(path, needed, target):
     :raises exceptions.ImageTransferError: naming both numbers and the
         directory to clean or the option to change.
     """
-    free = shutil.disk_usage(path).free
+    where = path if os.path.isdir(path) else os.path.dirname(path)
+    free = shutil.disk_usage(where).free
     if free < needed + SPARE_BYTES:
         raise exceptions.ImageTransferError(
             target=target,

@@ -173,6 +173,14 @@ def _update_kwargs(volume):
     return kwargs
 
 
+def refuse_if_snapshots(volume_id, props):
+    """Replacing a backing would destroy its snapshots: refuse."""
+    if vsphere_ops.snapshot_trees(props):
+        raise exceptions.InvalidVolume(
+            volume=volume_id, reason='it has snapshots, which replacing its '
+            'disk would destroy; delete them first')
+
+
 class ImageMixin:
     """copy_image_to_volume / copy_volume_to_image; mixed into the driver."""
 
@@ -234,8 +242,10 @@ class ImageMixin:
         if volume_types.in_use(volume):
             raise exceptions.VolumeIsBusy(volume=volume.id,
                                           reason='it is attached')
-        if self._lookup_all(volume.id):
-            LOG.info('Replacing the backing of volume %s by the image.',
+        existing = self._backing(volume.id)
+        if existing is not None:
+            refuse_if_snapshots(volume.id, existing[1])
+            LOG.info('Replacing the backing of volume %s by new data.',
                      volume.id)
             self._delete_for_image(volume)
         place = self.placement.choose(
@@ -337,6 +347,25 @@ class ImageMixin:
             meta['properties'].update({PROP_DISK_TYPE: 'streamOptimized',
                                        'vmware_image_version': '1'})
         extra = _update_kwargs(volume)
+
+        def sink(reader):
+            if disk_format == 'vmdk':
+                image_service.update(context, image_id, meta, reader,
+                                     **extra)
+            else:
+                self._upload_converted(context, image_service, image_id,
+                                       (meta, extra), reader, disk,
+                                       disk_format, target)
+
+        self._export_disk(ref, target, sink)
+        LOG.info('Volume %s uploaded to image %s (%s, adapter %s).',
+                 volume.id, image_id, disk_format, adapter)
+
+    def _export_disk(self, ref, target, sink):
+        """``sink(reader)`` of the backing's disk (ExportVm, streamOptimized).
+
+        The lease is completed when ``sink`` returns, aborted if it raises.
+        """
         lease_ref = self.session.invoke('ExportVm', ref, target=target)
         with nfc.leased(self.session, lease_ref, target) as lease:
             urls = lease.disk_urls()
@@ -345,15 +374,7 @@ class ImageMixin:
                     target=target, reason='the export lease has %d disk '
                     'URLs, expected 1' % len(urls))
             with nfc.download(self.session, lease, urls[0][1]) as reader:
-                if disk_format == 'vmdk':
-                    image_service.update(context, image_id, meta, reader,
-                                         **extra)
-                else:
-                    self._upload_converted(context, image_service, image_id,
-                                           (meta, extra), reader, disk,
-                                           disk_format, target)
-        LOG.info('Volume %s uploaded to image %s (%s, adapter %s).',
-                 volume.id, image_id, disk_format, adapter)
+                sink(reader)
 
     def _upload_converted(self, context, image_service, image_id, update,
                           reader, disk, disk_format, target):
