@@ -20,7 +20,11 @@ stages the disk in a raw file with its own session and returns os-brick's
 * restoring: an empty (sparse) raw file of the volume's size is handed out;
   at ``terminate_connection`` it is converted to streamOptimized and
   imported as the volume's new backing (as for images); a backing with
-  snapshots is refused before anything is written.
+  snapshots is refused before anything is written. ``terminate_connection``
+  cannot tell a failed restore from a good one (Cinder marks the volume
+  ``error_restoring`` afterwards): what the backup service wrote is
+  imported, as a partial restore onto a block device would stay; a file
+  left empty (nothing written) keeps the old backing.
 
 The staged file is removed at ``terminate_connection`` on every path. It
 must be reachable by cinder-backup at the same path: run cinder-backup on
@@ -119,7 +123,13 @@ class BackupStagingMixin:
             return
         status = volume_types.loaded_field(volume, 'status')
         try:
-            if status == RESTORING:
+            if status == RESTORING and os.path.getsize(path) == 0:
+                # Cinder opens the device with 'wb' (truncating it): the
+                # restore failed before writing anything.
+                LOG.warning('The staged disk of volume %s is empty: the '
+                            'restore wrote nothing; the backing is left as '
+                            'it was.', volume.id)
+            elif status == RESTORING:
                 self._import_restored(volume, path)
         finally:
             os.unlink(path)
