@@ -50,6 +50,7 @@ class Recorder:
     def measure(self, key, func, *args, **kwargs):
         """Call ``func`` and record its calls and duration under ``key``."""
         before = self._session.counts_snapshot()
+        received = self._session.bytes_snapshot()['received']
         start = time.perf_counter()
         try:
             result = func(*args, **kwargs)
@@ -59,7 +60,8 @@ class Recorder:
                 err)) from err
         elapsed = time.perf_counter() - start
         calls = self._session.counts_snapshot() - before
-        self.samples[key].append(bench.sample(calls, elapsed))
+        received = self._session.bytes_snapshot()['received'] - received
+        self.samples[key].append(bench.sample(calls, elapsed, received))
         return result
 
 
