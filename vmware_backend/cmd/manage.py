@@ -320,5 +320,16 @@ def main(argv=None):
         return output.EXIT_INTERRUPTED
 
 
+def cli():
+    """The ``vmware-backend-manage`` console script: a process of its own.
+
+    Keeps eventlet out of the process (:func:`vmware_backend.utils.
+    skip_eventlet`), which makes every command start faster, then runs
+    :func:`main`.
+    """
+    utils.skip_eventlet()
+    return main()
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli())
