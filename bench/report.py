@@ -131,10 +131,11 @@ def parse_sizes(text):
 # Summaries ----------------------------------------------------------------
 
 
-def sample(calls, seconds, received=None):
+def sample(calls, seconds, received=None, cpu=None):
     """One measurement: SOAP calls by method (zeros dropped) and duration.
 
     :param received: SOAP bytes received, when counted.
+    :param cpu: the client's CPU seconds (this process), when measured.
     """
     result = {'calls': {str(method): int(count)
                         for method, count in sorted(dict(calls).items())
@@ -142,6 +143,8 @@ def sample(calls, seconds, received=None):
               'seconds': float(seconds)}
     if received is not None:
         result['received'] = int(received)
+    if cpu is not None:
+        result['cpu_seconds'] = float(cpu)
     return result
 
 
@@ -203,6 +206,9 @@ def summarize(runs, operations=OPERATIONS):
                 'median_received': statistics.median(
                     s['received'] for s in samples)
                 if all('received' in s for s in samples) else None,
+                'median_cpu': statistics.median(
+                    s['cpu_seconds'] for s in samples)
+                if all('cpu_seconds' in s for s in samples) else None,
             })
         if not per_size:
             continue
@@ -336,7 +342,8 @@ def operations_table(summary, runs):
                 ['ratio\n%s/%s' % (labels[s].split()[0], smallest.split()[0])
                  for s in sizes[1:]] +
                 ['median ms\n%s' % labels[s] for s in sizes] +
-                ['KB recv\n%s' % labels[s] for s in sizes])
+                ['KB recv\n%s' % labels[s] for s in sizes] +
+                ['CPU ms\n%s' % labels[s] for s in sizes])
     rows = []
     for op in summary:
         by_size = {entry['size']: entry for entry in op['sizes']}
@@ -349,6 +356,8 @@ def operations_table(summary, runs):
                 else NA for s in sizes]
         row += [_kb_cell(by_size[s].get('median_received'))
                 if s in by_size else NA for s in sizes]
+        row += [NA if s not in by_size or by_size[s].get('median_cpu') is None
+                else _ms_cell(by_size[s]['median_cpu']) for s in sizes]
         rows.append(row)
     align = 'l' + 'r' * (len(headings) - 1)
     return grid_table(headings, rows, align)

@@ -51,6 +51,7 @@ class Recorder:
         """Call ``func`` and record its calls and duration under ``key``."""
         before = self._session.counts_snapshot()
         received = self._session.bytes_snapshot()['received']
+        cpu = time.process_time()
         start = time.perf_counter()
         try:
             result = func(*args, **kwargs)
@@ -59,9 +60,10 @@ class Recorder:
                 bench.OPERATIONS_BY_KEY[key].label, type(err).__name__,
                 err)) from err
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
         calls = self._session.counts_snapshot() - before
         received = self._session.bytes_snapshot()['received'] - received
-        self.samples[key].append(bench.sample(calls, elapsed, received))
+        self.samples[key].append(bench.sample(calls, elapsed, received, cpu))
         return result
 
 
