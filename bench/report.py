@@ -131,12 +131,21 @@ def parse_sizes(text):
 # Summaries ----------------------------------------------------------------
 
 
-def sample(calls, seconds):
-    """One measurement: SOAP calls by method (zeros dropped) and duration."""
-    return {'calls': {str(method): int(count)
-                      for method, count in sorted(dict(calls).items())
-                      if count},
-            'seconds': float(seconds)}
+def sample(calls, seconds, received=None, cpu=None):
+    """One measurement: SOAP calls by method (zeros dropped) and duration.
+
+    :param received: SOAP bytes received, when counted.
+    :param cpu: the client's CPU seconds (this process), when measured.
+    """
+    result = {'calls': {str(method): int(count)
+                        for method, count in sorted(dict(calls).items())
+                        if count},
+              'seconds': float(seconds)}
+    if received is not None:
+        result['received'] = int(received)
+    if cpu is not None:
+        result['cpu_seconds'] = float(cpu)
+    return result
 
 
 def total(calls):
@@ -194,6 +203,12 @@ def summarize(runs, operations=OPERATIONS):
                                   for s in samples),
                 'median_seconds': statistics.median(
                     s['seconds'] for s in samples),
+                'median_received': statistics.median(
+                    s['received'] for s in samples)
+                if all('received' in s for s in samples) else None,
+                'median_cpu': statistics.median(
+                    s['cpu_seconds'] for s in samples)
+                if all('cpu_seconds' in s for s in samples) else None,
             })
         if not per_size:
             continue
@@ -312,6 +327,10 @@ def _ms_cell(seconds):
     return '%.1f' % ms if ms < 100 else '%.0f' % ms
 
 
+def _kb_cell(received):
+    return NA if received is None else '%.1f' % (received / 1024.0)
+
+
 def operations_table(summary, runs):
     """Calls, ratios and median times: one row per operation."""
     runs = sorted(runs, key=lambda run: run['size'])
@@ -322,7 +341,9 @@ def operations_table(summary, runs):
                 ['calls\n%s' % labels[s] for s in sizes] +
                 ['ratio\n%s/%s' % (labels[s].split()[0], smallest.split()[0])
                  for s in sizes[1:]] +
-                ['median ms\n%s' % labels[s] for s in sizes])
+                ['median ms\n%s' % labels[s] for s in sizes] +
+                ['KB recv\n%s' % labels[s] for s in sizes] +
+                ['CPU ms\n%s' % labels[s] for s in sizes])
     rows = []
     for op in summary:
         by_size = {entry['size']: entry for entry in op['sizes']}
@@ -333,6 +354,10 @@ def operations_table(summary, runs):
                 for s in sizes[1:]]
         row += [_ms_cell(by_size[s]['median_seconds']) if s in by_size
                 else NA for s in sizes]
+        row += [_kb_cell(by_size[s].get('median_received'))
+                if s in by_size else NA for s in sizes]
+        row += [NA if s not in by_size or by_size[s].get('median_cpu') is None
+                else _ms_cell(by_size[s]['median_cpu']) for s in sizes]
         rows.append(row)
     align = 'l' + 'r' * (len(headings) - 1)
     return grid_table(headings, rows, align)

@@ -50,6 +50,8 @@ class Recorder:
     def measure(self, key, func, *args, **kwargs):
         """Call ``func`` and record its calls and duration under ``key``."""
         before = self._session.counts_snapshot()
+        received = self._session.bytes_snapshot()['received']
+        cpu = time.process_time()
         start = time.perf_counter()
         try:
             result = func(*args, **kwargs)
@@ -58,8 +60,10 @@ class Recorder:
                 bench.OPERATIONS_BY_KEY[key].label, type(err).__name__,
                 err)) from err
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
         calls = self._session.counts_snapshot() - before
-        self.samples[key].append(bench.sample(calls, elapsed))
+        received = self._session.bytes_snapshot()['received'] - received
+        self.samples[key].append(bench.sample(calls, elapsed, received, cpu))
         return result
 
 

@@ -1,6 +1,24 @@
 """Small helpers shared by the package's entry points."""
 
+import sys
 import warnings
+
+
+def skip_eventlet():
+    """Make ``import eventlet`` fail in this process, unless it is loaded.
+
+    For the operator command's own process only (it runs on native
+    threads): futurist, oslo.concurrency and oslo.log import eventlet only
+    when it is there, and loading it (with its DNS resolver) was about a
+    third of the command's imports. Never call this where a library may
+    need eventlet later (Cinder, test runners).
+
+    :returns: whether eventlet is now kept out.
+    """
+    if 'eventlet' in sys.modules:
+        return sys.modules['eventlet'] is None
+    sys.modules['eventlet'] = None
+    return True
 
 
 def use_threading_backend():

@@ -120,3 +120,31 @@ class BackendsCliTest(test_manage_cli.CliMixin, base.FunctionalTestCase):
                         config=self.cinder_conf, stdin='')
         self.assertExit(2, proc)
         self.assertIn('--fix and --purge act on one backend', proc.stderr)
+
+    def test_one_backend_command_from_cinder_conf(self):
+        # datastores acts on one backend: picked by --backend from the
+        # cinder.conf, with the section's own vCenter and password.
+        proc = self.cli('--format', 'json', 'datastores', '--backend',
+                        'vmware-2', config=self.cinder_conf)
+        self.assertExit(0, proc)
+        names = [row['name'] for row in self.json_of(proc)]
+        self.assertIn('LocalDS_0', names)
+        self.assertNotIn(self.servers[1].password, proc.stdout + proc.stderr)
+
+    def test_one_backend_command_needs_backend_when_several(self):
+        proc = self.cli('datastores', config=self.cinder_conf)
+        self.assertExit(2, proc)
+        self.assertIn('datastores acts on one backend at a time: pick it '
+                      'with --backend NAME (found: vmware-1 in %s, '
+                      'vmware-2 in %s, vmware-3 in %s, vmware-bad in %s)'
+                      % ((self.cinder_conf,) * 4), proc.stderr)
+
+    def test_single_cinder_section_needs_no_backend_option(self):
+        conf_path = self.write_file(
+            '[DEFAULT]\nenabled_backends = lvm,vmware-x\n' +
+            section('vmware-x', self.servers[2].options()) +
+            section('lvm', {}, driver='cinder.volume.drivers.lvm.'
+                                      'LVMVolumeDriver'), suffix='.conf')
+        proc = self.cli('--format', 'json', 'pool-names', config=conf_path)
+        self.assertExit(0, proc)
+        self.assertIn('LocalDS_0', proc.stdout)

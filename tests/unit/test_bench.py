@@ -312,6 +312,21 @@ class GridTableTest(testtools.TestCase):
         self.assertIn('ratio', text)
         self.assertIn('5000/10', text)
 
+    def test_bytes_received_median_in_kb(self):
+        samples = [bench.sample({'RetrievePropertiesEx': 1}, 0.01, received,
+                                cpu=received / 1e6)
+                   for received in (2048, 4096, 1024)]
+        runs = [{'size': 10, 'objects': {'VirtualMachine': 10},
+                 'operations': {'snapshot': samples}}]
+        (op,) = bench.summarize(runs)
+        self.assertEqual(2048, op['sizes'][0]['median_received'])
+        text = bench.operations_table(bench.summarize(runs), runs)
+        self.assertIn('KB recv', text)
+        line = [li for li in text.split('\n') if 'create_snapshot' in li][0]
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        # ..., KB recv, CPU ms (median 2048 / 1e6 s)
+        self.assertEqual(['2.0', '2.0'], cells[-2:])
+
     def test_headings_use_the_real_vm_count(self):
         runs = [make_run(10, vms=9), make_run(1000, vms=999)]
         text = bench.operations_table(bench.summarize(runs), runs)

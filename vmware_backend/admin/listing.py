@@ -20,6 +20,7 @@ then confirmed by a disk of the instance backed by the volume's vmdk file.
 import dataclasses
 import datetime
 
+from vmware_backend import exceptions
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import specs
 
@@ -56,6 +57,8 @@ class Backing:
     # read below (None when the whole inventory was read).
     parent_folder: inventory.MoRef = None
     folder: inventory.MoRef = None
+    # The datastores' MoRefs (``datastores`` holds their names).
+    datastore_refs: list = dataclasses.field(default_factory=list)
 
     @property
     def owner(self):
@@ -239,7 +242,8 @@ def parse(objects):
                 snapshots=snapshot_names(props),
                 disks=vm_disks,
                 snapshot_times=snapshot_times(props),
-                parent_folder=props.get('parent')))
+                parent_folder=props.get('parent'),
+                datastore_refs=list(props.get('datastore') or [])))
             continue
         marks = attachment_marks(extra)
         if marks:
@@ -304,16 +308,21 @@ def volume_folders(session, path):
     return found
 
 
-def read(session, devices=True, root=None, volume_folder=None):
+def read(session, devices=True, root=None, volume_folder=None,
+         progress=lambda text: None):
     """Read the managed backings (and the instances they are attached to).
 
     :param session: a :class:`vmware_backend.vsphere.session.VCenterSession`.
     :param devices: also read the device lists (sizes, attachments).
-    :param root: the container to read below; default: the root folder.
+    :param root: the container to read below when ``volume_folder`` is not
+        given; default: the root folder.
     :param volume_folder: the backend's ``vcenter_volume_folder``: when
-        given, only the backings below that folder of each datacenter are
-        read (managed VMs elsewhere, e.g. another backend's, are ignored),
-        and the VMs below ``root`` only for their attachment marks.
+        given, only the VMs below that folder of each datacenter are read
+        (managed VMs elsewhere, e.g. another backend's, are ignored), and
+        the instances through :func:`read_instances`; nothing else of the
+        inventory is read, so the calls and the bytes do not grow with
+        the number of other VMs in folders of their own.
+    :param progress: called with a line of text before each step.
     :returns: ``(backings, instances)``, see :func:`parse`; with
         ``devices``, ``attached_to`` is filled.
     """
@@ -324,16 +333,12 @@ def read(session, devices=True, root=None, volume_folder=None):
             root=root)
         backings, instances = parse(objects)
     else:
-        instance_paths = list(INSTANCE_PATHS) + (
-            [DEVICE_PATH] if devices else [])
-        wide = inventory.read_container(
-            session, {'VirtualMachine': instance_paths,
-                      'Datastore': ['name']}, root=root)
-        _others, instances = parse(wide)
-        objects = [item for item in wide if item[0].type == 'Datastore']
+        objects = inventory.read_container(session, {'Datastore': ['name']})
         read_below = {}
         for folder in volume_folders(session, volume_folder):
-            for ref, props in inventory.read_container(
+            progress('Reading the VMs below folder %s (%s) ...'
+                     % (volume_folder, folder.value))
+            for ref, props in inventory.iter_container(
                     session, {'VirtualMachine': vm_paths}, root=folder):
                 if ref not in read_below:
                     read_below[ref] = folder
@@ -341,9 +346,89 @@ def read(session, devices=True, root=None, volume_folder=None):
         backings, _instances = parse(objects)
         for backing in backings:
             backing.folder = read_below.get(backing.ref)
+        instances = read_instances(session, backings, devices=devices,
+                                   progress=progress)
     if devices:
         link_attachments(backings, instances)
     return backings, instances
+
+
+# Volume ids whose attachment marks one read asks for (keyed paths per VM).
+MARKS_PER_READ = 100
+
+
+def mark_path(volume_id):
+    """The keyed property path of the attachment mark of ``volume_id``."""
+    key = specs.ATTACH_KEY_PREFIX + volume_id
+    return 'config.extraConfig["%s"]' % key
+
+
+def read_instances(session, backings, devices=True,
+                   progress=lambda text: None):
+    """The VMs marking one of ``backings`` as attached, as Instance records.
+
+    An attached disk's VM has a file on the disk's datastore, so it is
+    listed in that ``Datastore.vm``: the VMs of the backings' datastores
+    are read (paged) for the keyed paths ``config.extraConfig["volume-<id>"]``
+    of the backings' volume ids only (:data:`MARKS_PER_READ` ids a read),
+    which a VM without the marks answers with an empty object; then the
+    name (and with ``devices`` the device list) of the marked VMs only,
+    in one read. The backings themselves are never instances.
+    """
+    by_datastore = {}
+    backing_refs = {b.ref for b in backings}
+    for backing in backings:
+        for datastore in backing.datastore_refs:
+            by_datastore.setdefault(datastore, set()).add(backing.volume_id)
+    if not by_datastore:
+        return []
+    ids = sorted({v for found in by_datastore.values() for v in found})
+    datastores = sorted(by_datastore, key=lambda ref: ref.value)
+    page_size = session.options['vcenter_inventory_page_size']
+    marks = {}
+    for start in range(0, len(ids), MARKS_PER_READ):
+        chunk = ids[start:start + MARKS_PER_READ]
+        progress('Reading the attachment marks of %d volume(s) on the VMs '
+                 'of %d datastore(s) ...' % (len(chunk), len(datastores)))
+        paths = [mark_path(volume_id) for volume_id in chunk]
+        for ref, props in inventory.read_through(
+                session, datastores, 'vm', {'VirtualMachine': paths},
+                page_size=page_size):
+            if ref in backing_refs:
+                continue
+            for volume_id, path in zip(chunk, paths):
+                option = props.get(path)
+                value = option.get('value') if isinstance(option,
+                                                          dict) else None
+                if value:
+                    marks.setdefault(ref, {})[volume_id] = value
+    if not marks:
+        return []
+    paths = ['name'] + ([DEVICE_PATH] if devices else [])
+    progress('Reading %d instance VM(s) with attachment marks ...'
+             % len(marks))
+    refs = sorted(marks, key=lambda r: r.value)
+    try:
+        found = inventory.read_objects(session, refs,
+                                       {'VirtualMachine': paths})
+    except exceptions.VCenterFault as err:
+        if not err.object_gone:
+            raise
+        # A VM removed since the marks were read: one at a time, without it.
+        found = []
+        for ref in refs:
+            try:
+                found.append((ref, inventory.get_properties(session, ref,
+                                                            paths)))
+            except exceptions.VCenterFault as one_err:
+                if not one_err.object_gone:
+                    raise
+    instances = []
+    for ref, props in found:
+        instances.append(Instance(
+            ref=ref, name=props.get('name') or ref.value, marks=marks[ref],
+            disks=disks(props) if devices else None))
+    return instances
 
 
 def ownership(backing, backend):

@@ -128,6 +128,20 @@ def find(paths, names=None):
             for path, section, is_cinder in found]
 
 
+def one(backends, command):
+    """The single backend a command that acts on one backend runs on.
+
+    :raises output.UsageError: several backends found, naming them and
+        ``--backend NAME``.
+    """
+    if len(backends) == 1:
+        return backends[0]
+    raise output.UsageError(
+        '%s acts on one backend at a time: pick it with --backend NAME '
+        '(found: %s)' % (command, ', '.join(
+            '%s in %s' % (b.name, b.path) for b in backends)))
+
+
 class _BackendOutput(output.Output):
     """One backend's output: progress prefixed, the result kept."""
 

@@ -95,9 +95,10 @@ def _owned_backings(session, options, out, devices):
     folder = options['vcenter_volume_folder']
     backend = specs.backend_id(options['vcenter_backend_name'], folder)
     out.progress('Reading the backings in folder %s of each datacenter '
-                 'and every VM of the inventory (paged) ...' % folder)
+                 '(paged) ...' % folder)
     backings, instances = listing.read(session, devices=devices,
-                                       volume_folder=folder)
+                                       volume_folder=folder,
+                                       progress=out.progress)
     owned, foreign = listing.split_by_owner(backings, backend)
     if foreign:
         out.progress('Ignored %d backing(s) of other owners in the folder: '

@@ -42,8 +42,13 @@ Operator commands of the Cinder block-storage backend for VMware vCenter.
 The configuration is the [vmware] section of an ini file (--config-file;
 default: the first of ~/.vmware_backend/vmware_backend.conf,
 ~/vmware_backend.conf, /etc/vmware_backend/vmware_backend.conf and
-/etc/vmware_backend.conf that exists). Tables are printed for people,
---format json for scripts; progress goes to stderr.
+/etc/vmware_backend.conf that exists), or a cinder.conf
+(--config-file /etc/cinder/cinder.conf): every section whose volume_driver
+is this package's Cinder driver is a backend, its volume_backend_name the
+owner of its backings. check, pools, volumes and audit read every backend
+found concurrently (one block per backend); the other commands need one
+(--backend NAME). Tables are printed for people, --format json for
+scripts; progress goes to stderr.
 
 Exit status: 0 all well, 1 problems found or an operation failed,
 2 bad usage or configuration."""
@@ -123,9 +128,10 @@ def _add_common(parser, suppress):
         '--config-file', metavar='FILE', default=default(None),
         action='append',
         help='ini file with a [vmware] section (see above for the default), '
-             'or a cinder.conf: check, pools, volumes and audit then read '
-             'every backend section whose volume_driver is this driver, '
-             'concurrently; may be given several times')
+             'or a cinder.conf: every backend section whose volume_driver '
+             'is this driver is found; check, pools, volumes and audit read '
+             'them all concurrently, the other commands need exactly one '
+             '(--backend NAME); may be given several times')
     parser.add_argument(
         '--backend', metavar='NAME', default=default(None), action='append',
         help='only this backend section of the config files (repeatable)')
@@ -298,14 +304,17 @@ def main(argv=None):
         files = config_files(args.config_file)
         config = load_config(files)
         setup_logging(config, args)
-        if (args.command in backends.FANOUT_COMMANDS and
-                backends.wanted(files, args.backend)):
-            return backends.run(args, backends.find(files, args.backend), out)
-        try:
-            options = conf.read_options(config)
-        except exceptions.InvalidConfiguration as err:
-            raise output.UsageError('%s (in %s)' % (err, ', '.join(files) or
-                                                    'no config file'))
+        if backends.wanted(files, args.backend):
+            found = backends.find(files, args.backend)
+            if args.command in backends.FANOUT_COMMANDS:
+                return backends.run(args, found, out)
+            options = backends.one(found, args.command).options
+        else:
+            try:
+                options = conf.read_options(config)
+            except exceptions.InvalidConfiguration as err:
+                raise output.UsageError('%s (in %s)' % (
+                    err, ', '.join(files) or 'no config file'))
         out.add_secret(options.get('vcenter_password'))
         return HANDLERS[args.command](args, options, out)
     except (output.UsageError, exceptions.VMwareBackendException) as err:
@@ -315,5 +324,16 @@ def main(argv=None):
         return output.EXIT_INTERRUPTED
 
 
+def cli():
+    """The ``vmware-backend-manage`` console script: a process of its own.
+
+    Keeps eventlet out of the process (:func:`vmware_backend.utils.
+    skip_eventlet`), which makes every command start faster, then runs
+    :func:`main`.
+    """
+    utils.skip_eventlet()
+    return main()
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli())

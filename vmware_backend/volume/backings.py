@@ -193,8 +193,9 @@ class BackingAccess(settle.SettleMixin):
         self._remember(volume_id, keeper[0])
         return keeper
 
-    def _require_backing(self, volume_id):
-        found = self._backing(volume_id)
+    def _require_backing(self, volume_id,
+                         paths=vsphere_ops.BACKING_PROPERTIES):
+        found = self._backing(volume_id, paths)
         if found is None:
             raise exceptions.BackingNotFound(volume=volume_id)
         return found

@@ -69,7 +69,7 @@ class LifecycleMixin:
             raise exceptions.VolumeIsBusy(volume=volume.id,
                                           reason='it is attached')
         self._await_unsettled(volume.id)
-        found = self._lookup_all(volume.id)
+        found = self._lookup_all(volume.id, vsphere_ops.STATE_PROPERTIES)
         if len(found) > 1:
             # Ours only, the one a look-up would keep first.
             keeper = self._resolve_duplicates(volume.id, found)

@@ -22,7 +22,8 @@ class SnapshotMixin:
                 snapshot=snapshot.id,
                 reason='volume %s is attached; the instance writes to its '
                        'disk directly' % volume.id)
-        ref, props = self._require_backing(volume.id)
+        ref, props = self._require_backing(volume.id,
+                                           vsphere_ops.STATE_PROPERTIES)
         self._refuse_if_attached(volume.id, props, snapshot=snapshot)
         if vsphere_ops.find_snapshot(props, name) is not None:
             LOG.info('Snapshot %s already exists.', name)
@@ -43,7 +44,7 @@ class SnapshotMixin:
         Refused while a linked clone reads from it.
         """
         volume_id = snapshot.volume_id
-        found = self._backing(volume_id)
+        found = self._backing(volume_id, vsphere_ops.STATE_PROPERTIES)
         if found is None:
             return
         ref, props = found

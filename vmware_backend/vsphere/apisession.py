@@ -32,20 +32,32 @@ _BODY_METHOD = re.compile(rb'<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?([\w]+)')
 class RequestProbe(suds_plugin.MessagePlugin):
     """Counts the SOAP requests sent, by method; notes empty answers.
 
-    Whether the last answer was empty is kept per thread.
+    With ``byte_counter``, also the bytes of the SOAP envelopes sent
+    (``'sent'``) and of the answers received (``'received'``, the body as
+    it came, before parsing). Whether the last answer was empty is kept
+    per thread.
     """
 
-    def __init__(self, counter, lock):
+    def __init__(self, counter, lock, byte_counter=None):
         self._counter = counter
         self._lock = lock
+        self._bytes = byte_counter
         self._local = threading.local()
 
     def sending(self, context):
-        match = _BODY_METHOD.search(context.envelope or b'')
+        envelope = context.envelope or b''
+        match = _BODY_METHOD.search(envelope)
         name = match.group(1).decode() if match else 'unknown'
         self._local.empty = None
         with self._lock:
             self._counter[name] += 1
+            if self._bytes is not None:
+                self._bytes['sent'] += len(envelope)
+
+    def received(self, context):
+        if self._bytes is not None:
+            with self._lock:
+                self._bytes['received'] += len(context.reply or b'')
 
     def unmarshalled(self, context):
         # The same test oslo.vmware applies before it reports an empty

@@ -328,8 +328,41 @@ def read_through(session, roots, path, type_paths, page_size=None):
     options = factory.create('ns0:RetrieveOptions')
     if page_size is not None:
         options.maxObjects = page_size
-    collector = session.service_content.propertyCollector
     target = '%s of %s' % (path, ', '.join('%s:%s' % r for r in roots))
+    return _retrieve_all(session, filter_spec, options, target)
+
+
+def read_objects(session, refs, type_paths, page_size=None):
+    """``(MoRef, props)`` of the objects ``refs``, in one RetrievePropertiesEx.
+
+    One ``ObjectSpec`` per object (no traversal), ``type_paths`` as for
+    :func:`iter_container`; pages followed as in :func:`read_through`.
+    An object that no longer exists fails the read (a ``missingSet``).
+    """
+    refs = [from_suds(ref) for ref in refs]
+    if not refs:
+        return []
+    factory = session.factory
+    object_specs = []
+    for ref in refs:
+        obj_spec = factory.create('ns0:ObjectSpec')
+        obj_spec.obj = to_suds(ref)
+        obj_spec.skip = False
+        object_specs.append(obj_spec)
+    filter_spec = factory.create('ns0:PropertyFilterSpec')
+    filter_spec.objectSet = object_specs
+    filter_spec.propSet = _property_specs(factory, type_paths)
+    options = factory.create('ns0:RetrieveOptions')
+    if page_size is not None:
+        options.maxObjects = page_size
+    target = ', '.join('%s:%s' % ref for ref in refs[:3]) + (
+        ' and %d more' % (len(refs) - 3) if len(refs) > 3 else '')
+    return _retrieve_all(session, filter_spec, options, target)
+
+
+def _retrieve_all(session, filter_spec, options, target):
+    """Every page of one RetrievePropertiesEx; cancels a pending one."""
+    collector = session.service_content.propertyCollector
     result = session.invoke('RetrievePropertiesEx', collector, target=target,
                             specSet=[filter_spec], options=options)
     found = []

@@ -21,6 +21,11 @@ LOG = logging.getLogger(__name__)
 BACKING_PROPERTIES = ('name', 'config.hardware.device', 'config.extraConfig',
                       'snapshot', 'datastore', 'runtime.host',
                       'resourcePool', 'parent', 'config.instanceUuid')
+# What the steps that check snapshots, linked-clone records and
+# attachments need of a backing (create_snapshot, delete_snapshot,
+# delete_volume): no device list (kilobytes), host or pool. A look-up adds
+# config.instanceUuid and config.extraConfig to any path set.
+STATE_PROPERTIES = ('name', 'snapshot', 'datastore')
 INSTANCE_PROPERTIES = ('name', 'config.hardware.device',
                        'config.extraConfig', 'runtime.host')
 

@@ -85,8 +85,10 @@ class VCenterSession:
         self._api_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self.request_counts = collections.Counter()
+        self.byte_counts = collections.Counter()
         self._probe = apisession.RequestProbe(self.request_counts,
-                                              self._count_lock)
+                                              self._count_lock,
+                                              self.byte_counts)
         self._secret = (options.get('vcenter_password'),
                         options.get('vcenter_username'))
         secrets.register(*self._secret)
@@ -161,6 +163,11 @@ class VCenterSession:
         """Number of SOAP requests sent so far."""
         with self._count_lock:
             return sum(self.request_counts.values())
+
+    def bytes_snapshot(self):
+        """A copy of the byte counter: SOAP bytes ``sent``, ``received``."""
+        with self._count_lock:
+            return collections.Counter(self.byte_counts)
 
     def counts_snapshot(self):
         """A copy of the per-method request counter."""

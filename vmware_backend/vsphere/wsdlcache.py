@@ -58,16 +58,21 @@ from suds import store as suds_store
 from suds import transport as suds_transport
 from suds import wsdl as suds_wsdl
 
+from vmware_backend.vsphere import schemalookup
+
 LOG = oslo_logging.getLogger(__name__)
 
 # Bump when what is pickled changes shape.
-FORMAT = b'vmware_backend-wsdl-1'
+FORMAT = b'vmware_backend-wsdl-2'
 _MAGIC = b'VBWSDL1\n'
 _OPTIONS_ID = 'client-options'
 
 _IMPORT = re.compile(
     rb'<(?:[\w.-]+:)?(?:import|include)\b[^>]*?\b(?:schemaLocation|location)'
     rb'\s*=\s*["\']([^"\']+)["\']', re.S)
+
+# Memoised schema look-ups on the descriptions built or loaded here.
+schemalookup.install()
 
 _memory = {}
 _key_locks = {}
@@ -246,6 +251,7 @@ class DescriptionCache:
         try:
             description = _loads(payload)
             _share_options(description[0])
+            schemalookup.register(description[2])
         except Exception as err:
             LOG.warning('Ignoring the cached vSphere service description '
                         '%s: %s', self.path, err)
@@ -378,13 +384,15 @@ def _init_client(client, url, cache, kwargs):
             sds = [servicedefinition.ServiceDefinition(wsdl, s)
                    for s in wsdl.services]
             _share_options(wsdl)
-            description = (wsdl, sds)
+            description = (wsdl, sds, schemalookup.schemas_of(wsdl))
             cache.remember(description)
             parsed = True
     if parsed:
         # Outside the lock: the other sessions need not wait for the file.
         cache.write(description)
-    client.wsdl, client.sd = description
+        # After the pickling: the look-up memos stay out of the file.
+        schemalookup.register(description[2])
+    client.wsdl, client.sd = description[:2]
     suds_plugin.PluginContainer(options.plugins).init.initialized(
         wsdl=client.wsdl)
     client.factory = suds_client.Factory(client.wsdl)

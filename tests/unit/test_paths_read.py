@@ -1,0 +1,62 @@
+"""Which property paths each operation reads of a backing.
+
+The device list of a backing is kilobytes of XML; the steps that only
+check snapshots, linked-clone records and attachments must not ask for
+it (nor for host and pool). On the fake vCenter of :mod:`test_driver`.
+"""
+
+from tests.unit import test_driver
+from vmware_backend import exceptions
+from vmware_backend.volume import plain_objects
+
+# Written out: STATE_PROPERTIES plus what every look-up adds.
+STATE_PATHS = ('name', 'snapshot', 'datastore', 'config.instanceUuid',
+               'config.extraConfig')
+
+
+class PathsReadTest(test_driver.DriverTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.vol = plain_objects.volume(size=2)
+        self.snap = plain_objects.snapshot(self.vol)
+
+    def paths_read(self):
+        return [tuple(call.args[1]) for call in
+                self.ops.properties.call_args_list]
+
+    def test_create_snapshot_reads_no_devices(self):
+        self.add_backing(self.vol)
+        self.driver.create_snapshot(self.snap)
+        self.assertEqual([STATE_PATHS], self.paths_read())
+
+    def test_delete_snapshot_reads_no_devices(self):
+        self.add_backing(self.vol, snapshots=[self.snap.name])
+        self.driver.delete_snapshot(self.snap)
+        self.assertEqual([STATE_PATHS], self.paths_read())
+
+    def test_delete_volume_reads_no_devices(self):
+        self.add_backing(self.vol)
+        self.driver.delete_volume(self.vol)
+        self.assertEqual([STATE_PATHS], self.paths_read())
+
+    def test_snapshots_still_seen_with_fewer_paths(self):
+        # What the fewer paths must still carry: the snapshot tree (an
+        # existing snapshot is success, a delete finds it).
+        self.add_backing(self.vol, snapshots=[self.snap.name])
+        self.assertIsNone(self.driver.create_snapshot(self.snap))
+        self.ops.create_snapshot.assert_not_called()
+
+    def test_attachment_check_still_gets_the_datastores(self):
+        self.add_backing(self.vol)
+        self.ops.attachment_marks.return_value = {'vm-7': 'disk'}
+        self.assertRaises(exceptions.VolumeIsBusy,
+                          self.driver.delete_volume, self.vol)
+        (datastores, volume_id), _kw = self.ops.attachment_marks.call_args
+        self.assertEqual(self.vol.id, volume_id)
+        self.assertEqual(1, len(datastores))
+
+    def test_extend_still_reads_the_devices(self):
+        self.add_backing(self.vol)
+        self.driver.extend_volume(self.vol, 3)
+        self.assertIn('config.hardware.device', self.paths_read()[0])

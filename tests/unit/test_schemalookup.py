@@ -1,0 +1,92 @@
+"""Memoised schema look-ups (vsphere/schemalookup.py) on real vSphere types.
+
+Two suds clients of the types-only WSDL of :mod:`tests.unit.wsdl_factory`:
+one registered (as the driver's finished descriptions are), one not (as
+another suds user's in the same process).
+"""
+
+import shutil
+import tempfile
+
+from suds import client as suds_client
+import testtools
+
+from tests.unit import wsdl_factory
+from vmware_backend.vsphere import schemalookup
+from vmware_backend.vsphere import wsdlcache  # noqa: F401  (installs)
+
+NS = 'urn:vim25'
+TYPES = ('VirtualMachineConfigInfo', 'ObjectContent', 'VirtualDisk',
+         'RetrieveResult', 'ManagedObjectReference', 'OptionValue')
+
+
+def new_client():
+    directory = tempfile.mkdtemp(prefix='schemalookup-')
+    try:
+        return suds_client.Client(
+            'file://' + wsdl_factory.write_types_wsdl(directory))
+    finally:
+        shutil.rmtree(directory, True)
+
+
+class SchemaLookupTest(testtools.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registered = new_client()
+        schemalookup.register(schemalookup.schemas_of(cls.registered.wsdl))
+        cls.plain = new_client()
+
+    def type_of(self, client, name):
+        return client.wsdl.schema.types[(name, NS)]
+
+    def test_installed_on_suds(self):
+        from suds.xsd import sxbase
+        self.assertIs(schemalookup.get_child, sxbase.SchemaObject.get_child)
+        self.assertIs(schemalookup.attributes,
+                      sxbase.SchemaObject.attributes)
+
+    def test_same_answers_as_suds_and_memoised(self):
+        for name in TYPES:
+            schema_type = self.type_of(self.registered, name).resolve()
+            children = [c.name for c, _a in
+                        schema_type.children()] + ['noSuchField']
+            for _round in range(2):
+                for child in children:
+                    got = schema_type.get_child(child)
+                    want = schemalookup._get_child(schema_type, child)
+                    self.assertIs(want[0], got[0], (name, child))
+                    self.assertEqual(want[1], got[1], (name, child))
+                got = schema_type.attributes()
+                want = schemalookup._attributes(schema_type)
+                self.assertEqual([(a, list(anc)) for a, anc in want], got)
+                got = schema_type.get_attribute('type')
+                want = schemalookup._get_attribute(schema_type, 'type')
+                self.assertIs(want[0], got[0])
+            memo = schema_type.__dict__[schemalookup._CACHE]
+            self.assertIn(('child', 'noSuchField'), memo)
+        # The large type really has many fields (the point of the memo).
+        config = self.type_of(self.registered,
+                              'VirtualMachineConfigInfo').resolve()
+        self.assertGreater(len(config.children()), 40)
+
+    def test_other_descriptions_are_not_memoised(self):
+        schema_type = self.type_of(self.plain, 'VirtualDisk').resolve()
+        child, _ancestry = schema_type.get_child('capacityInKB')
+        self.assertEqual('capacityInKB', child.name)
+        schema_type.attributes()
+        self.assertNotIn(schemalookup._CACHE, schema_type.__dict__)
+
+    def test_callers_get_lists_of_their_own(self):
+        schema_type = self.type_of(self.registered, 'VirtualDisk').resolve()
+        _child, ancestry = schema_type.get_child('capacityInKB')
+        ancestry.append('changed by a caller')
+        _child, again = schema_type.get_child('capacityInKB')
+        self.assertNotIn('changed by a caller', again)
+
+    def test_registered_factory_still_builds_objects(self):
+        # A data object built by the registered client's factory has every
+        # field of its type, found through the memoised look-ups.
+        disk = self.registered.factory.create('ns0:VirtualDisk')
+        self.assertIn('capacityInKB', disk.__keylist__)

@@ -1,0 +1,122 @@
+"""Memoised schema look-ups on the finished, shared vSphere description.
+
+suds unmarshals every element of an answer by asking the schema object of
+its parent for the child of that name (``SchemaObject.get_child``), and
+every node for its attributes (``attributes``, ``get_attribute``). Each
+call walks all the children of the type again, through its sequences and
+base types: for vSphere's large types (a VM's config has about a hundred
+fields, with inherited ones) that is most of the client's CPU time per
+answer, more than the network.
+
+The description of :mod:`vmware_backend.vsphere.wsdlcache` is read-only
+once built and shared for the life of the process, so the answer to each
+of those questions never changes: it is kept on the schema object, by
+name. Only objects of schemas registered here with :func:`register` (the
+finished descriptions this package built or loaded) are memoised; any
+other suds description in the process (another driver's, or one being
+parsed) goes through suds' own code unchanged.
+"""
+
+import threading
+
+from suds.xsd import sxbase
+
+_registered = set()        # id() of the Schema objects of finished graphs
+_keep = []                 # ...kept alive, so that no id is ever reused
+_lock = threading.Lock()
+
+_get_child = sxbase.SchemaObject.get_child
+_get_attribute = sxbase.SchemaObject.get_attribute
+_attributes = sxbase.SchemaObject.attributes
+_DEFAULT_FILTER = _attributes.__defaults__[0]
+_CACHE = '_vmware_backend_lookups'
+
+
+def schemas_of(wsdl):
+    """Every Schema object the schema objects of ``wsdl`` belong to.
+
+    Walks the merged schema's named types, elements, attributes and groups
+    and their raw children (once, after parsing).
+    """
+    top = wsdl.schema
+    found = {id(top): top}
+    seen = set()
+    stack = []
+    for table in (top.types, top.elements, top.attributes, top.groups,
+                  top.agrps):
+        stack.extend(table.values())
+    stack.extend(top.all)
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        schema = getattr(obj, 'schema', None)
+        if schema is not None:
+            found.setdefault(id(schema), schema)
+        stack.extend(getattr(obj, 'rawchildren', None) or ())
+    return list(found.values())
+
+
+def register(schemas):
+    """Memoise look-ups on the objects of ``schemas`` (finished, shared)."""
+    with _lock:
+        for schema in schemas:
+            if id(schema) not in _registered:
+                _keep.append(schema)
+                _registered.add(id(schema))
+
+
+def _memo(obj):
+    """The object's look-up memo, or None when it is not to be memoised."""
+    if id(getattr(obj, 'schema', None)) not in _registered:
+        return None
+    memo = obj.__dict__.get(_CACHE)
+    if memo is None:
+        # Two threads may both make one; either is complete and correct.
+        memo = obj.__dict__.setdefault(_CACHE, {})
+    return memo
+
+
+def get_child(self, name):
+    memo = _memo(self)
+    if memo is None:
+        return _get_child(self, name)
+    key = ('child', name)
+    hit = memo.get(key)
+    if hit is None:
+        child, ancestry = _get_child(self, name)
+        hit = memo[key] = (child, tuple(ancestry))
+    # Callers get a list of their own, as from suds.
+    return hit[0], list(hit[1])
+
+
+def get_attribute(self, name):
+    memo = _memo(self)
+    if memo is None:
+        return _get_attribute(self, name)
+    key = ('attribute', name)
+    hit = memo.get(key)
+    if hit is None:
+        child, ancestry = _get_attribute(self, name)
+        hit = memo[key] = (child, tuple(ancestry))
+    return hit[0], list(hit[1])
+
+
+def attributes(self, filter=_DEFAULT_FILTER):
+    memo = _memo(self) if filter is _DEFAULT_FILTER else None
+    if memo is None:
+        return _attributes(self, filter)
+    hit = memo.get('attributes')
+    if hit is None:
+        hit = memo['attributes'] = tuple(
+            (attr, tuple(ancestry))
+            for attr, ancestry in _attributes(self, filter))
+    return [(attr, list(ancestry)) for attr, ancestry in hit]
+
+
+def install():
+    """Put the memoising look-ups on suds' SchemaObject (once)."""
+    sxbase.SchemaObject.get_child = get_child
+    sxbase.SchemaObject.get_attribute = get_attribute
+    sxbase.SchemaObject.attributes = attributes
