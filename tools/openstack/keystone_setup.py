@@ -1,0 +1,60 @@
+"""Keystone entries of the test stack (run by tools/openstack-up.sh).
+
+After ``keystone-manage bootstrap`` (admin user, project, roles, identity
+endpoint): the ``service`` project, the ``cinder`` and ``glance`` service
+users (admin role there), the block-storage (``block-storage`` and
+``volumev3`` types) and image services with their endpoints. Uses the
+admin credentials of the ``OS_*`` environment; one process instead of a
+dozen ``openstack`` commands.
+"""
+
+import argparse
+import os
+
+from keystoneauth1 import identity
+from keystoneauth1 import session as ks_session
+from keystoneclient.v3 import client
+
+INTERFACES = ('public', 'internal', 'admin')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--service-password', required=True)
+    parser.add_argument('--cinder-url', required=True)
+    parser.add_argument('--glance-url', required=True)
+    parser.add_argument('--region', default='RegionOne')
+    args = parser.parse_args()
+
+    auth = identity.Password(
+        auth_url=os.environ['OS_AUTH_URL'],
+        username=os.environ['OS_USERNAME'],
+        password=os.environ['OS_PASSWORD'],
+        project_name=os.environ['OS_PROJECT_NAME'],
+        user_domain_name='Default', project_domain_name='Default')
+    ks = client.Client(session=ks_session.Session(auth=auth))
+
+    service_project = ks.projects.create('service', domain='default')
+    admin_role = ks.roles.find(name='admin')
+    service_role = ks.roles.list(name='service')
+    service_role = (service_role[0] if service_role
+                    else ks.roles.create('service'))
+    for name in ('cinder', 'glance'):
+        user = ks.users.create(name, domain='default',
+                               password=args.service_password)
+        ks.roles.grant(admin_role, user=user, project=service_project)
+        ks.roles.grant(service_role, user=user, project=service_project)
+
+    for name, stype, url in (
+            ('cinder', 'block-storage', args.cinder_url),
+            ('cinderv3', 'volumev3', args.cinder_url),
+            ('glance', 'image', args.glance_url)):
+        service = ks.services.create(name, type=stype)
+        for interface in INTERFACES:
+            ks.endpoints.create(service, url, interface=interface,
+                                region=args.region)
+        print('keystone: %s (%s) at %s' % (name, stype, url))
+
+
+if __name__ == '__main__':
+    main()
