@@ -83,6 +83,7 @@ var (
 	dsFreeGiB   = flag.Int64("ds-free-gib", 900, "summary.freeSpace of every datastore, GiB")
 	taskDelay   = flag.Int("task-delay-ms", 0, "complete every *_Task asynchronously this many ms after it was started (0: complete before returning)")
 	trace       = flag.Bool("trace", false, "write SOAP traffic to stderr")
+	vijson      = flag.String("vijson-releases", "8.0.2.0,8.0.1.0", "VI/JSON releases served (patch 0060); empty: no VI/JSON, as vCenter before 8.0 U1; none >= 8.0.2.0: no System.hello (404), as 8.0 U1")
 
 	dsFree         listFlag
 	dsInaccessible listFlag
@@ -141,6 +142,7 @@ func main() {
 	// Only tasks started by clients are delayed (the model is built by now).
 	simulator.TaskDelay = time.Duration(*taskDelay) * time.Millisecond
 	installControl(m.Service.ServeMux)
+	simulator.InstallVIJSON(m.Service, viJSONReleases())
 
 	count := m.Count()
 	log.Printf("vcsim: %d datacenters, %d clusters, %d hosts, %d VMs, %d datastores ready in %s",
@@ -791,4 +793,11 @@ func serveExpireSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Printf("testbed: expired %d sessions", len(expired))
 	writeJSON(w, map[string]interface{}{"expired": expired})
+}
+
+// viJSONReleases: the -vijson-releases list (patch 0060 serves them).
+func viJSONReleases() []string {
+	var l listFlag
+	_ = l.Set(*vijson)
+	return l
 }
