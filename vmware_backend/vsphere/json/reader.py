@@ -21,6 +21,7 @@ thread when the calling thread already runs one).
 """
 
 import asyncio
+import contextlib
 import threading
 
 from oslo_log import log as logging
@@ -151,11 +152,15 @@ async def read_pages(state, conn, type_paths, root, page_size, recursive):
     seen = set()
     for attempt in range(2):
         try:
-            async for page in read_once(conn, content, type_paths, root,
-                                        page_size, recursive, target):
-                fresh = [item for item in page if item[0] not in seen]
-                seen.update(ref for ref, _props in fresh)
-                yield fresh
+            # closed here, not by the garbage collector: its clean-up
+            # (cancel, destroy) must run before the connection closes
+            async with contextlib.aclosing(read_once(
+                    conn, content, type_paths, root, page_size, recursive,
+                    target)) as pages:
+                async for page in pages:
+                    fresh = [item for item in page if item[0] not in seen]
+                    seen.update(ref for ref, _props in fresh)
+                    yield fresh
             return
         except Expired as expired:
             if attempt:
