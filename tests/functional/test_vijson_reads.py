@@ -7,7 +7,7 @@
   fails, faults named, session expiry in the middle of a read;
 * the transport choice (auto, json, soap; a server without VI/JSON, or
   with 8.0 U1's VI/JSON and no System.hello);
-* the password in no log line at DEBUG.
+* the password in no log line at DEBUG; TLS verified as for SOAP.
 """
 
 import collections
@@ -20,7 +20,9 @@ from tests.functional import base
 from tests.functional import lifecycle_base as lb
 from tests.functional import test_manage
 from tests.functional import test_manage_cli
+from tests.functional import test_session_tls
 from vmware_backend.admin import listing
+from vmware_backend import conf
 from vmware_backend import exceptions
 from vmware_backend.testbed.faults import control as control_mod
 from vmware_backend.volume import datastore
@@ -308,3 +310,52 @@ class TransportChoiceTest(_Sessions, testtools.TestCase):
                                               'DestroyView': 1}),
                          collections.Counter(read_calls(
                              session.counts_snapshot() - before)))
+
+
+class TLSTest(testtools.TestCase):
+    """VI/JSON verifies vCenter's certificate as SOAP does."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(120, gentle=True))
+        self.useFixture(fixtures.FakeLogger())
+        self.certs = self.useFixture(test_session_tls.Certificates())
+        self.server = self.useFixture(test_session_tls.TLSServer(
+            *self.certs.server('ip', 'IP:127.0.0.1')))
+
+    def session(self, transport, **overrides):
+        options = conf.option_defaults(
+            vcenter_host='127.0.0.1', vcenter_port=self.server.port,
+            vcenter_scheme='https', vcenter_username='user',
+            vcenter_password='secret', vcenter_read_transport=transport)
+        options.update(overrides)
+        session = vc_session.VCenterSession(options)
+        self.addCleanup(session.close)
+        return session
+
+    def test_verification_is_on_by_default(self):
+        for transport in ('json', 'auto'):
+            before = self.server.connections
+            err = self.assertRaises(exceptions.VCenterTLSError,
+                                    inventory.read_container,
+                                    self.session(transport), PATHS)
+            self.assertIn('set vcenter_ca_file', str(err))
+            self.assertEqual(before + 1, self.server.connections)
+            self.assertEqual(0, self.server.handshakes)
+
+    def test_wrong_ca_file_is_named(self):
+        other = self.useFixture(test_session_tls.Certificates())
+        err = self.assertRaises(
+            exceptions.VCenterTLSError, inventory.read_container,
+            self.session('json', vcenter_ca_file=other.ca), PATHS)
+        self.assertIn('vcenter_ca_file (%s)' % other.ca, str(err))
+
+    def test_trusted_ca_gets_through_tls(self):
+        err = self.assertRaises(
+            exceptions.VCenterConnectionError, inventory.read_container,
+            self.session('json', vcenter_ca_file=self.certs.ca), PATHS)
+        self.assertNotIsInstance(err, exceptions.VCenterTLSError)
+        # past the handshake: the server's error page is what fails
+        self.assertIn('System.hello', str(err))
+        self.assertIn('503 Service Unavailable', str(err))
+        self.assertEqual(1, self.server.handshakes)
