@@ -149,14 +149,15 @@ func main() {
 		count.Datacenter, count.Cluster, count.Host, count.Machine, count.Datastore, time.Since(start).Round(time.Millisecond))
 	describe()
 
+	// before the banner: a client may stop us as soon as it reads it
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	u := url.URL{Scheme: s.URL.Scheme, Host: s.URL.Host, Path: s.URL.Path}
 	w := bufio.NewWriter(os.Stdout)
 	fmt.Fprintf(w, "VCSIM_URL=%s\n", u.String())
 	fmt.Fprintln(w, "VCSIM_READY")
 	_ = w.Flush()
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	got := <-sig
 	log.Printf("vcsim: %s, stopping", got)
 
