@@ -17,7 +17,7 @@ from vmware_backend import utils
 
 
 # Parts run on their own, not part of the default run.
-EXTRA_PARTS = ('startup', 'fanout')
+EXTRA_PARTS = ('startup', 'fanout', 'vijson')
 
 
 def parse_args(argv):
@@ -61,7 +61,9 @@ def parse_args(argv):
                              'the session start with and without the parsed '
                              'WSDL cache (bench/startup.py); "fanout": only '
                              'the operator commands on several simulators, '
-                             'concurrently vs serially (bench/fanout.py)')
+                             'concurrently vs serially (bench/fanout.py); '
+                             '"vijson": a 5 000-VM inventory read over '
+                             'VI/JSON vs SOAP (bench/vijson.py)')
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error('--repeat must be at least 1')
@@ -115,6 +117,9 @@ def main(argv=None):
     if args.only == 'fanout':
         from bench import fanout
         return fanout.main()
+    if args.only == 'vijson':
+        from bench import vijson
+        return vijson.main()
     # oslo.vmware selects oslo.service's backend when it is imported: choose
     # native threads first, then load the simulator-driving part.
     with warnings.catch_warnings():
