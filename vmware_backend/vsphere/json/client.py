@@ -181,7 +181,8 @@ class Connection:
         no result).
 
         :raises JSONFault: the server answered a fault.
-        :raises NotOffered: 404 (no such release or method).
+        :raises NotOffered: 404, 405 or 501 (no such release or method,
+            or VI/JSON not served at all).
         """
         if self._counter is not None and method not in ('Login', 'Logout'):
             self._counter(method)
@@ -199,8 +200,9 @@ class Connection:
     def _result(self, method, status, payload):
         if status in (200, 204):
             return payload
-        if status == 404:
-            raise NotOffered('%s: HTTP 404' % method)
+        if status in (404, 405, 501):
+            # no such release, method or resource: VI/JSON is not served
+            raise NotOffered('%s: HTTP %s' % (method, status))
         if isinstance(payload, dict) and payload.get(codec.TYPE):
             raise JSONFault(method, payload[codec.TYPE], payload)
         raise exceptions.VCenterConnectionError(

@@ -50,12 +50,18 @@ class State:
 
     def __init__(self, session):
         self.options = session.options
-        self._count = session.count_request
+        # weak: _states' value must not keep its key (the session) alive
+        self._count_ref = weakref.WeakMethod(session.count_request)
         self._lock = threading.Lock()
         self.release = None
         self.content = None
         self.session_key = None
         self.offered = None
+
+    def _count(self, method):
+        count = self._count_ref()
+        if count is not None:
+            count(method)
 
     def connection(self):
         return client.Connection(self.options, release=self.release,
