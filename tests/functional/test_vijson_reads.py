@@ -10,6 +10,7 @@
 * the password in no log line at DEBUG; TLS verified as for SOAP.
 """
 
+import asyncio
 import collections
 import logging
 
@@ -239,6 +240,17 @@ class ReadMechanicsTest(_Sessions, testtools.TestCase):
                             select.state_for(self.session).session_key)
         self.assertIn('VI/JSON session expired during '
                       'ContinueRetrievePropertiesEx', self.logger.output)
+        self.assertEqual([], self.view_list(self.soap))
+
+    def test_read_from_inside_a_running_event_loop(self):
+        # asyncio code (e.g. a CLI fanning out) calling the synchronous
+        # read: it runs on a private loop thread, same result
+        async def main():
+            return inventory.read_container(self.session, PATHS,
+                                            page_size=3)
+
+        objects = asyncio.run(main())
+        self.assertEqual(NAMES, sorted(p['name'] for _r, p in objects))
         self.assertEqual([], self.view_list(self.soap))
 
     def test_password_is_in_no_log_line_at_debug(self):

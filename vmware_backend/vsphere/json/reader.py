@@ -83,6 +83,10 @@ async def call(conn, ref, method, target, **params):
         if err.fault == NOT_AUTHENTICATED:
             raise Expired(method, conn.session_key) from None
         raise to_fault(err, method, target) from None
+    except client.NotOffered as err:
+        raise exceptions.VCenterConnectionError(
+            url=conn.url, reason='VI/JSON %s (release %s) is not served: %s'
+            % (method, conn.release, err)) from None
     for path, fault in codec.missing_faults(result):
         if fault == NOT_AUTHENTICATED:
             raise Expired(method, conn.session_key)
