@@ -17,7 +17,7 @@ from vmware_backend import utils
 
 
 # Parts run on their own, not part of the default run.
-EXTRA_PARTS = ('startup', 'fanout', 'operator')
+EXTRA_PARTS = ('startup', 'fanout', 'operator', 'vijson')
 
 
 def parse_args(argv):
@@ -64,7 +64,9 @@ def parse_args(argv):
                              'concurrently vs serially (bench/fanout.py); '
                              '"operator": volumes and audit at 5000 VMs '
                              'against the earlier whole-inventory read '
-                             '(bench/operator_reads.py)')
+                             '(bench/operator_reads.py); "vijson": a 5 000-VM '
+                             'inventory read over VI/JSON vs SOAP '
+                             '(bench/vijson.py)')
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error('--repeat must be at least 1')
@@ -121,6 +123,9 @@ def main(argv=None):
     if args.only == 'operator':
         from bench import operator_reads
         return operator_reads.main()
+    if args.only == 'vijson':
+        from bench import vijson
+        return vijson.main()
     # oslo.vmware selects oslo.service's backend when it is imported: choose
     # native threads first, then load the simulator-driving part.
     with warnings.catch_warnings():

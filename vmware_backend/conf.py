@@ -110,6 +110,22 @@ placement_opts = [
         'vcenter_inventory_page_size', default=1000, min=1,
         help='Objects per page when reading the inventory '
              '(RetrievePropertiesEx maxObjects).'),
+    cfg.StrOpt(
+        'vcenter_read_transport', default='auto',
+        choices=[('auto', 'VI/JSON when vCenter offers it (8.0 U1 and '
+                  'later), SOAP otherwise'),
+                 ('json', 'always VI/JSON; an error when vCenter does not '
+                  'offer it'),
+                 ('soap', 'always SOAP')],
+        help='Wire protocol of the inventory reads (pools, placement, the '
+             'volumes, audit, manageable and check commands): VI/JSON '
+             '(/sdk/vim25/{release}/..., read asynchronously with aiohttp, '
+             'several times faster than SOAP for large inventories) or SOAP. '
+             'auto probes vCenter once per session (System.hello, then the '
+             'service content over VI/JSON) and falls back to SOAP; it also '
+             'uses SOAP in eventlet-patched processes (cinder-volume). TLS '
+             'verification and vcenter_ca_file apply to both. Changes '
+             '(create, clone, delete, ...) always use SOAP.'),
 ]
 
 volume_opts = [

@@ -47,7 +47,9 @@ class InventoryTest(testtools.TestCase):
         super().setUp()
         self.useFixture(fixtures.Timeout(300, gentle=True))
         fixture = self.useFixture(base.VcsimFixture(FLAGS))
-        self.session = vc_session.VCenterSession(fixture.options())
+        # The SOAP reader (the VI/JSON one: test_vijson_reads).
+        self.session = vc_session.VCenterSession(
+            fixture.options(vcenter_read_transport='soap'))
         self.addCleanup(self.session.close)
         self.content = self.session.service_content  # logs in
 

@@ -45,6 +45,9 @@ class _Faults:
         return session
 
     def vcsim_options(self, **overrides):
+        # The faults here are SOAP ones: reads over SOAP too (VI/JSON
+        # reads' failure paths: test_vijson_reads).
+        overrides.setdefault('vcenter_read_transport', 'soap')
         return dict(self.options, **overrides)
 
     def proxied_session(self, *fault_rules, **overrides):

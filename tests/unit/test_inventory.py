@@ -54,7 +54,8 @@ class FakeSession:
         self.pages = list(pages)
         self.fail = dict(fail or {})
         self.calls = []
-        self.options = {'vcenter_inventory_page_size': page_size}
+        self.options = {'vcenter_inventory_page_size': page_size,
+                        'vcenter_read_transport': 'soap'}
         self.view = moref('ContainerView', 'session[1]view-1')
         self.service_content = types.SimpleNamespace(
             propertyCollector=moref('PropertyCollector', 'propertyCollector'),

@@ -274,7 +274,8 @@ class SecretMaskingTest(testtools.TestCase):
                          'Sec&amp;ret&lt;pw&quot;&apos; +/=%',
                          'Sec%26ret%3Cpw%22%27%20%2B%2F%3D%25',
                          'Sec%26ret%3Cpw%22%27+%2B%2F%3D%25',
-                         'U2VjJnJldDxwdyInICsvPSU='):
+                         'U2VjJnJldDxwdyInICsvPSU=',
+                         'Sec&ret<pw\\"\' +/=%'):
             self.assertIn(expected, forms)
         for form in forms:
             record = logging.getLogRecordFactory()(

@@ -29,6 +29,11 @@ which counts the SOAP requests and turns faults into
 when the server reports a property it could not read (``missingSet``), so an
 object that disappears in the middle of a read fails the read; callers retry.
 
+The transport is chosen by ``vcenter_read_transport`` (see
+:mod:`.json.select`): over VI/JSON (:mod:`.json.reader`, the same calls in
+the same order, with the same plain results, see :mod:`.json.codec`) when
+vCenter offers it, over SOAP (below) otherwise.
+
 The view and the retrieval token belong to the vCenter session that made
 them. When the session expires in the middle of a read, or the answer to a
 ``ContinueRetrievePropertiesEx`` is lost (the server's cursor moved on, so
@@ -37,7 +42,6 @@ a new view on the current session; objects already yielded are not yielded
 again.
 """
 
-import collections
 import contextlib
 
 from oslo_log import log as logging
@@ -45,11 +49,10 @@ from oslo_vmware import vim_util
 from suds import sudsobject
 
 from vmware_backend import exceptions
+from vmware_backend.vsphere.json import select as json_select
+from vmware_backend.vsphere.refs import MoRef  # noqa: F401 (re-exported)
 
 LOG = logging.getLogger(__name__)
-
-MoRef = collections.namedtuple('MoRef', 'type value')
-MoRef.__doc__ = 'A managed object reference as a plain, hashable value.'
 
 _VIEW_TRAVERSAL = 'traverseContainerView'
 
@@ -165,11 +168,18 @@ def iter_container(session, type_paths, root=None, page_size=None,
     is exhausted, fails or is closed; call ``close()`` (or use
     :func:`read_container`) when stopping early.
     """
+    if page_size is None:
+        page_size = session.options['vcenter_inventory_page_size']
+    over_json = json_select.iter_container(
+        session, type_paths, None if root is None else from_suds(root),
+        page_size, recursive)
+    if over_json is not None:
+        # vcenter_read_transport: VI/JSON when the server offers it
+        yield from over_json
+        return
     if root is None:
         root = session.service_content.rootFolder
     root = to_suds(root)
-    if page_size is None:
-        page_size = session.options['vcenter_inventory_page_size']
     target = 'objects below %s' % (from_suds(root),)
     seen = set()
     for attempt in range(2):

@@ -8,7 +8,8 @@ is born: :func:`register` installs, once per process, a
 :func:`logging.setLogRecordFactory` wrapper that chains the factory found
 in place and replaces each registered secret in the record's message,
 arguments and traceback text, in the forms it can take on the way to
-vCenter: raw, XML-escaped (the SOAP body), URL-encoded and base64.
+vCenter: raw, XML-escaped (the SOAP body), JSON-escaped (the VI/JSON
+body), URL-encoded and base64.
 
 Whatever handlers, levels and filters the log configuration sets later,
 a record that exists has already been masked.
@@ -16,6 +17,7 @@ a record that exists has already been masked.
 
 import base64
 import collections
+import json
 import logging
 import threading
 import traceback
@@ -52,6 +54,9 @@ def forms_of(secret, username=None):
         base64.b64encode(raw).decode('ascii'),
         base64.urlsafe_b64encode(raw).decode('ascii'),
         base64.b64encode(basic).decode('ascii'),
+        # a JSON string's content (the VI/JSON Login body)
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
     ) if form}
 
 

@@ -89,6 +89,7 @@ class VCenterSession:
         self._probe = apisession.RequestProbe(self.request_counts,
                                               self._count_lock,
                                               self.byte_counts)
+        self._close_hooks = []
         self._secret = (options.get('vcenter_password'),
                         options.get('vcenter_username'))
         secrets.register(*self._secret)
@@ -173,6 +174,15 @@ class VCenterSession:
         """A copy of the per-method request counter."""
         with self._count_lock:
             return collections.Counter(self.request_counts)
+
+    def count_request(self, method):
+        """Count a request sent by another transport (VI/JSON reads)."""
+        with self._count_lock:
+            self.request_counts[method] += 1
+
+    def add_close_hook(self, hook):
+        """Call ``hook()`` when the session is closed (before logout)."""
+        self._close_hooks.append(hook)
 
     def invoke(self, method, moref, target=None, session_bound=False,
                **kwargs):
@@ -368,6 +378,9 @@ class VCenterSession:
     def close(self):
         """Log out and stop masking this session's secret in logs."""
         try:
+            hooks, self._close_hooks = self._close_hooks, []
+            for hook in hooks:
+                hook()
             self.logout()
         finally:
             if self._secret is not None:

@@ -84,6 +84,7 @@ var (
 	taskDelay   = flag.Int("task-delay-ms", 0, "complete every *_Task asynchronously this many ms after it was started (0: complete before returning)")
 	trace       = flag.Bool("trace", false, "write SOAP traffic to stderr")
 	nfcTimeout  = flag.Int("nfc-lease-timeout-s", 300, "leaseTimeout of HttpNfcLeases (patch 0030): seconds without HttpNfcLeaseProgress before a ready lease times out")
+	vijson      = flag.String("vijson-releases", "8.0.2.0,8.0.1.0", "VI/JSON releases served (patch 0060); empty: no VI/JSON, as vCenter before 8.0 U1; none >= 8.0.2.0: no System.hello (404), as 8.0 U1")
 
 	dsFree         listFlag
 	dsInaccessible listFlag
@@ -147,20 +148,22 @@ func main() {
 	}
 	simulator.NfcLeaseTimeout = *nfcTimeout
 	installControl(m.Service.ServeMux)
+	simulator.InstallVIJSON(m.Service, viJSONReleases())
 
 	count := m.Count()
 	log.Printf("vcsim: %d datacenters, %d clusters, %d hosts, %d VMs, %d datastores ready in %s",
 		count.Datacenter, count.Cluster, count.Host, count.Machine, count.Datastore, time.Since(start).Round(time.Millisecond))
 	describe()
 
+	// before the banner: a client may stop us as soon as it reads it
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	u := url.URL{Scheme: s.URL.Scheme, Host: s.URL.Host, Path: s.URL.Path}
 	w := bufio.NewWriter(os.Stdout)
 	fmt.Fprintf(w, "VCSIM_URL=%s\n", u.String())
 	fmt.Fprintln(w, "VCSIM_READY")
 	_ = w.Flush()
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	got := <-sig
 	log.Printf("vcsim: %s, stopping", got)
 
@@ -797,4 +800,11 @@ func serveExpireSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Printf("testbed: expired %d sessions", len(expired))
 	writeJSON(w, map[string]interface{}{"expired": expired})
+}
+
+// viJSONReleases: the -vijson-releases list (patch 0060 serves them).
+func viJSONReleases() []string {
+	var l listFlag
+	_ = l.Set(*vijson)
+	return l
 }

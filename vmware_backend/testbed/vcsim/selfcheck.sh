@@ -17,6 +17,8 @@ echo "selfcheck.sh: build took $(( $(date +%s) - t0 ))s" >&2
 # the self-check only uses govmomi's client packages (unpatched) from Debian's GOPATH
 (cd "$HERE/selfcheck" && GOPATH=/usr/share/gocode GO111MODULE=off go build -o "$OUT/selfcheck" .)
 
+# the real vCenter VI/JSON samples the VI/JSON checks compare shapes with
+export VIJSON_FIXTURES="$HERE/../../../tests/fixtures/vijson"
 "$OUT/selfcheck" "$OUT/vcsim"
 if [ "${1:-}" = "-scale" ]; then
     "$OUT/selfcheck" -scale "$OUT/vcsim"

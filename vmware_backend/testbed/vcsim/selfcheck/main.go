@@ -188,6 +188,8 @@ func main() {
 	runFaults(bin)
 	runDatastoreAdmin(bin) // patch 0020, datastore_admin.go
 	runTransfer(bin)       // patch 0030, transfer.go
+	runVIJSON(bin)         // patches 0060-0061, vijson.go
+	runVIJSONReleases(bin) // patch 0060, vijson.go
 }
 
 // runScale: -vms 2500 gives 5000 VMs; measures start-up and a full paged listing.

@@ -1,0 +1,243 @@
+"""Paged inventory reads over VI/JSON, the way :mod:`..inventory` does them.
+
+A ContainerView over the root for the wanted types, one
+``RetrievePropertiesEx`` traversing it with ``maxObjects``, pages continued
+with ``ContinueRetrievePropertiesEx`` while a token comes back,
+``CancelRetrievePropertiesEx`` when reading stops with a page pending (an
+error, or a caller that stopped iterating) and ``DestroyView`` at the end,
+always.
+
+When vCenter answers ``NotAuthenticated`` (the session expired; as a fault,
+or in a ``missingSet`` of the answer, as vCenter reports it for
+``RetrievePropertiesEx``), the read logs in again (once for all readers that
+met it, see :class:`.select.State`) and starts over with a new view, once;
+objects already yielded are not yielded again. A lost answer to
+``ContinueRetrievePropertiesEx`` restarts the read the same way (its cursor
+moved past the page). Faults become :class:`exceptions.VCenterFault`.
+
+:func:`iter_container` is the synchronous face: each page is fetched by
+running the asynchronous reader on an event loop of its own (on a private
+thread when the calling thread already runs one).
+"""
+
+import asyncio
+import contextlib
+import threading
+
+from oslo_log import log as logging
+
+from vmware_backend import exceptions
+from vmware_backend.vsphere.json import client
+from vmware_backend.vsphere.json import codec
+from vmware_backend.vsphere.json.codec import Typed
+
+LOG = logging.getLogger(__name__)
+
+NOT_AUTHENTICATED = 'NotAuthenticated'
+_VIEW_TRAVERSAL = 'traverseContainerView'
+
+
+class Expired(Exception):
+    """The session of this read ended (NotAuthenticated)."""
+
+    def __init__(self, method, key):
+        super().__init__('%s: NotAuthenticated' % method)
+        self.method = method
+        self.key = key
+
+
+class _Restart(Exception):
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+def filter_spec(view, type_paths):
+    """The PropertyFilterSpec traversing ``view`` for ``type_paths``."""
+    return Typed(
+        'PropertyFilterSpec',
+        objectSet=[Typed(
+            'ObjectSpec', obj=view, skip=True,
+            selectSet=[Typed('TraversalSpec', name=_VIEW_TRAVERSAL,
+                             type='ContainerView', path='view',
+                             skip=False)])],
+        propSet=[Typed('PropertySpec', type=type_name, all=False,
+                       pathSet=list(paths))
+                 for type_name, paths in type_paths.items()])
+
+
+def to_fault(err, method, target):
+    body = err.body or {}
+    messages = [m.get('message') for m in body.get('faultMessage') or []
+                if isinstance(m, dict) and m.get('message')]
+    return exceptions.VCenterFault(
+        action=method, target=target, fault=err.fault,
+        detail='; '.join(messages) or err.fault)
+
+
+async def call(conn, ref, method, target, **params):
+    """``conn.invoke`` with faults as VCenterFault or :class:`Expired`."""
+    try:
+        result, _hdrs = await conn.invoke(ref, method, **params)
+    except client.JSONFault as err:
+        if err.fault == NOT_AUTHENTICATED:
+            raise Expired(method, conn.session_key) from None
+        raise to_fault(err, method, target) from None
+    except client.NotOffered as err:
+        raise exceptions.VCenterConnectionError(
+            url=conn.url, reason='VI/JSON %s (release %s) is not served: %s'
+            % (method, conn.release, err)) from None
+    for path, fault in codec.missing_faults(result):
+        if fault == NOT_AUTHENTICATED:
+            raise Expired(method, conn.session_key)
+        raise exceptions.VCenterFault(
+            action=method, target=target, fault=fault or 'MissingProperty',
+            detail='property %s could not be read' % path)
+    return result
+
+
+async def _quietly(conn, ref, method, target, **params):
+    try:
+        await call(conn, ref, method, target, **params)
+    except Exception as err:  # clean-up is best effort
+        LOG.warning('%s while reading %s failed: %s', method, target, err)
+
+
+async def read_once(conn, content, type_paths, root, page_size, recursive,
+                    target):
+    """Pages of ``(MoRef, props)`` of one read with one view."""
+    collector = content['propertyCollector']
+    view = codec.decode(await call(
+        conn, content['viewManager'], 'CreateContainerView', target,
+        container=root, type=list(type_paths), recursive=recursive))
+    token = None
+    try:
+        result = await call(
+            conn, collector, 'RetrievePropertiesEx', target,
+            specSet=[filter_spec(view, type_paths)],
+            options=Typed('RetrieveOptions', maxObjects=page_size))
+        while True:
+            token = (result or {}).get('token')
+            yield list(codec.object_contents(result))
+            if not token:
+                break
+            try:
+                result = await call(conn, collector,
+                                    'ContinueRetrievePropertiesEx', target,
+                                    token=token)
+            except exceptions.VCenterTLSError:
+                raise
+            except exceptions.VCenterConnectionError as err:
+                # the page is lost; the token's cursor is past it
+                raise _Restart(err) from err
+    except Expired:
+        # the view and the token died with the session
+        view = token = None
+        raise
+    finally:
+        try:
+            if token:
+                await _quietly(conn, collector, 'CancelRetrievePropertiesEx',
+                               target, token=token)
+        finally:
+            if view is not None:
+                await _quietly(conn, view, 'DestroyView', target)
+
+
+async def read_pages(state, conn, type_paths, root, page_size, recursive):
+    """Pages of new ``(MoRef, props)``.
+
+    Restarts once after an expiry or a lost page.
+    """
+    content = await state.ready(conn)
+    if root is None:
+        root = content['rootFolder']
+    target = 'objects below %s:%s' % root
+    seen = set()
+    for attempt in range(2):
+        try:
+            # closed here, not by the garbage collector: its clean-up
+            # (cancel, destroy) must run before the connection closes
+            async with contextlib.aclosing(read_once(
+                    conn, content, type_paths, root, page_size, recursive,
+                    target)) as pages:
+                async for page in pages:
+                    fresh = [item for item in page if item[0] not in seen]
+                    seen.update(ref for ref, _props in fresh)
+                    yield fresh
+            return
+        except Expired as expired:
+            if attempt:
+                raise exceptions.VCenterConnectionError(
+                    url=conn.url, reason='%s: the session keeps expiring '
+                    '(NotAuthenticated after logging in again)'
+                    % expired.method) from None
+            await state.relogin(conn, expired.key)
+            LOG.info('VI/JSON session expired during %s; logged in again, '
+                     'reading %s again from the start', expired.method,
+                     target)
+        except _Restart as restart:
+            if attempt:
+                raise restart.error
+            LOG.info('Reading %s again from the start: %s', target,
+                     restart.error)
+
+
+class Runner:
+    """Runs coroutines to completion from synchronous code.
+
+    Uses an event loop of its own; on a private thread when the calling
+    thread is already running a loop (asyncio code calling a synchronous
+    read).
+    """
+
+    def __init__(self):
+        self._loop = asyncio.new_event_loop()
+        try:
+            asyncio.get_running_loop()
+            nested = True
+        except RuntimeError:
+            nested = False
+        self._thread = None
+        if nested:
+            self._thread = threading.Thread(target=self._loop.run_forever,
+                                            name='vijson-reader',
+                                            daemon=True)
+            self._thread.start()
+
+    def run(self, coro):
+        if self._thread is None:
+            return self._loop.run_until_complete(coro)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def close(self):
+        if self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+        self._loop.close()
+
+
+def iter_container(state, type_paths, root=None, page_size=1000,
+                   recursive=True):
+    """Synchronous generator of ``(MoRef, props)``.
+
+    As :func:`vmware_backend.vsphere.inventory.iter_container`.
+    """
+    runner = Runner()
+    conn = state.connection()
+    pages = read_pages(state, conn, type_paths, root, page_size, recursive)
+    try:
+        while True:
+            try:
+                page = runner.run(pages.__anext__())
+            except StopAsyncIteration:
+                return
+            yield from page
+    finally:
+        try:
+            runner.run(pages.aclose())
+        finally:
+            try:
+                runner.run(conn.close())
+            finally:
+                runner.close()
