@@ -126,3 +126,42 @@ def front_end_specs(volume):
     if consumer in ('front-end', 'both') and qos:
         return dict(qos)
     return None
+
+
+# vSphere's defaults for a disk without an explicit allocation.
+DEFAULT = Allocation(-1, 0, 'normal', None)
+
+
+def complete(alloc):
+    """``alloc`` with vSphere's defaults for the values it leaves open.
+
+    A volume's whole allocation: what a disk copied from another (a clone,
+    an adopted disk) or a retyped one must end up with.
+    """
+    limit, reservation, level, shares = (
+        value if value is not None else default
+        for value, default in zip(alloc, DEFAULT))
+    return Allocation(limit, reservation, level,
+                      shares if level == 'custom' else None)
+
+
+def of_disk(disk):
+    """The complete :class:`Allocation` a disk device (as read) has."""
+    info = getattr(disk, 'storageIOAllocation', None)
+    shares = getattr(info, 'shares', None)
+    level = getattr(shares, 'level', None)
+    return complete(Allocation(
+        getattr(info, 'limit', None), getattr(info, 'reservation', None),
+        str(level) if level is not None else None,
+        getattr(shares, 'shares', None)))
+
+
+def change_for(volume, disk):
+    """The allocation to give ``disk`` so it matches ``volume``'s type.
+
+    None when the disk already has it (nothing to change).
+
+    :raises exceptions.InvalidExtraSpec: a bad QoS value, naming the key.
+    """
+    wanted = complete(allocation(volume))
+    return None if wanted == of_disk(disk) else wanted

@@ -187,6 +187,7 @@ func main() {
 	runDefaults(bin)
 	runFaults(bin)
 	runDatastoreAdmin(bin) // patch 0020, datastore_admin.go
+	runAdmin10(bin)        // patches 0050-0059, admin10.go
 }
 
 // runScale: -vms 2500 gives 5000 VMs; measures start-up and a full paged listing.
