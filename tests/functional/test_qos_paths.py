@@ -6,6 +6,8 @@ Every check reads the disk back from vCenter (the simulator).
 import types
 
 from tests.functional import base
+from tests.functional import test_manage
+from tests.functional import test_retype
 from vmware_backend import exceptions
 from vmware_backend.testbed.faults import control as control_mod
 from vmware_backend.volume import driver as vmware_driver
@@ -116,3 +118,99 @@ class QosPathsTest(base.FunctionalTestCase):
         self.assertIsNone(ops.VolumeOps(self.session)
                           .find_vm_by_instance_uuid(clone.id))
         self.assertEqual(DEFAULTS, self.io(source.id))
+
+
+class QosRetypeManageTest(test_manage.ManageTestBase):
+    """Retype and import give the disk the (new) type's QoS."""
+
+    io = QosPathsTest.io
+    disk = QosPathsTest.disk
+
+    def pool_host(self, name):
+        return test_retype.RetypeMigrateTest.pool_host(self, name)
+
+    def test_retype_changes_qos_only(self):
+        volume = self.create(size=1, specs={'vmware:iops_limit': '900'},
+                             host='node1@vmware-1#LocalDS_0')
+        new_type = {'extra_specs': {'vmware:iops_limit': '100'},
+                    'qos_specs': {'consumer': 'back-end', 'specs': {
+                        'vmware:shares_level': 'low',
+                        'vmware:iops_reservation': '10'}}}
+        self.assertTrue(self.driver.retype(None, volume, new_type, {},
+                                           self.pool_host('LocalDS_0')))
+        self.assertEqual((100, 10, 'low'), self.io(volume.id))
+        # To a type without QoS: vSphere's defaults.
+        self.assertTrue(self.driver.retype(None, volume, {'extra_specs': {}},
+                                           {}, None))
+        self.assertEqual(DEFAULTS, self.io(volume.id))
+        # Front-end only QoS specs are not the disk's business.
+        self.assertTrue(self.driver.retype(
+            None, volume, {'qos_specs': {'consumer': 'front-end', 'specs': {
+                'total_iops_sec': '5'}}}, {}, None))
+        self.assertEqual(DEFAULTS, self.io(volume.id))
+
+    def test_retype_qos_and_disk_type(self):
+        volume = self.create(size=1, specs={'vmware:vmdk_type': 'thin'},
+                             host='node1@vmware-1#LocalDS_0')
+        new_type = {'extra_specs': {'vmware:vmdk_type': 'thick',
+                                    'vmware:iops_limit': '250'}}
+        self.assertTrue(self.driver.retype(None, volume, new_type, {},
+                                           self.pool_host('LocalDS_1')))
+        self.assertEqual((250, 0, 'normal'), self.io(volume.id))
+        disk = self.disk(volume.id)
+        self.assertFalse(disk.backing.thinProvisioned)
+        self.assertTrue(disk.backing.fileName.startswith('[LocalDS_1] '))
+
+    def test_retype_bad_qos_changes_nothing(self):
+        volume = self.create(size=1, specs={'vmware:iops_limit': '900'})
+        counts = self.session.counts_snapshot()
+        err = self.assertRaises(
+            exceptions.InvalidExtraSpec, self.driver.retype, None, volume,
+            {'extra_specs': {'vmware:iops_limit': '100',
+                             'vmware:iops_reservation': '200'}}, {}, None)
+        self.assertIn('at most the IOPS limit 100', str(err))
+        self.assertEqual(0, (self.session.counts_snapshot() - counts)
+                         .get('ReconfigVM_Task', 0))
+        self.assertEqual((900, 0, 'normal'), self.io(volume.id))
+
+    def test_retype_failing_relocation_puts_qos_back(self):
+        volume = self.create(size=1, specs={'vmware:iops_limit': '900'},
+                             host='node1@vmware-1#LocalDS_0')
+        self.fail_task('RelocateVM_Task')
+        self.assertRaises(exceptions.VMwareBackendException,
+                          self.driver.retype, None, volume,
+                          {'extra_specs': {'vmware:iops_limit': '100'}}, {},
+                          self.pool_host('LocalDS_1'))
+        self.assertEqual((900, 0, 'normal'), self.io(volume.id))
+        self.assertTrue(self.disk(volume.id).backing.fileName.startswith(
+            '[LocalDS_0] '))
+
+    def test_adopted_vm_gets_the_types_qos(self):
+        _ref, uuid, _name = self.foreign_vm()
+        volume = test_manage.lb.make_volume(1)
+        with_qos(volume, 'both', {'total_iops_sec': '600',
+                                  'vmware:shares': '2000'})
+        self.driver.manage_existing(volume, {'source-id': uuid})
+        self.adopted(volume)
+        self.assertEqual((600, 0, 'custom', 2000), self.io(volume.id))
+
+    def test_wrapped_loose_disk_gets_the_types_qos(self):
+        ref, _uuid, _name = self.foreign_vm()
+        [loose] = self.detach_all(ref)
+        volume = test_manage.lb.make_volume(1, {'vmware:iops_limit': '70'})
+        self.driver.manage_existing(volume, {'source-name': loose})
+        self.adopted(volume)
+        self.assertEqual((70, 0, 'normal'), self.io(volume.id))
+        self.assertEqual(loose, self.disk(volume.id).backing.fileName)
+
+    def test_failed_adopt_leaves_the_vm_as_it_was(self):
+        ref, uuid, _name = self.foreign_vm()
+        self.fail_task('ReconfigVM_Task')
+        volume = test_manage.lb.make_volume(1, {'vmware:iops_limit': '70'})
+        self.assertRaises(exceptions.VMwareBackendException,
+                          self.driver.manage_existing, volume,
+                          {'source-id': uuid})
+        disk = [d for d in ops.devices_of(self.session.get_properties(
+            ref, ['config.hardware.device']))
+            if type(d).__name__ == 'VirtualDisk'][0]
+        self.assertIsNone(getattr(disk, 'storageIOAllocation', None))
