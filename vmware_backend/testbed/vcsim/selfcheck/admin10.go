@@ -1,13 +1,19 @@
 package main
 
 // Checks of the admin10 test bed patches: 0050 (disk edits in a clone
-// spec's config, edits without deviceInfo).
+// spec's config, edits without deviceInfo), 0051 (VirtualDiskManager
+// provisioning: disk and adapter type, inflate, eager-zero).
 
 import (
 	"context"
+	"os"
+	"strings"
 
+	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 )
@@ -62,4 +68,95 @@ func runAdmin10(bin string) {
 	check(err == nil && len(d) == 1 && d[0].StorageIOAllocation != nil && *d[0].StorageIOAllocation.Limit == 700 &&
 		flat(d[0]).FileName == flat(before).FileName,
 		"0050: ReconfigVM_Task edit without deviceInfo sets the limit and keeps the file (%v %s)", err, describeDisks(d))
+
+	checkDiskProvisioning(ctx, s)
+}
+
+// searchDisk: the VmDiskFileInfo of [LocalDS_0] vdm/<name> (nil when absent).
+func searchDisk(ctx context.Context, c *object.Datastore, name string) *types.VmDiskFileInfo {
+	b, err := c.Browser(ctx)
+	must(err, "browser")
+	spec := types.HostDatastoreBrowserSearchSpec{MatchPattern: []string{name},
+		Query: []types.BaseFileQuery{&types.VmDiskFileQuery{Details: &types.VmDiskFileQueryFlags{
+			CapacityKb: true, DiskType: true, Thin: types.NewBool(true), ControllerType: types.NewBool(true)}}}}
+	t, err := b.SearchDatastore(ctx, "[LocalDS_0] vdm", &spec)
+	must(err, "SearchDatastore_Task")
+	info, err := t.WaitForResult(ctx, nil)
+	must(err, "SearchDatastore_Task result")
+	res := info.Result.(types.HostDatastoreBrowserSearchResults)
+	for _, f := range res.File {
+		if d, ok := f.(*types.VmDiskFileInfo); ok && d.Path == name {
+			return d
+		}
+	}
+	return nil
+}
+
+func checkDiskProvisioning(ctx context.Context, s *sim) {
+	c, err := s.client(ctx, "user", "pass")
+	must(err, "login")
+	finder := find.NewFinder(c, true)
+	dc, err := finder.DefaultDatacenter(ctx)
+	must(err, "datacenter")
+	finder.SetDatacenter(dc)
+	ds, err := finder.Datastore(ctx, "LocalDS_0")
+	must(err, "datastore")
+	must(object.NewFileManager(c).MakeDirectory(ctx, "[LocalDS_0] vdm", dc, true), "mkdir")
+	vdm := object.NewVirtualDiskManager(c)
+	create := func(name, diskType, adapter string) error {
+		_, err := wait(vdm.CreateVirtualDisk(ctx, "[LocalDS_0] vdm/"+name, dc, &types.FileBackedVirtualDiskSpec{
+			VirtualDiskSpec: types.VirtualDiskSpec{DiskType: diskType, AdapterType: adapter}, CapacityKb: 2048}))
+		return err
+	}
+	descriptor := func(name string) string {
+		b, _ := os.ReadFile(localFile(ctx, c, "[LocalDS_0] vdm/"+name))
+		return string(b)
+	}
+
+	err = create("thin.vmdk", "thin", "busLogic")
+	d := searchDisk(ctx, ds, "thin.vmdk")
+	check(err == nil && d != nil && d.Thin != nil && *d.Thin && d.CapacityKb == 2048 && d.ControllerType == "VirtualBusLogicController",
+		"0051: a thin busLogic disk no VM uses is reported thin with its capacity and controller (%v %+v)", err, d)
+	err = create("lazy.vmdk", "preallocated", "lsiLogic")
+	d = searchDisk(ctx, ds, "lazy.vmdk")
+	check(err == nil && d != nil && d.Thin != nil && !*d.Thin && d.ControllerType == "VirtualLsiLogicController",
+		"0051: a preallocated disk is reported thick (not thin) (%v %+v)", err, d)
+	err = create("bad.vmdk", "sparse2Gb", "lsiLogic")
+	_, isArg := faultOf(err).(*types.InvalidArgument)
+	check(isArg && searchDisk(ctx, ds, "bad.vmdk") == nil, "0051: an unknown disk type is InvalidArgument, no file made (%v)", err)
+	err = create("bad.vmdk", "thin", "scsi9")
+	_, isArg = faultOf(err).(*types.InvalidArgument)
+	check(isArg, "0051: an unknown adapter type is InvalidArgument (%v)", err)
+
+	_, err = wait(eagerZero(ctx, c, vdm, "[LocalDS_0] vdm/thin.vmdk", dc))
+	_, isFormat := faultOf(err).(*types.InvalidDiskFormat)
+	check(isFormat && strings.Contains(descriptor("thin.vmdk"), `provisioning = "thin"`),
+		"0051: EagerZeroVirtualDisk_Task on a thin disk is InvalidDiskFormat, the disk unchanged (%v)", err)
+	_, err = wait(vdm.InflateVirtualDisk(ctx, "[LocalDS_0] vdm/thin.vmdk", dc))
+	d = searchDisk(ctx, ds, "thin.vmdk")
+	check(err == nil && d != nil && d.Thin != nil && !*d.Thin && d.CapacityKb == 2048 &&
+		strings.Contains(descriptor("thin.vmdk"), `provisioning = "eagerZeroedThick"`) &&
+		!strings.Contains(descriptor("thin.vmdk"), "thinProvisioned"),
+		"0051: InflateVirtualDisk_Task makes a thin disk eagerZeroedThick, same capacity (%v %+v)", err, d)
+	_, err = wait(eagerZero(ctx, c, vdm, "[LocalDS_0] vdm/lazy.vmdk", dc))
+	check(err == nil && strings.Contains(descriptor("lazy.vmdk"), `provisioning = "eagerZeroedThick"`),
+		"0051: EagerZeroVirtualDisk_Task makes a preallocated disk eagerZeroedThick (%v)", err)
+	_, err = wait(vdm.InflateVirtualDisk(ctx, "[LocalDS_0] vdm/none.vmdk", dc))
+	_, isNotFound := faultOf(err).(*types.FileNotFound)
+	check(isNotFound, "0051: InflateVirtualDisk_Task of a missing disk is FileNotFound (%v)", err)
+	_, err = wait(vdm.CopyVirtualDisk(ctx, "[LocalDS_0] vdm/lazy.vmdk", dc, "[LocalDS_0] vdm/copy.vmdk", dc, nil, false))
+	d = searchDisk(ctx, ds, "copy.vmdk")
+	check(err == nil && d != nil && d.Thin != nil && !*d.Thin && strings.Contains(descriptor("copy.vmdk"), `provisioning = "eagerZeroedThick"`),
+		"0051: CopyVirtualDisk_Task copies the descriptor's disk type (%v %+v)", err, d)
+}
+
+// eagerZero calls EagerZeroVirtualDisk_Task (govmomi's object package has no helper).
+func eagerZero(ctx context.Context, c *vim25.Client, vdm *object.VirtualDiskManager, name string, dc *object.Datacenter) (*object.Task, error) {
+	ref := dc.Reference()
+	res, err := methods.EagerZeroVirtualDisk_Task(ctx, c, &types.EagerZeroVirtualDisk_Task{
+		This: vdm.Reference(), Name: name, Datacenter: &ref})
+	if err != nil {
+		return nil, err
+	}
+	return object.NewTask(c, res.Returnval), nil
 }
