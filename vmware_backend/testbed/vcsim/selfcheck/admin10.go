@@ -2,7 +2,8 @@ package main
 
 // Checks of the admin10 test bed patches: 0050 (disk edits in a clone
 // spec's config, edits without deviceInfo), 0051 (VirtualDiskManager
-// provisioning: disk and adapter type, inflate, eager-zero).
+// provisioning: disk and adapter type, inflate, eager-zero), 0052
+// (ClusterComputeResource.Destroy_Task).
 
 import (
 	"context"
@@ -70,6 +71,36 @@ func runAdmin10(bin string) {
 		"0050: ReconfigVM_Task edit without deviceInfo sets the limit and keeps the file (%v %s)", err, describeDisks(d))
 
 	checkDiskProvisioning(ctx, s)
+	checkClusterDestroy(ctx, s)
+}
+
+func checkClusterDestroy(ctx context.Context, s *sim) {
+	c, err := s.client(ctx, "user", "pass")
+	must(err, "login")
+	finder := find.NewFinder(c, true)
+	dc, err := finder.DefaultDatacenter(ctx)
+	must(err, "datacenter")
+	folders, err := dc.Folders(ctx)
+	must(err, "folders")
+	cluster, err := folders.HostFolder.CreateCluster(ctx, "selfcheck-cluster", types.ClusterConfigSpecEx{})
+	must(err, "CreateClusterEx")
+	var cr mo.ClusterComputeResource
+	must(property.DefaultCollector(c).RetrieveOne(ctx, cluster.Reference(), []string{"resourcePool", "host"}, &cr), "cluster")
+	_, err = wait(cluster.Destroy(ctx))
+	check(err == nil, "0052: Destroy_Task of an empty cluster succeeds (%v)", err)
+	var left []mo.ManagedEntity
+	err = property.DefaultCollector(c).Retrieve(ctx, []types.ManagedObjectReference{cluster.Reference()}, []string{"name"}, &left)
+	_, gone := faultOf(err).(*types.ManagedObjectNotFound)
+	check(gone || len(left) == 0, "0052: the destroyed cluster is gone (%v %d)", err, len(left))
+	err = property.DefaultCollector(c).Retrieve(ctx, []types.ManagedObjectReference{*cr.ResourcePool}, []string{"name"}, &left)
+	_, gone = faultOf(err).(*types.ManagedObjectNotFound)
+	check(gone || len(left) == 0, "0052: its root resource pool is gone (%v %d)", err, len(left))
+	full := object.NewClusterComputeResource(c, byName(ctx, c, "ClusterComputeResource", "DC0_C0"))
+	_, err = wait(full.Destroy(ctx))
+	_, inUse := faultOf(err).(*types.ResourceInUse)
+	var still mo.ClusterComputeResource
+	must(property.DefaultCollector(c).RetrieveOne(ctx, full.Reference(), []string{"host"}, &still), "DC0_C0")
+	check(inUse && len(still.Host) == 3, "0052: Destroy_Task of a cluster with hosts is ResourceInUse, nothing removed (%v %d)", err, len(still.Host))
 }
 
 // searchDisk: the VmDiskFileInfo of [LocalDS_0] vdm/<name> (nil when absent).
