@@ -3,6 +3,7 @@
 from tests.functional import base
 from tests.functional import test_manage_cli
 from vmware_backend.admin import disks
+from vmware_backend.testbed.faults import control as control_mod
 from vmware_backend.volume import driver as vmware_driver
 from vmware_backend.volume import plain_objects
 from vmware_backend.vsphere import ops
@@ -88,6 +89,21 @@ class DiskCliTest(test_manage_cli.CliMixin, base.FunctionalTestCase):
         self.assertExit(0, proc)
         self.assertIn('delete %s (datacenter DC0)' % moved, proc.stdout)
         self.assertFalse(self.on_vcenter(moved))
+
+    def test_progress_while_a_task_runs_longer_than_a_second(self):
+        path = '[LocalDS_0] %s/slow.vmdk' % self.folder
+        control = control_mod.SimulatorControl('127.0.0.1', self.vcsim.port)
+        control.set_task_faults([{'method': 'CreateVirtualDisk_Task',
+                                  'delay_ms': 2500, 'outcome': 'success',
+                                  'times': 1}])
+        self.addCleanup(control.clear_task_faults)
+        proc = self.cli('disk-create', path, '--size-gb', '1', '--yes',
+                        config=self.config)
+        self.addCleanup(self.cli, 'disk-delete', path, '--yes', '--force',
+                        config=self.config)
+        self.assertExit(0, proc)
+        self.assertIn('creating %s: still running (1s)' % path, proc.stderr)
+        self.assertTrue(self.on_vcenter(path))
 
     def test_refusals_exit_1_and_change_nothing(self):
         driver = vmware_driver.VMwareVolumeDriver(self.options,
