@@ -175,6 +175,23 @@ func checkDiskProvisioning(ctx context.Context, s *sim) {
 	_, err = wait(vdm.InflateVirtualDisk(ctx, "[LocalDS_0] vdm/none.vmdk", dc))
 	_, isNotFound := faultOf(err).(*types.FileNotFound)
 	check(isNotFound, "0051: InflateVirtualDisk_Task of a missing disk is FileNotFound (%v)", err)
+	free := func(name string) int64 {
+		var m mo.Datastore
+		must(property.DefaultCollector(c).RetrieveOne(ctx, byName(ctx, c, "Datastore", name), []string{"summary"}, &m), "summary")
+		return m.Summary.FreeSpace
+	}
+	ds0, ds1 := free("LocalDS_0"), free("LocalDS_1")
+	err = create("space.vmdk", "thin", "lsiLogic")
+	check(err == nil && free("LocalDS_0") == ds0-2048*1024, "0051: CreateVirtualDisk_Task charges the capacity (%v %d)", err, ds0-free("LocalDS_0"))
+	must(object.NewFileManager(c).MakeDirectory(ctx, "[LocalDS_1] vdm", dc, true), "mkdir")
+	_, err = wait(vdm.MoveVirtualDisk(ctx, "[LocalDS_0] vdm/space.vmdk", dc, "[LocalDS_1] vdm/space.vmdk", dc, false))
+	check(err == nil && free("LocalDS_0") == ds0 && free("LocalDS_1") == ds1-2048*1024,
+		"0051: MoveVirtualDisk_Task moves the charge to the destination datastore (%v %d %d)", err, ds0-free("LocalDS_0"), ds1-free("LocalDS_1"))
+	_, err = wait(vdm.DeleteVirtualDisk(ctx, "[LocalDS_1] vdm/space.vmdk", dc))
+	check(err == nil && free("LocalDS_1") == ds1, "0051: DeleteVirtualDisk_Task gives the space back (%v %d)", err, ds1-free("LocalDS_1"))
+	_, err = wait(vdm.DeleteVirtualDisk(ctx, "[LocalDS_1] vdm/space.vmdk", dc))
+	check(err != nil && free("LocalDS_1") == ds1, "0051: deleting a missing disk fails and gives nothing back (%v %d)", err, ds1-free("LocalDS_1"))
+
 	_, err = wait(vdm.CopyVirtualDisk(ctx, "[LocalDS_0] vdm/lazy.vmdk", dc, "[LocalDS_0] vdm/copy.vmdk", dc, nil, false))
 	d = searchDisk(ctx, ds, "copy.vmdk")
 	check(err == nil && d != nil && d.Thin != nil && !*d.Thin && strings.Contains(descriptor("copy.vmdk"), `provisioning = "eagerZeroedThick"`),
