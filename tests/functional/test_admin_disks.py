@@ -223,8 +223,11 @@ class DiskTest(DiskTestBase):
         path = self.make('a.vmdk')
         copy = self.path('b.vmdk')
         self.fail_next('CopyVirtualDisk_Task', 'error-after')
-        self.assertRaises(exceptions.VCenterFault, disk_changes.copy,
-                          self.session, path, copy)
+        err = self.assertRaises(exceptions.VCenterFault, disk_changes.copy,
+                                self.session, path, copy)
+        self.assertIn('CopyVirtualDisk_Task failed on disk %s in datacenter '
+                      'DC0 to disk %s in datacenter DC0' % (path, copy),
+                      str(err))
         self.assertFalse(self.on_vcenter(copy))
         self.assertTrue(self.on_vcenter(path))
 

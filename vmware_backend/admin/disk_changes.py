@@ -73,8 +73,11 @@ def _dc(loc):
     return inventory.to_suds(loc.datacenter_ref)
 
 
-def _run(session, method, loc, **kwargs):
-    return session.invoke_task(method, _vdm(session), target=loc.describe(),
+def _run(session, method, loc, dest=None, **kwargs):
+    target = loc.describe()
+    if dest is not None:
+        target += ' to %s' % dest.describe()
+    return session.invoke_task(method, _vdm(session), target=target,
                                **kwargs)
 
 
@@ -200,7 +203,8 @@ def copy(session, source, dest, datacenter=None, dest_datacenter=None,
         return result
     made = _make_folder(session, dst)
     try:
-        _run(session, 'CopyVirtualDisk_Task', src, sourceName=src.path,
+        _run(session, 'CopyVirtualDisk_Task', src, dest=dst,
+             sourceName=src.path,
              sourceDatacenter=_dc(src), destName=dst.path,
              destDatacenter=_dc(dst), force=False)
     except Exception:
@@ -223,7 +227,8 @@ def move(session, source, dest, datacenter=None, dest_datacenter=None,
         return result
     made = _make_folder(session, dst)
     try:
-        _run(session, 'MoveVirtualDisk_Task', src, sourceName=src.path,
+        _run(session, 'MoveVirtualDisk_Task', src, dest=dst,
+             sourceName=src.path,
              sourceDatacenter=_dc(src), destName=dst.path,
              destDatacenter=_dc(dst), force=False)
     except exceptions.VCenterFault as err:
