@@ -1085,6 +1085,35 @@ class RetypeMigrateTest(DriverTestCase):
                           self.driver.retype, self.context, volume,
                           paravirtual, {}, self.host_of('LocalDS_1'))
 
+    def test_retype_loads_the_new_types_qos_specs(self):
+        """The adapter loads the QoS specs a retype's new type names.
+
+        Cinder's manager passes the new type as a dict naming its QoS specs
+        by id; the adapter loads them (Cinder's qos_specs API, its database
+        replaced here) and the disk gets them, read back.
+        """
+        plain = self.objects.volume_type()
+        volume = self.create(plain, size=1, pool='LocalDS_0')
+        qos_id = base.new_id()
+        found = objects.QualityOfServiceSpecs(
+            self.context, id=qos_id, name='gold', consumer='back-end',
+            specs={'total_iops_sec': '321', 'vmware:shares_level': 'high'})
+        calls = []
+
+        def get_qos_specs(ctxt, spec_id):
+            calls.append(spec_id)
+            return found
+
+        self.useFixture(fixtures.MockPatch(
+            'cinder.volume.qos_specs.get_qos_specs', get_qos_specs))
+        new_type = {'id': base.new_id(), 'name': 'gold',
+                    'extra_specs': {}, 'qos_specs_id': qos_id}
+        self.assertTrue(self.driver.retype(self.context, volume, new_type,
+                                           {}, self.host_of('LocalDS_0')))
+        self.assertEqual([qos_id], calls)
+        io = self.disk(self.state(volume.id)).storageIOAllocation
+        self.assertEqual((321, 'high'), (io.limit, str(io.shares.level)))
+
 
 class ManageSnapshotTest(DriverTestCase):
 

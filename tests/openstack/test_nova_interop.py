@@ -223,3 +223,49 @@ class NovaInteropTest(base.FunctionalTestCase):
 
     def test_attach_with_stale_volume_moref(self):
         self._attach_detach('lsiLogic', stale_moref=True)
+
+    def test_front_end_qos_in_connection_info(self):
+        """QoS specs for the front end travel to Nova in connection_info.
+
+        Nova 34's vmwareapi does NOT apply them: ``_attach_volume_vmdk``
+        (``nova/virt/vmwareapi/volumeops.py``) calls ``attach_disk_to_vm``
+        without ``disk_io_limits`` (only a flavor's ``quota:disk_io_*`` at
+        spawn sets them), so the instance's disk keeps vSphere's defaults;
+        this test pins that fact, which the README states. This driver's
+        own instance-side attach applies them, read back on the same VM.
+        """
+        instance, vm_ref = self.make_instance()
+        volume = self.make_volume()
+        volume.volume_type.qos_specs = types.SimpleNamespace(
+            consumer='front-end',
+            specs={'total_iops_sec': '500', 'vmware:shares': '1500'})
+        _connector, info = self.connect(volume, instance)
+        self.assertEqual({'total_iops_sec': '500', 'vmware:shares': '1500'},
+                         info['data']['qos_specs'])
+
+        self.volumeops.attach_volume(info, instance)
+        [disk] = self.disks_of(self.vm_state(vm_ref)[0])
+        io = getattr(disk, 'storageIOAllocation', None)
+        self.assertIn(getattr(io, 'limit', None), (None, -1))
+        self.volumeops.detach_volume(info, instance)
+        self.assertEqual([], self.disks_of(self.vm_state(vm_ref)[0]))
+
+        self.driver.attach_volume(vm_ref, volume)
+        [disk] = self.disks_of(self.vm_state(vm_ref)[0])
+        io = disk.storageIOAllocation
+        self.assertEqual((500, 'custom', 1500),
+                         (io.limit, str(io.shares.level), io.shares.shares))
+        # The backing's own disk is the back end's: no back-end QoS here.
+        _ref, backing = self.backing_disk(volume)
+        self.assertIn(getattr(getattr(backing, 'storageIOAllocation', None),
+                              'limit', None), (None, -1))
+        self.driver.detach_volume(vm_ref, volume)
+        volume.status = 'available'
+
+    def test_no_qos_specs_without_front_end_consumer(self):
+        instance, _vm_ref = self.make_instance()
+        volume = self.make_volume()
+        volume.volume_type.qos_specs = types.SimpleNamespace(
+            consumer='back-end', specs={'total_iops_sec': '500'})
+        _connector, info = self.connect(volume, instance)
+        self.assertIsNone(info['data']['qos_specs'])

@@ -23,6 +23,7 @@ from oslo_log import log as logging
 from vmware_backend.cmd import admin_commands
 from vmware_backend.cmd import backends
 from vmware_backend.cmd import commands
+from vmware_backend.cmd import disk_commands
 from vmware_backend.cmd import export_commands
 from vmware_backend.cmd import manage_commands
 from vmware_backend.cmd import output
@@ -113,8 +114,10 @@ COMMANDS = {
 }
 COMMANDS.update(admin_commands.COMMANDS)
 COMMANDS.update(export_commands.COMMANDS)
+COMMANDS.update(disk_commands.COMMANDS)
 HANDLERS = dict(commands.HANDLERS, **admin_commands.HANDLERS)
 HANDLERS.update(export_commands.HANDLERS)
+HANDLERS.update(disk_commands.HANDLERS)
 HANDLERS['manageable'] = manage_commands.cmd_manageable
 
 
@@ -201,6 +204,7 @@ def build_parser():
              'the list then looks incomplete (default: 50; 100: no check)')
     admin_commands.add_arguments(subparsers)
     export_commands.add_arguments(subparsers)
+    disk_commands.add_arguments(subparsers)
     manage_commands.add_arguments(subparsers['manageable'])
     demo = subparsers['demo']
     demo.add_argument(

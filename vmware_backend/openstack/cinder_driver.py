@@ -408,7 +408,9 @@ class VMwareBackendCinderDriver(_BaseDriver):
 
     @_translated
     def retype(self, context, volume, new_type, diff, host):
-        return self.core.retype(context, volume, new_type, diff, host)
+        return self.core.retype(context, volume,
+                                _with_qos_specs(context, new_type), diff,
+                                host)
 
     @_translated
     def migrate_volume(self, context, volume, host):
@@ -449,3 +451,18 @@ class VMwareBackendCinderDriver(_BaseDriver):
         """
         return self.core.copy_volume_to_image(context, volume, image_service,
                                               image_meta)
+
+
+def _with_qos_specs(context, new_type):
+    """Retype's ``new_type`` dict with its QoS specs loaded.
+
+    Cinder passes the new type as a dict naming its QoS specs by id only
+    (``qos_specs_id``); the driver reads ``qos_specs`` (consumer, specs).
+    """
+    if not isinstance(new_type, dict) or 'qos_specs' in new_type or \
+            not new_type.get('qos_specs_id'):
+        return new_type
+    from cinder.volume import qos_specs
+    found = qos_specs.get_qos_specs(context, new_type['qos_specs_id'])
+    return dict(new_type, qos_specs={'consumer': found.consumer,
+                                     'specs': dict(found.specs or {})})

@@ -10,6 +10,7 @@ import time
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.volume import qos
 from vmware_backend.volume import settle
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
@@ -37,6 +38,7 @@ class CloneMixin:
         to a full clone, logged.
         """
         size = volume_types.checked_size(volume)
+        qos.allocation(volume)  # a bad QoS value creates nothing
         source_size = getattr(snapshot, 'volume_size', None) or \
             getattr(snapshot.volume, 'size', None)
         if source_size and size < source_size:
@@ -75,6 +77,7 @@ class CloneMixin:
                 reason='size %s GiB is smaller than source volume %s'
                        % (size, src_vref.id))
         profile = volume_types.profile(volume, self.options)
+        qos.allocation(volume)  # a bad QoS value creates nothing
         if self._already_created(volume, size):
             return
         ref, props = self._require_backing(src_vref.id)
@@ -219,6 +222,7 @@ class CloneMixin:
             specs.gib_to_kib(size) > source_disk.capacityInKB
         if linked:
             extra[specs.KEY_PARENT] = '%s:%s' % (source_id, snapshot_name)
+        io_edit = self._clone_io_edit(volume, source_disk, snapshot_ref)
         mark = linked and not marked
         if mark:
             with self._hint_lock:
@@ -232,11 +236,12 @@ class CloneMixin:
             if linked:
                 clone = self._linked_clone(source_ref, source_props, name,
                                            volume, extra, snapshot_ref,
-                                           target, source_disk.capacityInKB)
+                                           target, source_disk.capacityInKB,
+                                           io_edit)
             else:
                 clone = self._full_clone(source_ref, source_disk, name,
                                          volume, size, profile, extra,
-                                         snapshot_ref, target)
+                                         snapshot_ref, target, io_edit)
             self._remember(volume.id, clone)
             if grow:
                 with self._cleanup_on_failure(volume.id):
@@ -254,8 +259,21 @@ class CloneMixin:
                  volume.id, 'linked' if linked else 'full', source_id,
                  ' (snapshot %s)' % snapshot_name if snapshot_name else '')
 
+    def _clone_io_edit(self, volume, source_disk, snapshot_ref):
+        """The disk edit giving the clone its volume type's I/O allocation.
+
+        In the clone spec itself (``config.deviceChange``), so the clone
+        never exists without it. None when the source's disk already has it
+        (a snapshot's disk may differ from the current one: always sent).
+        """
+        wanted = qos.complete(qos.allocation(volume))
+        if snapshot_ref is None and wanted == qos.of_disk(source_disk):
+            return None
+        return specs.disk_io_edit(self.session.factory, source_disk,
+                                  **wanted._asdict())
+
     def _linked_clone(self, source_ref, source_props, name, volume, extra,
-                      snapshot_ref, target, size_kb):
+                      snapshot_ref, target, size_kb, io_edit=None):
         # A linked clone stays where its parent disk is.
         factory = self.session.factory
         location = specs.relocate_spec(
@@ -265,13 +283,15 @@ class CloneMixin:
         spec = specs.clone_spec(factory, name, volume.id, location,
                                 snapshot=snapshot_ref, extra_entries=extra,
                                 owner=self.backend_id)
+        if io_edit is not None:
+            spec.config.deviceChange = [io_edit]
         return self._create_settled(
             volume, size_kb, lambda: self.ops.start_clone(
                 source_ref, source_props['parent'], name, spec, target),
             target, 'CloneVM_Task', source_ref, settle.CLONE_KINDS)
 
     def _full_clone(self, source_ref, source_disk, name, volume, size,
-                    profile, extra, snapshot_ref, target):
+                    profile, extra, snapshot_ref, target, io_edit=None):
         factory = self.session.factory
         place = self.placement.choose(
             size, profile.disk_type,
@@ -286,6 +306,8 @@ class CloneMixin:
         spec = specs.clone_spec(factory, name, volume.id, location,
                                 snapshot=snapshot_ref, extra_entries=extra,
                                 owner=self.backend_id)
+        if io_edit is not None:
+            spec.config.deviceChange = [io_edit]
         return self._in_volume_folder(
             place, lambda folder: self._create_settled(
                 volume, source_disk.capacityInKB,

@@ -5,6 +5,7 @@ from oslo_log import log as logging
 
 from vmware_backend import exceptions
 from vmware_backend.volume import backups
+from vmware_backend.volume import qos
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
@@ -23,9 +24,11 @@ class ConnectionMixin:
 
         When ``connector['instance']`` names an instance VM whose host
         cannot see the backing's datastore, the backing is first moved to a
-        datastore that host mounts. Never contains credentials. For
-        Cinder's backup service the disk is staged in a local file instead
-        (:mod:`.backups`).
+        datastore that host mounts. ``qos_specs``: the volume type's QoS
+        specs when their consumer is ``front-end`` or ``both`` (the form
+        Cinder's volume manager and Nova read), else None. Never contains
+        credentials. For Cinder's backup service the disk is staged in a
+        local file instead (:mod:`.backups`).
         """
         staged = self._stage_for_backup(volume, connector)
         if staged is not None:
@@ -41,7 +44,7 @@ class ConnectionMixin:
                 'volume_id': volume.id,
                 'name': volume_types.volume_name(volume),
                 'profile_id': None,
-                'qos_specs': None,
+                'qos_specs': qos.front_end_specs(volume),
                 'access_mode': 'rw',
                 'encrypted': False,
             },
@@ -93,8 +96,11 @@ class ConnectionMixin:
     def attach_volume(self, instance_ref, volume):
         """Attach the volume's vmdk file to an instance VM.
 
-        Attaching an already attached volume is a no-op (idempotent).
+        The instance's disk gets the front-end QoS of the volume type (see
+        :func:`qos.front_end_allocation`). Attaching an already attached
+        volume is a no-op (idempotent).
         """
+        io = qos.front_end_allocation(volume)
         inst = self._instance(instance_ref)
         disk = self._disk(self._require_backing(volume.id)[1], volume.id)
         inst_props = self.ops.properties(inst, vsphere_ops.INSTANCE_PROPERTIES)
@@ -119,6 +125,7 @@ class ConnectionMixin:
             self.session.factory, file_name, key, unit, volume.id,
             disk_uuid=getattr(disk.backing, 'uuid', None),
             new_controller=new_controller)
+        specs.set_io_allocation(self.session.factory, spec, **io._asdict())
         self.ops.reconfigure(inst, spec, 'instance %s'
                              % vsphere_ops.moref_value(inst))
         LOG.info('Attached volume %s to %s.', volume.id,

@@ -28,6 +28,7 @@ from vmware_backend import exceptions
 from vmware_backend.volume import datastore as datastore_mod
 from vmware_backend.volume import manage_refs as refs
 from vmware_backend.volume import pool_names
+from vmware_backend.volume import qos
 from vmware_backend.volume import undo as undo_mod
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
@@ -86,6 +87,7 @@ class ManageMixin:
             imported (ambiguous, attached to a powered-on VM, in a snapshot
             chain, a linked clone's parent, already managed, ...).
         """
+        qos.allocation(volume)  # a bad QoS value imports nothing
         try:
             plan = self._import_plan(volume, existing_ref)
         except exceptions.InvalidReference as err:
@@ -301,6 +303,16 @@ class ManageMixin:
             changes = changes or [specs.create(
                 self.session.factory, 'VirtualDeviceConfigSpec',
                 operation='edit', device=disk)]
+        wanted = qos.change_for(volume, disk)
+        if wanted is not None:
+            # The volume type's I/O allocation, in the same reconfigure.
+            edit = specs.disk_io_edit(self.session.factory, disk,
+                                      **wanted._asdict())
+            if changes:
+                changes[0].device.storageIOAllocation = \
+                    edit.device.storageIOAllocation
+            else:
+                changes = [edit]
         spec = specs.create(
             self.session.factory, 'VirtualMachineConfigSpec',
             name=specs.backing_name(volume_types.volume_name(volume)),
@@ -346,6 +358,8 @@ class ManageMixin:
             spec.deviceChange[-1] = specs.existing_disk_spec(
                 factory, plan.file_name, plan.capacity_kb, old.controllerKey,
                 old.unitNumber)
+            specs.set_io_allocation(factory, spec,
+                                    **qos.allocation(volume)._asdict())
             undo.push('removing the new backing (keeping %s)'
                       % plan.file_name,
                       lambda: self._unwrap(volume.id, plan.file_name))

@@ -13,7 +13,15 @@ Storage I/O Control) built from, in this order (later wins):
 ``vmware:shares_level`` is ``low``, ``normal``, ``high`` or ``custom``;
 ``vmware:shares`` (a count) implies ``custom``. Limits and reservations are
 whole IOPS (``-1``: unlimited limit); a reservation above the limit is an
-error. Pure functions; nothing here talks to vCenter.
+error.
+
+QoS specs with consumer ``front-end`` or ``both`` also travel to the
+hypervisor side: ``initialize_connection`` carries them as
+``connection_info['data']['qos_specs']`` (as Cinder's volume manager puts
+them there), and this driver's own instance-side attach gives the
+instance's disk the same allocation (:func:`front_end_allocation`). Nova's
+vmwareapi driver (Nova 34) does not read them when it attaches a ``vmdk``
+volume. Pure functions; nothing here talks to vCenter.
 """
 
 import collections
@@ -22,6 +30,7 @@ from vmware_backend import exceptions
 
 SHARES_LEVELS = ('low', 'normal', 'high', 'custom')
 BACK_END_CONSUMERS = ('back-end', 'both')
+FRONT_END_CONSUMERS = ('front-end', 'both')
 
 KEY_LIMIT = 'vmware:iops_limit'
 KEY_RESERVATION = 'vmware:iops_reservation'
@@ -39,6 +48,9 @@ NONE = Allocation(None, None, None, None)
 
 
 def _loaded(obj, name):
+    if isinstance(obj, dict):
+        # Cinder passes retype's new type as a dict.
+        return obj.get(name)
     is_set = getattr(obj, 'obj_attr_is_set', None)
     if is_set is not None and not is_set(name):
         return None
@@ -81,11 +93,36 @@ def allocation(volume):
                        KEY_SHARES)}
     consumer, qos = _qos_specs(volume)
     if consumer in BACK_END_CONSUMERS:
-        if QOS_LIMIT in qos:
-            merged[KEY_LIMIT] = qos[QOS_LIMIT]
-        for key in (KEY_RESERVATION, KEY_SHARES_LEVEL, KEY_SHARES):
-            if key in qos:
-                merged[key] = qos[key]
+        merged.update(_from_qos_specs(qos))
+    return _parsed(volume, merged)
+
+
+def _from_qos_specs(qos):
+    found = {}
+    if QOS_LIMIT in qos:
+        found[KEY_LIMIT] = qos[QOS_LIMIT]
+    for key in (KEY_RESERVATION, KEY_SHARES_LEVEL, KEY_SHARES):
+        if key in qos:
+            found[key] = qos[key]
+    return found
+
+
+def front_end_allocation(volume):
+    """The allocation an instance's disk of the volume gets on attach.
+
+    From the QoS specs with consumer ``front-end`` or ``both`` only
+    (``total_iops_sec`` and the ``vmware:*`` vendor keys); ``NONE``
+    without them.
+
+    :raises exceptions.InvalidExtraSpec: a bad value, naming the key.
+    """
+    consumer, qos = _qos_specs(volume)
+    if consumer not in FRONT_END_CONSUMERS:
+        return NONE
+    return _parsed(volume, _from_qos_specs(qos))
+
+
+def _parsed(volume, merged):
     if not merged:
         return NONE
     limit = reservation = shares = level = None
@@ -123,6 +160,45 @@ def allocation(volume):
 def front_end_specs(volume):
     """QoS specs for the hypervisor (consumer front-end/both), or None."""
     consumer, qos = _qos_specs(volume)
-    if consumer in ('front-end', 'both') and qos:
+    if consumer in FRONT_END_CONSUMERS and qos:
         return dict(qos)
     return None
+
+
+# vSphere's defaults for a disk without an explicit allocation.
+DEFAULT = Allocation(-1, 0, 'normal', None)
+
+
+def complete(alloc):
+    """``alloc`` with vSphere's defaults for the values it leaves open.
+
+    A volume's whole allocation: what a disk copied from another (a clone,
+    an adopted disk) or a retyped one must end up with.
+    """
+    limit, reservation, level, shares = (
+        value if value is not None else default
+        for value, default in zip(alloc, DEFAULT))
+    return Allocation(limit, reservation, level,
+                      shares if level == 'custom' else None)
+
+
+def of_disk(disk):
+    """The complete :class:`Allocation` a disk device (as read) has."""
+    info = getattr(disk, 'storageIOAllocation', None)
+    shares = getattr(info, 'shares', None)
+    level = getattr(shares, 'level', None)
+    return complete(Allocation(
+        getattr(info, 'limit', None), getattr(info, 'reservation', None),
+        str(level) if level is not None else None,
+        getattr(shares, 'shares', None)))
+
+
+def change_for(volume, disk):
+    """The allocation to give ``disk`` so it matches ``volume``'s type.
+
+    None when the disk already has it (nothing to change).
+
+    :raises exceptions.InvalidExtraSpec: a bad QoS value, naming the key.
+    """
+    wanted = complete(allocation(volume))
+    return None if wanted == of_disk(disk) else wanted

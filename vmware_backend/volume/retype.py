@@ -13,6 +13,8 @@ import types
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.volume import qos
+from vmware_backend.volume import undo as undo_mod
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
@@ -71,18 +73,23 @@ class RetypeMixin:
         return True, None
 
     def retype(self, ctxt, volume, new_type, diff, host):
-        """Change disk type (thin/thick/eagerZeroedThick) and/or pool.
+        """Change disk type (thin/thick/eagerZeroedThick), pool and QoS.
 
         The disk types come from the old and new types' extra specs (and
         the defaults); ``vmware:clone_type`` is metadata only; a
         ``vmware:adapter_type`` change is refused (the disk would need
-        another controller). ``diff`` is not needed.
+        another controller). The disk's I/O allocation becomes the new
+        type's (its QoS specs, loaded as ``new_type['qos_specs']`` by the
+        Cinder adapter, and ``vmware:iops_*``/``shares`` extra specs), first,
+        and is put back if the relocation after it fails. ``diff`` is not
+        needed.
 
         :returns: True when done; False when ``host`` is another backend.
         """
         old = volume_types.profile(volume, self.options)
-        new = volume_types.profile(types.SimpleNamespace(
-            id=volume.id, volume_type=new_type), self.options)
+        retyped = types.SimpleNamespace(id=volume.id, volume_type=new_type)
+        new = volume_types.profile(retyped, self.options)
+        qos.allocation(retyped)  # a bad QoS value changes nothing
         if new.adapter_type != old.adapter_type:
             raise exceptions.InvalidExtraSpec(
                 volume=volume.id, spec=volume_types.SPEC_ADAPTER_TYPE,
@@ -95,12 +102,36 @@ class RetypeMixin:
             return False
         disk_type = new.disk_type if new.disk_type != old.disk_type \
             else None
-        if disk_type is None and pool_name in (
-                None, volume_types.pool_name(volume)):
-            return True
         ref, props = self._require_backing(volume.id)
-        self._relocate(volume, ref, props, pool_name, disk_type, 'retype')
+        with undo_mod.Undo('volume %s' % volume.id) as undo:
+            self._retype_qos(retyped, ref, props, undo)
+            if disk_type is None and pool_name in (
+                    None, volume_types.pool_name(volume)):
+                return True
+            self._relocate(volume, ref, props, pool_name, disk_type,
+                           'retype')
         return True
+
+    def _retype_qos(self, retyped, ref, props, undo):
+        """Give the disk the new type's I/O allocation (undoable)."""
+        disk = self._disk(props, retyped.id)
+        wanted = qos.change_for(retyped, disk)
+        if wanted is None:
+            return
+        factory = self.session.factory
+        target = 'volume %s' % retyped.id
+        before = qos.of_disk(disk)
+        self.ops.reconfigure(ref, specs.create(
+            factory, 'VirtualMachineConfigSpec', deviceChange=[
+                specs.disk_io_edit(factory, disk, **wanted._asdict())]),
+            target)
+        undo.push('giving the disk its I/O allocation back',
+                  lambda: self.ops.reconfigure(ref, specs.create(
+                      factory, 'VirtualMachineConfigSpec', deviceChange=[
+                          specs.disk_io_edit(factory, disk,
+                                             **before._asdict())]), target))
+        LOG.info('retype of volume %s: I/O allocation now %s.', retyped.id,
+                 dict(wanted._asdict()))
 
     def _relocate(self, volume, ref, props, pool_name, disk_type, what):
         self._movable(volume, props, what)

@@ -367,16 +367,15 @@ def disks(devices):
     return [d for d in devices if type(d).__name__ == 'VirtualDisk']
 
 
-def set_io_allocation(factory, config_spec, limit=None, reservation=None,
-                      shares_level=None, shares=None):
-    """Give the new disk(s) of ``config_spec`` a ``StorageIOAllocationInfo``.
+def io_allocation_info(factory, limit=None, reservation=None,
+                       shares_level=None, shares=None):
+    """A ``StorageIOAllocationInfo``, or None when every value is None.
 
     ``limit`` and ``reservation`` are IOPS (limit -1: unlimited);
-    ``shares_level`` is low, normal, high or custom (with ``shares``). All
-    None: the spec is left as it is (vSphere's defaults).
+    ``shares_level`` is low, normal, high or custom (with ``shares``).
     """
     if (limit, reservation, shares_level, shares) == (None,) * 4:
-        return config_spec
+        return None
     info = create(factory, 'StorageIOAllocationInfo')
     if limit is not None:
         info.limit = limit
@@ -385,11 +384,45 @@ def set_io_allocation(factory, config_spec, limit=None, reservation=None,
     if shares_level is not None:
         info.shares = create(factory, 'SharesInfo', level=shares_level,
                              shares=shares if shares is not None else 0)
+    return info
+
+
+def set_io_allocation(factory, config_spec, limit=None, reservation=None,
+                      shares_level=None, shares=None):
+    """Give the new disk(s) of ``config_spec`` a ``StorageIOAllocationInfo``.
+
+    All values None: the spec is left as it is (vSphere's defaults).
+    """
+    info = io_allocation_info(factory, limit, reservation, shares_level,
+                              shares)
+    if info is None:
+        return config_spec
     for change in config_spec.deviceChange or []:
         if type(change.device).__name__ == 'VirtualDisk' and \
                 change.operation == 'add':
             change.device.storageIOAllocation = info
     return config_spec
+
+
+def disk_io_edit(factory, disk, limit=None, reservation=None,
+                 shares_level=None, shares=None):
+    """A device ``edit`` giving ``disk`` (as read) a new I/O allocation.
+
+    Only the disk's identity (key, controller, unit, backing, capacity) and
+    the allocation are sent. Used in a reconfigure spec, or in a clone
+    spec's ``config.deviceChange``, where vCenter applies it to the
+    clone's copy of the disk (same key). None when every value is None.
+    """
+    info = io_allocation_info(factory, limit, reservation, shares_level,
+                              shares)
+    if info is None:
+        return None
+    edit = create(factory, 'VirtualDisk', key=disk.key,
+                  controllerKey=disk.controllerKey,
+                  unitNumber=disk.unitNumber, backing=disk.backing,
+                  capacityInKB=disk.capacityInKB, storageIOAllocation=info)
+    return create(factory, 'VirtualDeviceConfigSpec', operation='edit',
+                  device=edit)
 
 
 def existing_disk_spec(factory, file_name, capacity_kb, controller_key,

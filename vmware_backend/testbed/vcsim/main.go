@@ -501,21 +501,32 @@ func reflectReturnval(res soap.HasFault) types.ManagedObjectReference {
 
 func (m *diskManager) CreateVirtualDiskTask(ctx *simulator.Context, req *types.CreateVirtualDisk_Task) soap.HasFault {
 	task := simulator.CreateTask(m, "createVirtualDisk", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		if spec, ok := req.Spec.(*types.FileBackedVirtualDiskSpec); ok { // patch 0051
+			if !simulator.ProvisioningOK(spec.DiskType) {
+				return nil, &types.InvalidArgument{InvalidProperty: "spec.diskType"}
+			}
+			if _, ok := simulator.DescriptorAdapter(spec.AdapterType); !ok {
+				return nil, &types.InvalidArgument{InvalidProperty: "spec.adapterType"}
+			}
+		}
 		if fault := nestedFault(m.VirtualDiskManager.CreateVirtualDiskTask(ctx, req)); fault != nil {
 			return nil, fault
 		}
 		var kb int64
+		var diskType, adapter string // patch 0051: recorded in the descriptor
 		switch spec := req.Spec.(type) {
 		case *types.FileBackedVirtualDiskSpec:
-			kb = spec.CapacityKb
+			kb, diskType, adapter = spec.CapacityKb, spec.DiskType, spec.AdapterType
 		case *types.SeSparseVirtualDiskSpec:
-			kb = spec.CapacityKb
+			kb, diskType, adapter = spec.CapacityKb, spec.DiskType, spec.AdapterType
 		}
 		file, fault := simulator.ResolveDatastorePath(req.Datacenter, req.Name)
 		if fault != nil {
 			return nil, fault
 		}
-		if err := simulator.WriteVmdk(file, &simulator.VmdkInfo{UUID: simulator.NewDiskUUID(), CapacityKB: kb}); err != nil {
+		adapter, _ = simulator.DescriptorAdapter(adapter)
+		if err := simulator.WriteVmdk(file, &simulator.VmdkInfo{UUID: simulator.NewDiskUUID(), CapacityKB: kb,
+			DiskType: diskType, AdapterType: adapter}); err != nil {
 			return nil, &types.CannotCreateFile{FileFault: types.FileFault{File: req.Name}}
 		}
 		chargeDatastore(req.Name, kb*1024)

@@ -190,6 +190,7 @@ func main() {
 	runTransfer(bin)       // patch 0030, transfer.go
 	runVIJSON(bin)         // patches 0060-0061, vijson.go
 	runVIJSONReleases(bin) // patch 0060, vijson.go
+	runAdmin10(bin)        // patches 0050-0059, admin10.go
 }
 
 // runScale: -vms 2500 gives 5000 VMs; measures start-up and a full paged listing.
