@@ -289,7 +289,8 @@ class ComplianceTest(testtools.TestCase):
                  'manage_existing', 'manage_existing_get_size', 'unmanage',
                  'get_manageable_volumes', 'retype', 'migrate_volume',
                  'manage_existing_snapshot',
-                 'manage_existing_snapshot_get_size', 'unmanage_snapshot')
+                 'manage_existing_snapshot_get_size', 'unmanage_snapshot',
+                 'get_manageable_snapshots')
 
     def test_cinder_compliance_check(self):
         # As cinder/tests/compliance/test_volume_drivers.py: the driver is
@@ -1112,3 +1113,56 @@ class ManageSnapshotTest(DriverTestCase):
         self.driver.unmanage_snapshot(snapshot)
         self.assertEqual(['unmanaged-%s' % snapshot.id],
                          self.snapshot_names(self.state(volume.id)))
+
+    def test_manageable_snapshots_as_cinder_lists_them(self):
+        volume_type = self.objects.volume_type()
+        volume = self.create(volume_type, size=2)
+        backing = self.find(volume.id)
+        for name in ('weekly', 'monthly', 'yearly'):
+            self.session.invoke_task(
+                'CreateSnapshot_Task', backing, name=name,
+                description='made outside Cinder', memory=False,
+                quiesce=False)
+        known = self.objects.snapshot(volume)
+        self.driver.create_snapshot(known)
+        known.status = 'available'
+        everything = self.driver.get_manageable_snapshots(
+            [known], None, 1000, 0, ['reference'], ['asc'])
+        mine = [e for e in everything
+                if e['source_reference'] == {'source-id': volume.id}]
+        self.assertEqual(
+            [{'source-name': 'monthly'}, {'source-name': known.name},
+             {'source-name': 'weekly'}, {'source-name': 'yearly'}],
+            sorted((e['reference'] for e in mine),
+                   key=lambda r: r['source-name']))
+        [made] = [e for e in mine
+                  if e['reference'] == {'source-name': known.name}]
+        self.assertEqual((False, known.id),
+                         (made['safe_to_manage'], made['cinder_id']))
+        # The volume manager's want_objects path: Cinder's own objects.
+        listed = objects.ManageableSnapshotList.from_primitives(
+            self.context, mine)
+        self.assertEqual({'source-id': volume.id},
+                         listed[0].source_reference)
+        self.assertEqual(2, listed[0].size)
+        for marker, limit, offset, keys, dirs in (
+                (None, 2, 0, ['reference'], ['asc']),
+                ({'source-name': 'weekly'}, 2, 0, ['size', 'reference'],
+                 ['desc', 'desc']),
+                (json.dumps({'source-name': 'monthly'}), 3, 1,
+                 ['reference'], ['asc'])):
+            ours = self.driver.get_manageable_snapshots(
+                [known], marker, limit, offset, keys, dirs)
+            theirs = volume_utils.paginate_entries_list(
+                everything, marker, limit, offset, keys, dirs)
+            self.assertEqual(theirs, ours, (marker, limit, offset, keys))
+        # Import the listed entry; Cinder's manage flow then lists it as
+        # managed.
+        adopted = self.objects.snapshot(volume)
+        self.driver.manage_existing_snapshot(adopted,
+                                             {'source-name': 'weekly'})
+        after = self.driver.get_manageable_snapshots(
+            [known, adopted], None, 1000, 0, ['reference'], ['asc'])
+        [now] = [e for e in after
+                 if e['reference'] == {'source-name': adopted.name}]
+        self.assertEqual(adopted.id, now['cinder_id'])
