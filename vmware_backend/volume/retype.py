@@ -130,7 +130,10 @@ class RetypeMixin:
             resource_pool=inventory.to_suds(place.resource_pool),
             disks=locators)
         self.ops.relocate(ref, spec, target)
+        # Both pools' free space changed: the next placement and the next
+        # get_volume_stats (even without refresh) read them again.
         self.placement.invalidate()
+        self._stats = None
         LOG.info('%s of volume %s: now on %s%s.', what, volume.id,
                  place.datastore_name,
                  ' as %s' % disk_type if disk_type else '')

@@ -188,6 +188,7 @@ func main() {
 	runFaults(bin)
 	runDatastoreAdmin(bin) // patch 0020, datastore_admin.go
 	runManage9(bin)        // patches 0040-0041, manage9.go
+	runRelocateCharge(bin) // patch 0042, manage9.go
 }
 
 // runScale: -vms 2500 gives 5000 VMs; measures start-up and a full paged listing.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/vim25"
@@ -81,4 +82,68 @@ func runManage9(bin string) {
 	out = rawRegister(c, "garbage", "2026-13-45Tnonsense")
 	ext, _ = m.Find(ctx, "garbage")
 	check(strings.Contains(out, "Fault") && ext == nil, "0041: a malformed dateTime is still refused")
+}
+
+func freeBytes(ctx context.Context, c *vim25.Client, name string) (int64, int64) {
+	var ds mo.Datastore
+	must(property.DefaultCollector(c).RetrieveOne(ctx, byName(ctx, c, "Datastore", name), []string{"summary", "info"}, &ds), "ds free "+name)
+	return ds.Summary.FreeSpace, ds.Info.GetDatastoreInfo().FreeSpace
+}
+
+// runRelocateCharge: patch 0042, a relocated VM's disk moves its space
+// charge between the datastores.
+func runRelocateCharge(bin string) {
+	ctx := context.Background()
+	s := start(bin)
+	defer s.stop()
+	c, err := s.client(ctx, "user", "pass")
+	must(err, "login")
+	s.dirs = append(s.dirs, dsLocalPath(ctx, c, "LocalDS_0"), dsLocalPath(ctx, c, "LocalDS_1"))
+	finder := find.NewFinder(c, true)
+	dc, err := finder.DefaultDatacenter(ctx)
+	must(err, "datacenter")
+	folders, err := dc.Folders(ctx)
+	must(err, "folders")
+	pool := byName(ctx, c, "ResourcePool", "Resources")
+	const size = int64(2 << 30)
+	a0, _ := freeBytes(ctx, c, "LocalDS_0")
+	b0, _ := freeBytes(ctx, c, "LocalDS_1")
+	res, err := wait(folders.VmFolder.CreateVM(ctx, types.VirtualMachineConfigSpec{
+		Name:    "charge-vm",
+		GuestId: string(types.VirtualMachineGuestOsIdentifierOtherGuest),
+		Files:   &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_0]"},
+		DeviceChange: []types.BaseVirtualDeviceConfigSpec{
+			&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd,
+				Device: &types.VirtualLsiLogicController{VirtualSCSIController: types.VirtualSCSIController{
+					VirtualController: types.VirtualController{VirtualDevice: types.VirtualDevice{Key: -10}, BusNumber: 0}}}},
+			&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd,
+				FileOperation: types.VirtualDeviceConfigSpecFileOperationCreate,
+				Device: &types.VirtualDisk{VirtualDevice: types.VirtualDevice{Key: -11, ControllerKey: -10, UnitNumber: types.NewInt32(0),
+					Backing: &types.VirtualDiskFlatVer2BackingInfo{DiskMode: "persistent", ThinProvisioned: types.NewBool(true),
+						VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[LocalDS_0]"}}},
+					CapacityInKB: size / 1024}},
+		},
+	}, object.NewResourcePool(c, pool), nil))
+	must(err, "CreateVM_Task charge-vm")
+	if err != nil {
+		return
+	}
+	vm := object.NewVirtualMachine(c, res.(types.ManagedObjectReference))
+	a1, _ := freeBytes(ctx, c, "LocalDS_0")
+	check(a0-a1 == size, "0042: creating the 2 GiB disk charges LocalDS_0 (%d)", a0-a1)
+	ds1 := byName(ctx, c, "Datastore", "LocalDS_1")
+	_, err = wait(vm.Relocate(ctx, types.VirtualMachineRelocateSpec{Datastore: &ds1}, types.VirtualMachineMovePriorityDefaultPriority))
+	check(err == nil, "0042: RelocateVM_Task to LocalDS_1 (%v)", err)
+	a2, a2info := freeBytes(ctx, c, "LocalDS_0")
+	b2, b2info := freeBytes(ctx, c, "LocalDS_1")
+	check(a2 == a0 && a2info == a0, "0042: LocalDS_0 gets the disk's space back (summary %d, info %d, before %d)", a2, a2info, a0)
+	check(b0-b2 == size && b2info == b2, "0042: LocalDS_1 is charged the disk (%d, info %d)", b0-b2, b2info)
+	ds0 := byName(ctx, c, "Datastore", "LocalDS_0")
+	_, err = wait(vm.Relocate(ctx, types.VirtualMachineRelocateSpec{Datastore: &ds0}, types.VirtualMachineMovePriorityDefaultPriority))
+	a3, _ := freeBytes(ctx, c, "LocalDS_0")
+	b3, _ := freeBytes(ctx, c, "LocalDS_1")
+	check(err == nil && a3 == a1 && b3 == b0, "0042: and back (%v: LocalDS_0 %d, LocalDS_1 %d)", err, a1-a3, b0-b3)
+	_, err = wait(vm.Destroy(ctx))
+	a4, _ := freeBytes(ctx, c, "LocalDS_0")
+	check(err == nil && a4 == a0, "0042: destroying it frees LocalDS_0 (%v %d)", err, a0-a4)
 }
