@@ -13,10 +13,12 @@ import types
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.volume import undo as undo_mod
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
+from vmware_backend.vsphere import storage_policies
 
 LOG = logging.getLogger(__name__)
 
@@ -67,7 +69,8 @@ class RetypeMixin:
         if pool_name is None:
             return False, None
         ref, props = self._require_backing(volume.id)
-        self._relocate(volume, ref, props, pool_name, None, 'migrate')
+        self._relocate(volume, ref, props, pool_name, None, 'migrate',
+                       policy=self._storage_policy(volume))
         return True, None
 
     def retype(self, ctxt, volume, new_type, diff, host):
@@ -95,14 +98,49 @@ class RetypeMixin:
             return False
         disk_type = new.disk_type if new.disk_type != old.disk_type \
             else None
-        if disk_type is None and pool_name in (
+        new_volume = types.SimpleNamespace(id=volume.id, volume_type=new_type)
+        policy = self._storage_policy(new_volume)
+        policy_change = volume_types.storage_policy(volume) != \
+            volume_types.storage_policy(new_volume)
+        if disk_type is None and not policy_change and pool_name in (
                 None, volume_types.pool_name(volume)):
             return True
         ref, props = self._require_backing(volume.id)
-        self._relocate(volume, ref, props, pool_name, disk_type, 'retype')
+        self._movable(volume, props, 'retype')
+        with undo_mod.Undo('volume %s' % volume.id) as undo:
+            if policy_change:
+                self._reapply_policy(volume, ref, props, pool_name, policy,
+                                     undo)
+            self._relocate(volume, ref, props, pool_name, disk_type,
+                           'retype', policy=policy)
         return True
 
-    def _relocate(self, volume, ref, props, pool_name, disk_type, what):
+    def _reapply_policy(self, volume, ref, props, pool_name, policy, undo):
+        """Apply the new type's storage policy (None: remove it).
+
+        The datastore it ends on must comply (checked first); a failure
+        of the later relocate puts the policy it had back.
+        """
+        if pool_name:
+            ds = self.placement.find_datastore(pool_name)
+        else:
+            ds = inventory.from_suds(vsphere_ops.ref_list(
+                props.get('datastore'))[0])
+        self._check_compliant(volume, policy, ds, pool_name or ds.value)
+        before = storage_policies.associated_policy(self.session, ref)
+        self._set_policy(volume, ref, props, policy and policy.profile_id)
+        undo.push('putting storage policy %s back' % before,
+                  lambda: self._set_policy(volume, ref, props, before))
+
+    def _set_policy(self, volume, ref, props, profile_id):
+        spec = specs.create(self.session.factory, 'VirtualMachineConfigSpec')
+        storage_policies.apply_to_backing(
+            self.session.factory, spec, profile_id,
+            disk=self._disk(props, volume.id))
+        self.ops.reconfigure(ref, spec, 'volume %s' % volume.id)
+
+    def _relocate(self, volume, ref, props, pool_name, disk_type, what,
+                  policy=None):
         self._movable(volume, props, what)
         disk = self._disk(props, volume.id)
         current = [inventory.from_suds(d) for d in vsphere_ops.ref_list(
@@ -112,6 +150,8 @@ class RetypeMixin:
             place = self.placement.place_on(pool_name, target=target)
         else:
             place = self.placement.place_on(current[0], target=target)
+        self._check_compliant(volume, policy, place.datastore,
+                              place.datastore_name)
         if place.datastore in current and disk_type is None:
             LOG.info('Volume %s is already on %s.', volume.id,
                      place.datastore_name)

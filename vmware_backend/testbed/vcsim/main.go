@@ -141,6 +141,7 @@ func main() {
 	// Only tasks started by clients are delayed (the model is built by now).
 	simulator.TaskDelay = time.Duration(*taskDelay) * time.Millisecond
 	installControl(m.Service.ServeMux)
+	installPbm(m.Service) // pbm.go: storage policies at /pbm
 
 	count := m.Count()
 	log.Printf("vcsim: %d datacenters, %d clusters, %d hosts, %d VMs, %d datastores ready in %s",

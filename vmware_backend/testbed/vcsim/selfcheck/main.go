@@ -189,6 +189,7 @@ func main() {
 	runDatastoreAdmin(bin) // patch 0020, datastore_admin.go
 	runManage9(bin)        // patches 0040-0041, manage9.go
 	runRelocateCharge(bin) // patch 0042, manage9.go
+	runSpbm(bin)           // pbm.go, patches 0043-0044, spbm.go
 }
 
 // runScale: -vms 2500 gives 5000 VMs; measures start-up and a full paged listing.
