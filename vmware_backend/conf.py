@@ -54,6 +54,13 @@ connection_opts = [
         'vcenter_wsdl_location',
         help='URL or path of the vSphere WSDL (vimService.wsdl). By default '
              'the WSDL served by vCenter at /sdk/vimService.wsdl is used.'),
+    cfg.StrOpt(
+        'vcenter_pbm_wsdl_location',
+        help='URL or path of the vSphere storage policy (PBM) WSDL '
+             '(pbmService.wsdl), used for volume types with '
+             'vmware:storage_profile. By default the one oslo.vmware ships '
+             'for the vCenter\'s version (its "major.minor" folder) is used; '
+             'set this when oslo.vmware has none for that version.'),
     cfg.IntOpt(
         'vcenter_api_retry_count', default=3, min=0,
         help='Times a vCenter call is retried after a connection problem or '

@@ -66,6 +66,51 @@ class ManageableCliTest(test_manage_cli.CliMixin, test_manage.ManageTestBase):
         self.assertEqual('Volumes', self.entity_name(
             self.state(backing).props['parent']))
 
+    def test_snapshots_list_export_import(self):
+        volume = self.create(size=1)
+        for name in ('before upgrade', 'nightly'):
+            self.session.invoke_task(
+                'CreateSnapshot_Task', self.find(volume.id), name=name,
+                memory=False, quiesce=False)
+        known = lb.make_snapshot(volume)
+        self.driver.create_snapshot(known)
+        ids = self.write_file(known.id + '\n')
+        config = self.ini(self.vcsim)
+
+        proc = self.cli('manageable', '--snapshots', '--snapshot-ids', ids,
+                        config=config)
+        self.assertExit(0, proc)
+        lines = [line.split() for line in proc.stdout.splitlines()]
+        self.assertIn(['source-name:', known.name, volume.id, '1', 'no',
+                       'already', 'managed', '(Cinder', 'snapshot',
+                       '%s)' % known.id, known.id], lines)
+        self.assertIn(['source-name:', 'nightly', volume.id, '1', 'yes'],
+                      lines)
+
+        proc = self.cli('--format', 'json', 'manageable', '--snapshots',
+                        '--export', config=config)
+        self.assertExit(0, proc)
+        items = {i['reference']: i for i in self.json_of(proc)
+                 if i['volume_id'] == volume.id}
+        self.assertEqual(['before upgrade', 'nightly'], sorted(items))
+        self.assertEqual(
+            ['openstack', 'volume', 'snapshot', 'create', '--volume',
+             volume.id, '--remote-source', 'source-name=before upgrade',
+             'before-upgrade'],
+            shlex.split(items['before upgrade']['command']))
+        # Import what was exported, as Cinder would call the driver.
+        for reference in sorted(items):
+            snapshot = lb.make_snapshot(volume)
+            self.driver.manage_existing_snapshot(
+                snapshot, {'source-name': reference})
+        self.assertEqual(3, len([n for n in self.state(volume.id)
+                                 .snapshot_names if n.startswith(
+                                     'snapshot-')]))
+        proc = self.cli('manageable', '--snapshots', '--export',
+                        config=config)
+        self.assertExit(0, proc)
+        self.assertNotIn(volume.id, proc.stdout)
+
     def test_export_needs_host(self):
         proc = self.cli('manageable', '--export',
                         config=self.ini(self.vcsim))

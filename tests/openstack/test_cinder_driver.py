@@ -34,6 +34,7 @@ openstack.load_cinder()  # before the imports below, as cinder-volume does
 import fixtures  # noqa: E402
 from oslo_config import cfg  # noqa: E402
 from oslo_utils import importutils  # noqa: E402
+from oslo_vmware import api as oslo_vmware_api  # noqa: E402
 
 from cinder import context as cinder_context  # noqa: E402
 from cinder import coordination  # noqa: E402
@@ -48,6 +49,7 @@ from cinder.scheduler.filters import capacity_filter  # noqa: E402
 from cinder.scheduler import host_manager  # noqa: E402
 from cinder.volume import configuration as cinder_configuration  # noqa: E402
 from cinder.volume import driver as cinder_volume_driver  # noqa: E402
+from cinder.volume.drivers.vmware import vmdk  # noqa: E402
 from cinder.volume import manager as volume_manager  # noqa: E402
 from cinder.volume import volume_utils  # noqa: E402
 import testtools  # noqa: E402
@@ -290,7 +292,8 @@ class ComplianceTest(testtools.TestCase):
                  'get_manageable_volumes', 'retype', 'migrate_volume',
                  'manage_existing_snapshot',
                  'manage_existing_snapshot_get_size', 'unmanage_snapshot',
-                 'copy_image_to_volume', 'copy_volume_to_image')
+                 'copy_image_to_volume', 'copy_volume_to_image',
+                 'get_manageable_snapshots')
 
     def test_cinder_compliance_check(self):
         # As cinder/tests/compliance/test_volume_drivers.py: the driver is
@@ -1137,3 +1140,263 @@ class ManageSnapshotTest(DriverTestCase):
         self.driver.unmanage_snapshot(snapshot)
         self.assertEqual(['unmanaged-%s' % snapshot.id],
                          self.snapshot_names(self.state(volume.id)))
+
+    def test_manageable_snapshots_as_cinder_lists_them(self):
+        volume_type = self.objects.volume_type()
+        volume = self.create(volume_type, size=2)
+        backing = self.find(volume.id)
+        for name in ('weekly', 'monthly', 'yearly'):
+            self.session.invoke_task(
+                'CreateSnapshot_Task', backing, name=name,
+                description='made outside Cinder', memory=False,
+                quiesce=False)
+        known = self.objects.snapshot(volume)
+        self.driver.create_snapshot(known)
+        known.status = 'available'
+        everything = self.driver.get_manageable_snapshots(
+            [known], None, 1000, 0, ['reference'], ['asc'])
+        mine = [e for e in everything
+                if e['source_reference'] == {'source-id': volume.id}]
+        self.assertEqual(
+            [{'source-name': 'monthly'}, {'source-name': known.name},
+             {'source-name': 'weekly'}, {'source-name': 'yearly'}],
+            sorted((e['reference'] for e in mine),
+                   key=lambda r: r['source-name']))
+        [made] = [e for e in mine
+                  if e['reference'] == {'source-name': known.name}]
+        self.assertEqual((False, known.id),
+                         (made['safe_to_manage'], made['cinder_id']))
+        # The volume manager's want_objects path: Cinder's own objects.
+        listed = objects.ManageableSnapshotList.from_primitives(
+            self.context, mine)
+        self.assertEqual({'source-id': volume.id},
+                         listed[0].source_reference)
+        self.assertEqual(2, listed[0].size)
+        for marker, limit, offset, keys, dirs in (
+                (None, 2, 0, ['reference'], ['asc']),
+                ({'source-name': 'weekly'}, 2, 0, ['size', 'reference'],
+                 ['desc', 'desc']),
+                (json.dumps({'source-name': 'monthly'}), 3, 1,
+                 ['reference'], ['asc'])):
+            ours = self.driver.get_manageable_snapshots(
+                [known], marker, limit, offset, keys, dirs)
+            theirs = volume_utils.paginate_entries_list(
+                everything, marker, limit, offset, keys, dirs)
+            self.assertEqual(theirs, ours, (marker, limit, offset, keys))
+        # Import the listed entry; Cinder's manage flow then lists it as
+        # managed.
+        adopted = self.objects.snapshot(volume)
+        self.driver.manage_existing_snapshot(adopted,
+                                             {'source-name': 'weekly'})
+        after = self.driver.get_manageable_snapshots(
+            [known, adopted], None, 1000, 0, ['reference'], ['asc'])
+        [now] = [e for e in after
+                 if e['reference'] == {'source-name': adopted.name}]
+        self.assertEqual(adopted.id, now['cinder_id'])
+
+
+class InTreeDriver(vmdk.VMwareVcVmdkDriver):
+    """Cinder 29's in-tree VMDK driver, unchanged but for the scheme.
+
+    Its ``_create_session`` always speaks https; the simulator serves
+    plain http, so the session is made with the same arguments and
+    ``scheme='http'`` (oslo.vmware's own argument). Everything else --
+    setup, extension registration, placement, backing creation,
+    snapshots, clones, unmanage -- is the driver's own code.
+    """
+
+    def _create_session(self):
+        conf = self.configuration
+        return oslo_vmware_api.VMwareAPISession(
+            conf.vmware_host_ip, conf.vmware_host_username,
+            conf.vmware_host_password, conf.vmware_api_retry_count,
+            conf.vmware_task_poll_interval,
+            wsdl_loc=conf.safe_get('vmware_wsdl_location'),
+            port=conf.vmware_host_port, scheme='http',
+            pool_size=conf.vmware_connection_pool_size,
+            op_id_prefix='c-vol')
+
+
+def in_tree_sections(server, **sections):
+    """cinder.conf sections of in-tree backends on the simulator."""
+    result = {}
+    for name, values in sections.items():
+        result[name] = dict({
+            'volume_driver': 'cinder.volume.drivers.vmware.vmdk.'
+                             'VMwareVcVmdkDriver',
+            'vmware_host_ip': '127.0.0.1',
+            'vmware_host_port': server.port,
+            'vmware_host_username': server.username,
+            'vmware_host_password': server.password,
+            'vmware_wsdl_location': 'file://%s' % server.wsdl,
+            'vmware_cluster_name': 'DC0_C0',
+            'vmware_lazy_create': 'false',
+            'vmware_task_poll_interval': 0.1}, **values)
+    return result
+
+
+class InTreeMigrationTest(DriverTestCase):
+    """Backings made by Cinder 29's VMwareVcVmdkDriver, adopted by ours."""
+
+    def setUp(self):
+        super().setUp()
+        cfg.CONF(['--config-file', self.write_conf(in_tree_sections(
+            self.vcsim, intree={},
+            **{'intree-cow': {'vmware_snapshot_format': 'COW'}}))],
+            project='cinder', default_config_files=[])
+        self.in_tree = self.in_tree_driver('intree')
+        self.in_tree_cow = self.in_tree_driver('intree-cow')
+
+    def write_conf(self, sections):
+        # The adapter's own sections stay: CinderConf wrote them.
+        with open(self.cinder_conf.path) as f:
+            text = f.read()
+        for name, values in sections.items():
+            text += '\n[%s]\n' % name + ''.join(
+                '%s = %s\n' % item for item in values.items())
+        path = self.cinder_conf.path + '.intree'
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    def in_tree_driver(self, group):
+        configuration = cinder_configuration.Configuration(
+            volume_manager.volume_backend_opts, config_group=group)
+        driver = InTreeDriver(configuration=configuration,
+                              host='old-node@%s' % group, cluster_name=None)
+        driver.do_setup(self.context)
+        driver.check_for_setup_error()
+        self.addCleanup(driver.session.logout)
+        return driver
+
+    def in_tree_volume(self, driver, size=1, source=None):
+        volume = self.objects.volume(self.objects.volume_type(), size=size)
+        volume.volume_type_id = None  # the in-tree driver reads it from DB
+        volume.volume_attachment = objects.VolumeAttachmentList(objects=[])
+        if source is None:
+            driver.create_volume(volume)
+        else:
+            driver.create_cloned_volume(volume, source)
+        volume.status = 'available'
+        self.addCleanup(self.destroy_backing, volume.id)
+        return volume
+
+    def in_tree_snapshot(self, driver, volume):
+        snapshot = self.objects.snapshot(volume)
+        snapshot.volume_type_id = None
+        snapshot.display_description = 'made by the in-tree driver'
+        update = driver.create_snapshot(snapshot) or {}
+        self.addCleanup(self.destroy_template, update.get(
+            'provider_location'))
+        return snapshot, update
+
+    def destroy_backing(self, volume_id):
+        ref = self.find(volume_id)
+        if ref is not None:
+            self.session.invoke_task('Destroy_Task', ref)
+
+    def destroy_template(self, path):
+        if not path:
+            return
+        ref = self.session.invoke(
+            'FindByInventoryPath', self.session.service_content.searchIndex,
+            inventoryPath=path.lstrip('/'))
+        if ref is not None:
+            self.session.invoke_task('Destroy_Task', ref)
+
+    def test_in_tree_backings_listed_and_adopted_with_source_id(self):
+        original = self.in_tree_volume(self.in_tree, size=2)
+        template_snap, update = self.in_tree_snapshot(self.in_tree,
+                                                      original)
+        self.assertIn('/Snapshots/snapshot-%s' % template_snap.id,
+                      update['provider_location'])
+        clone = self.in_tree_volume(self.in_tree, size=2, source=original)
+        with_cow = self.in_tree_volume(self.in_tree_cow)
+        self.in_tree_snapshot(self.in_tree_cow, with_cow)
+        # What the in-tree driver made, read back.
+        before = self.state(original.id)
+        extra = vsphere_ops.extra_config_dict(before)
+        self.assertEqual(original.id, extra['cinder.volume.id'])
+        self.assertEqual('volume-%s' % original.id, before['name'])
+        old_file = self.disk(before).backing.fileName
+        self.assertEqual('[LocalDS_0] volume-%s/volume-%s.vmdk'
+                         % (original.id, original.id), old_file)
+        self.assertEqual(['Volumes', 'Project (%s)' % original.project_id,
+                          'OpenStack'], self.folders(before))
+
+        # The old backend forgets the volumes ("openstack volume unmanage").
+        for volume in (original, clone):
+            self.in_tree.unmanage(volume)
+        # (an empty value removes the key, as in vSphere)
+        self.assertNotIn('cinder.volume.id', vsphere_ops.extra_config_dict(
+            self.state(original.id)))
+
+        listed = {json.dumps(e['reference']): e for e in
+                  self.driver.get_manageable_volumes(
+                      [], None, 1000, 0, ['reference'], ['asc'])}
+        for volume in (original, clone):
+            entry = listed[json.dumps({'source-id': volume.id})]
+            self.assertEqual((True, None, 2), (entry['safe_to_manage'],
+                                               entry['reason_not_safe'],
+                                               entry['size']))
+        entry = listed[json.dumps({'source-id': with_cow.id})]
+        self.assertFalse(entry['safe_to_manage'])
+        self.assertIn('has snapshots', entry['reason_not_safe'])
+        [template] = [e for e in listed.values()
+                      if e['extra_info'].get('vm') ==
+                      'snapshot-%s' % template_snap.id]
+        self.assertIn('is a template', template['reason_not_safe'])
+
+        volume_type = self.objects.volume_type()
+        adopted = self.objects.volume(volume_type, size=2, pool='LocalDS_0')
+        reference = {'source-id': original.id}
+        self.assertEqual(2, self.driver.manage_existing_get_size(
+            adopted, reference))
+        self.driver.manage_existing(adopted, reference)
+        adopted.status = 'available'
+        self.addCleanup(self.delete_quietly, adopted)
+        self.assertIsNone(self.find(original.id))
+        after = self.state(adopted.id)
+        self.assertEqual(vsphere_ops.moref_value(before['ref']),
+                         vsphere_ops.moref_value(after['ref']))
+        self.assertEqual('volume-%s' % adopted.id, after['name'])
+        self.assertEqual(adopted.id, after['config.instanceUuid'])
+        self.assertEqual(old_file, self.disk(after).backing.fileName)
+        marks = vsphere_ops.extra_config_dict(after)
+        self.assertEqual(adopted.id, marks['vmware_backend.volume_id'])
+        self.assertEqual('true', marks['vmware_backend.managed'])
+        self.assertEqual(
+            {'instanceUuid': original.id, 'moref':
+             vsphere_ops.moref_value(before['ref']),
+             'name': 'volume-%s' % original.id},
+            json.loads(marks['vmware_backend.imported_from']))
+        self.assertEqual(['Volumes', 'OpenStack'], self.folders(after))
+        # The in-tree driver no longer finds it by the old id; ours works
+        # on it.
+        self.assertIsNone(self.in_tree.volumeops.get_backing_by_uuid(
+            original.id))
+        snapshot = self.objects.snapshot(adopted)
+        self.driver.create_snapshot(snapshot)
+        self.assertEqual([snapshot.name],
+                         self.snapshot_names(self.state(adopted.id)))
+        listed = self.driver.get_manageable_volumes(
+            [adopted], None, 1000, 0, ['reference'], ['asc'])
+        [mine] = [e for e in listed
+                  if e['reference'] == {'source-id': adopted.id}]
+        self.assertEqual(adopted.id, mine['cinder_id'])
+        self.assertFalse(mine['safe_to_manage'])
+        self.assertFalse([e for e in listed
+                          if e['reference'] == {'source-id': original.id}])
+
+    def folders(self, state):
+        """Names of the folders above a VM, nearest first, up to vm/."""
+        names = []
+        parent = state['parent'] if 'parent' in state else \
+            self.session.get_properties(state['ref'], ['parent'])['parent']
+        while parent is not None:
+            props = self.session.get_properties(parent, ['name', 'parent'])
+            if props['name'] == 'vm':
+                break
+            names.append(props['name'])
+            parent = props.get('parent')
+        return names

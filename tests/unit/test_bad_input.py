@@ -104,7 +104,7 @@ class ExtraSpecKeyTest(testtools.TestCase):
         self.assertIn('vmware:adapter_type, vmware:clone_type, '
                       'vmware:iops_limit, vmware:iops_reservation, '
                       'vmware:shares, vmware:shares_level, '
-                      'vmware:vmdk_type', str(err))
+                      'vmware:storage_profile, vmware:vmdk_type', str(err))
 
     def test_other_namespaces_are_ignored(self):
         vol = test_volume_types.volume(specs={

@@ -113,8 +113,8 @@ class ExactTest(testtools.TestCase):
             "'vmware:vmdktype'; did you mean vmware:vmdk_type? the vmware: "
             "extra specs this driver knows are vmware:adapter_type, "
             "vmware:clone_type, vmware:iops_limit, vmware:iops_reservation, "
-            "vmware:shares, vmware:shares_level, vmware:vmdk_type (remove "
-            "or rename the key)",
+            "vmware:shares, vmware:shares_level, vmware:storage_profile, "
+            "vmware:vmdk_type (remove or rename the key)",
             str(err))
         vol.volume_type.extra_specs = {'vmware:zzz': '1'}
         err = self.assertRaises(exceptions.UnknownExtraSpec, vt.profile,

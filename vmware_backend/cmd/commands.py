@@ -137,8 +137,10 @@ def cmd_volumes(args, options, out):
     return output.EXIT_OK
 
 
-def read_volume_ids(path, stdin=None):
+def read_volume_ids(path, stdin=None, option='--volume-ids'):
     """The volume ids Cinder knows, from ``path`` or stdin (``-``).
+
+    :param option: the command-line option named in errors.
 
     :raises output.UsageError: unreadable file or a line that is not an id.
     """
@@ -150,12 +152,12 @@ def read_volume_ids(path, stdin=None):
             with open(path) as ids_file:
                 lines = ids_file.read().splitlines()
     except OSError as err:
-        raise output.UsageError('cannot read --volume-ids %s: %s'
-                                % (path, err.strerror or err))
+        raise output.UsageError('cannot read %s %s: %s'
+                                % (option, path, err.strerror or err))
     try:
         return audit.parse_volume_ids(lines)
     except ValueError as err:
-        raise output.UsageError('--volume-ids %s: %s' % (path, err))
+        raise output.UsageError('%s %s: %s' % (option, path, err))
 
 
 def confirm(question, stdin=None, stderr=None):

@@ -9,6 +9,11 @@ that imports it (or, with ``--format json``, the same as objects), the
     vmware-backend-manage manageable --export --host node1@vmware-1 \\
         --volume-ids ids.txt > import.sh
     sh import.sh
+
+``--snapshots`` lists the vSphere snapshots of this backend's backings
+instead (``get_manageable_snapshots``); its export prints one ``openstack
+volume snapshot create --volume <volume id> --remote-source ...`` command
+per safe snapshot.
 """
 
 import re
@@ -28,11 +33,17 @@ DESCRIPTION = (
     'inventory once (paged). With --export: one "openstack volume manage" '
     'command per safe candidate (--format json: the same as objects); '
     '--host names the cinder-volume service (host@backend) and the pool '
-    '(datastore) is added per disk.')
+    '(datastore) is added per disk. With --snapshots: the vSphere '
+    'snapshots of this backend\'s volumes instead, and their "openstack '
+    'volume snapshot create --remote-source" commands.')
 
 COLUMNS = (('reference', 'REFERENCE'), ('size', 'GIB'),
            ('safe', 'SAFE'), ('reason', 'REASON NOT SAFE'),
            ('cinder_id', 'CINDER ID'))
+
+SNAPSHOT_COLUMNS = (('reference', 'REFERENCE'), ('volume', 'VOLUME'),
+                    ('size', 'GIB'), ('safe', 'SAFE'),
+                    ('reason', 'REASON NOT SAFE'), ('cinder_id', 'CINDER ID'))
 
 _NAME_CHARS = re.compile(r'[^A-Za-z0-9_.-]+')
 
@@ -43,6 +54,14 @@ def add_arguments(parser):
         '--volume-ids', metavar='FILE',
         help='volume ids Cinder knows, one per line ("-": stdin); those '
              'backings are shown with their CINDER ID')
+    parser.add_argument(
+        '--snapshots', action='store_true',
+        help='list the vSphere snapshots of this backend\'s volumes that '
+             '"openstack volume snapshot create --remote-source" can import')
+    parser.add_argument(
+        '--snapshot-ids', metavar='FILE',
+        help='with --snapshots: snapshot ids Cinder knows, one per line '
+             '("-": stdin); those are shown with their CINDER ID')
     parser.add_argument('--export', action='store_true',
                         help='print the import commands of safe candidates')
     parser.add_argument(
@@ -98,6 +117,34 @@ def export(entries, host):
     return items
 
 
+def export_snapshots(entries):
+    """Snapshot import commands of the safe snapshot entries (dicts)."""
+    items = []
+    for entry in entries:
+        if not entry['safe_to_manage']:
+            continue
+        id_type, value = reference_text(entry['reference'])
+        volume_id = entry['extra_info']['volume_id']
+        name = _NAME_CHARS.sub('-', value).strip('-') or 'imported'
+        item = {'volume_id': volume_id, 'id_type': id_type,
+                'reference': value, 'name': name, 'size': entry['size']}
+        item['command'] = ' '.join(
+            ['openstack', 'volume', 'snapshot', 'create', '--volume',
+             volume_id, '--remote-source',
+             shlex.quote('%s=%s' % (id_type, value)), shlex.quote(name)])
+        items.append(item)
+    return items
+
+
+def snapshot_rows(entries):
+    """Table rows of manageable snapshot entries."""
+    result = rows(entries)
+    for row, entry in zip(result, sorted(entries,
+                                         key=lambda e: str(e['reference']))):
+        row['volume'] = reference_text(entry['source_reference'])[1]
+    return result
+
+
 def rows(entries):
     """Table rows of manageable entries."""
     result = []
@@ -115,8 +162,10 @@ def cmd_manageable(args, options, out):
     """The ``manageable`` command."""
     from vmware_backend.volume import driver as vc_driver
     commands._require_vcenter(options)
-    if args.export and not args.host:
+    if args.export and not args.host and not args.snapshots:
         raise output.UsageError('--export needs --host HOST@BACKEND')
+    if args.snapshots:
+        return _cmd_snapshots(args, options, out)
     known = commands.read_volume_ids(args.volume_ids) \
         if args.volume_ids else set()
     driver = vc_driver.VMwareVolumeDriver(options)
@@ -137,4 +186,31 @@ def cmd_manageable(args, options, out):
     else:
         out.result(rows(entries),
                    lambda data: formatting.table(COLUMNS, data))
+    return output.EXIT_OK
+
+
+def _cmd_snapshots(args, options, out):
+    """``manageable --snapshots``."""
+    from vmware_backend.volume import driver as vc_driver
+    known = commands.read_volume_ids(args.snapshot_ids,
+                                     option='--snapshot-ids') \
+        if args.snapshot_ids else set()
+    driver = vc_driver.VMwareVolumeDriver(options)
+    try:
+        out.progress('Reading every VM of the inventory (paged) ...')
+        entries = driver.manageable_snapshot_entries(
+            [{'id': i} for i in known])
+        out.progress('%d snapshot(s), %d safe (%d SOAP calls).' % (
+            len(entries), sum(1 for e in entries if e['safe_to_manage']),
+            driver.session.total_requests()))
+    finally:
+        driver.session.close()
+    if args.export:
+        out.result(export_snapshots(entries), lambda data: '\n'.join(
+            i['command'] for i in data) or '# nothing safe to import')
+    elif out.format == 'json':
+        out.result(entries, None)
+    else:
+        out.result(snapshot_rows(entries),
+                   lambda data: formatting.table(SNAPSHOT_COLUMNS, data))
     return output.EXIT_OK

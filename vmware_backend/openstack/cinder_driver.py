@@ -404,6 +404,12 @@ class VMwareBackendCinderDriver(_BaseDriver):
     def unmanage_snapshot(self, snapshot):
         return self.core.unmanage_snapshot(snapshot)
 
+    @_translated
+    def get_manageable_snapshots(self, cinder_snapshots, marker, limit,
+                                 offset, sort_keys, sort_dirs):
+        return self.core.get_manageable_snapshots(
+            cinder_snapshots, marker, limit, offset, sort_keys, sort_dirs)
+
     # Retype and migration -----------------------------------------------
 
     @_translated

@@ -11,6 +11,7 @@ from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
+from vmware_backend.vsphere import storage_policies
 
 LOG = logging.getLogger(__name__)
 
@@ -31,9 +32,12 @@ class LifecycleMixin:
         if self._already_created(volume, size):
             return None
         target = 'volume %s' % volume.id
+        policy = self._storage_policy(volume)
+        # Only the datastores complying with the storage policy, if any.
+        only = {'allowed': self._compliant(policy)} if policy else {}
         place = self.placement.choose(size, profile.disk_type,
                                       pool_name=volume_types.pool_name(volume),
-                                      target=target)
+                                      target=target, **only)
         spec = specs.backing_config_spec(
             self.session.factory,
             specs.backing_name(volume_types.volume_name(volume)),
@@ -41,6 +45,9 @@ class LifecycleMixin:
             place.datastore_name, self.options['vcenter_backing_memory_mb'],
             owner=self.backend_id)
         specs.set_io_allocation(self.session.factory, spec, **io)
+        if policy is not None:
+            storage_policies.apply_to_backing(self.session.factory, spec,
+                                              policy.profile_id)
         pool = inventory.to_suds(place.resource_pool)
         host = inventory.to_suds(place.host)
         ref = self._in_volume_folder(

@@ -7,20 +7,20 @@ finds it as if Cinder had made it. ``unmanage_snapshot`` renames it to
 ``unmanaged-<id>``: it stays, and no Cinder snapshot name matches it.
 """
 
-import re
-
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
 from vmware_backend.volume import clones
+from vmware_backend.volume import datastore as datastore_mod
 from vmware_backend.volume import manage_refs as refs
+from vmware_backend.volume import manageable_snapshots
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import vm_disks
 
 LOG = logging.getLogger(__name__)
 
 UNMANAGED_PREFIX = 'unmanaged-'
-_CINDER_NAME = re.compile(r'^snapshot-[0-9a-f-]{36}$')
 
 
 class ManageSnapshotsMixin:
@@ -74,7 +74,7 @@ class ManageSnapshotsMixin:
                 existing_ref=existing_ref,
                 reason='%s is a temporary snapshot of a linked clone'
                        % tree.name)
-        if _CINDER_NAME.match(tree.name):
+        if manageable_snapshots.cinder_snapshot_id(tree.name):
             raise exceptions.InvalidReference(
                 existing_ref=existing_ref,
                 reason='%s is already managed (Cinder snapshot name)'
@@ -117,6 +117,31 @@ class ManageSnapshotsMixin:
             return
         self._rename_snapshot(snap, UNMANAGED_PREFIX + snapshot.id, None,
                               'snapshot %s' % snapshot.id)
+
+    # Listing ---------------------------------------------------------------
+
+    def get_manageable_snapshots(self, cinder_snapshots, marker, limit,
+                                 offset, sort_keys, sort_dirs):
+        """Snapshots of this backend's backings that can be imported.
+
+        The same one paged ContainerView read of all VMs as
+        ``get_manageable_volumes``; entries as Cinder's
+        ``get_manageable_snapshots`` returns them (with
+        ``source_reference``), paged and sorted as Cinder's
+        ``volume_utils.paginate_entries_list`` does.
+        """
+        entries = self.manageable_snapshot_entries(cinder_snapshots)
+        return refs.paginate(entries, marker, limit, offset, sort_keys,
+                             sort_dirs)
+
+    def manageable_snapshot_entries(self, cinder_snapshots=()):
+        """All manageable-snapshot entries, unsorted (see above)."""
+        ids = {getattr(s, 'id', None) or s['id'] for s in cinder_snapshots}
+        hosts, _missing = datastore_mod.cluster_hosts(
+            self.placement.inventory(),
+            self.options.get('vcenter_cluster_names'))
+        return manageable_snapshots.snapshot_candidates(
+            vm_disks.read(self.session), ids, hosts)
 
     def _rename_snapshot(self, snap, name, description, target):
         kwargs = {'name': name}

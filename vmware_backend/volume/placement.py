@@ -114,7 +114,7 @@ class PlacementService:
         return str(getattr(about, 'instanceUuid', None) or '')
 
     def choose(self, size_gb, disk_type, pool_name=None, target=None,
-               host=None):
+               host=None, allowed=None):
         """Where to create a ``size_gb`` GiB ``disk_type`` backing.
 
         :param pool_name: the pool Cinder's scheduler chose, if any.
@@ -122,6 +122,8 @@ class PlacementService:
         :param host: a host MoRef the backing must be reachable from (e.g.
             the host of the instance it is attached to); considered even
             outside the configured clusters.
+        :param allowed: (MoRefs, why others are not) when only some
+            datastores may hold it (a storage policy), or None.
         :returns: a :class:`datastore.Placement`.
         :raises exceptions.NoValidDatastore: nothing fits, with reasons.
         """
@@ -129,7 +131,7 @@ class PlacementService:
             state, fresh = self._current()
             try:
                 return self._choose(state, size_gb, disk_type, pool_name,
-                                    target, host)
+                                    target, host, allowed)
             except exceptions.NoValidDatastore:
                 if fresh:
                     raise
@@ -137,14 +139,21 @@ class PlacementService:
                       'inventory again.', target)
             state, _fresh = self._current(refresh=True)
             return self._choose(state, size_gb, disk_type, pool_name,
-                                target, host)
+                                target, host, allowed)
 
-    def _choose(self, state, size_gb, disk_type, pool_name, target, host):
+    def _choose(self, state, size_gb, disk_type, pool_name, target, host,
+                allowed=None):
         if host is None:
             pools, rejected = state.pools, state.rejected
         else:
             pools, rejected = datastore.build_pools(
                 state.inventory, self._options, host=host)
+        if allowed is not None:
+            refs, why = allowed
+            rejected = dict(rejected)
+            rejected.update({p.datastore_name: why for p in pools
+                             if p.datastore not in refs})
+            pools = [p for p in pools if p.datastore in refs]
         if pool_name and pool_name not in {p.name for p in pools}:
             pool_name = pool_names.rejected_key(
                 state.inventory.datastores, rejected, pool_name)

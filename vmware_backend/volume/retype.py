@@ -19,6 +19,7 @@ from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
+from vmware_backend.vsphere import storage_policies
 
 LOG = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ class RetypeMixin:
         if pool_name is None:
             return False, None
         ref, props = self._require_backing(volume.id)
-        self._relocate(volume, ref, props, pool_name, None, 'migrate')
+        self._relocate(volume, ref, props, pool_name, None, 'migrate',
+                       policy=self._storage_policy(volume))
         return True, None
 
     def retype(self, ctxt, volume, new_type, diff, host):
@@ -102,22 +104,38 @@ class RetypeMixin:
             return False
         disk_type = new.disk_type if new.disk_type != old.disk_type \
             else None
+        policy = self._storage_policy(retyped)
+        policy_change = volume_types.storage_policy(volume) != \
+            volume_types.storage_policy(retyped)
+        moves = disk_type is not None or policy_change or pool_name not in (
+            None, volume_types.pool_name(volume))
         ref, props = self._require_backing(volume.id)
+        if moves:
+            self._movable(volume, props, 'retype')
         with undo_mod.Undo('volume %s' % volume.id) as undo:
-            self._retype_qos(retyped, ref, props, undo)
-            if disk_type is None and pool_name in (
-                    None, volume_types.pool_name(volume)):
+            qos_changed = self._retype_qos(retyped, ref, props, undo)
+            if not moves:
                 return True
+            if qos_changed:
+                # The disk read before carries the old allocation: a policy
+                # edit built from it would put that back.
+                ref, props = self._require_backing(volume.id)
+            if policy_change:
+                self._reapply_policy(volume, ref, props, pool_name, policy,
+                                     undo)
             self._relocate(volume, ref, props, pool_name, disk_type,
-                           'retype')
+                           'retype', policy=policy)
         return True
 
     def _retype_qos(self, retyped, ref, props, undo):
-        """Give the disk the new type's I/O allocation (undoable)."""
+        """Give the disk the new type's I/O allocation (undoable).
+
+        :returns: True when the disk was reconfigured.
+        """
         disk = self._disk(props, retyped.id)
         wanted = qos.change_for(retyped, disk)
         if wanted is None:
-            return
+            return False
         factory = self.session.factory
         target = 'volume %s' % retyped.id
         before = qos.of_disk(disk)
@@ -132,8 +150,34 @@ class RetypeMixin:
                                              **before._asdict())]), target))
         LOG.info('retype of volume %s: I/O allocation now %s.', retyped.id,
                  dict(wanted._asdict()))
+        return True
 
-    def _relocate(self, volume, ref, props, pool_name, disk_type, what):
+    def _reapply_policy(self, volume, ref, props, pool_name, policy, undo):
+        """Apply the new type's storage policy (None: remove it).
+
+        The datastore it ends on must comply (checked first); a failure
+        of the later relocate puts the policy it had back.
+        """
+        if pool_name:
+            ds = self.placement.find_datastore(pool_name)
+        else:
+            ds = inventory.from_suds(vsphere_ops.ref_list(
+                props.get('datastore'))[0])
+        self._check_compliant(volume, policy, ds, pool_name or ds.value)
+        before = storage_policies.associated_policy(self.session, ref)
+        self._set_policy(volume, ref, props, policy and policy.profile_id)
+        undo.push('putting storage policy %s back' % before,
+                  lambda: self._set_policy(volume, ref, props, before))
+
+    def _set_policy(self, volume, ref, props, profile_id):
+        spec = specs.create(self.session.factory, 'VirtualMachineConfigSpec')
+        storage_policies.apply_to_backing(
+            self.session.factory, spec, profile_id,
+            disk=self._disk(props, volume.id))
+        self.ops.reconfigure(ref, spec, 'volume %s' % volume.id)
+
+    def _relocate(self, volume, ref, props, pool_name, disk_type, what,
+                  policy=None):
         self._movable(volume, props, what)
         disk = self._disk(props, volume.id)
         current = [inventory.from_suds(d) for d in vsphere_ops.ref_list(
@@ -143,6 +187,8 @@ class RetypeMixin:
             place = self.placement.place_on(pool_name, target=target)
         else:
             place = self.placement.place_on(current[0], target=target)
+        self._check_compliant(volume, policy, place.datastore,
+                              place.datastore_name)
         if place.datastore in current and disk_type is None:
             LOG.info('Volume %s is already on %s.', volume.id,
                      place.datastore_name)
@@ -161,7 +207,10 @@ class RetypeMixin:
             resource_pool=inventory.to_suds(place.resource_pool),
             disks=locators)
         self.ops.relocate(ref, spec, target)
+        # Both pools' free space changed: the next placement and the next
+        # get_volume_stats (even without refresh) read them again.
         self.placement.invalidate()
+        self._stats = None
         LOG.info('%s of volume %s: now on %s%s.', what, volume.id,
                  place.datastore_name,
                  ' as %s' % disk_type if disk_type else '')

@@ -17,6 +17,8 @@ from vmware_backend.volume import qos
 SPEC_DISK_TYPE = 'vmware:vmdk_type'
 SPEC_ADAPTER_TYPE = 'vmware:adapter_type'
 SPEC_CLONE_TYPE = 'vmware:clone_type'
+# The name of a vCenter VM storage policy (SPBM) for the backing and disk.
+SPEC_STORAGE_PROFILE = 'vmware:storage_profile'
 SPEC_NAMESPACE = 'vmware:'
 
 # The largest virtual disk vSphere creates (VMFS 5/6, NFS, vSAN): 62 TiB.
@@ -68,7 +70,8 @@ def _check_spec_keys(specs, volume):
     with the default; keys of other namespaces (``capabilities:``,
     ``volume_backend_name``...) belong to Cinder and are left alone.
     """
-    known = sorted(set(_ALLOWED) | set(qos.SPEC_KEYS))
+    known = sorted(set(_ALLOWED) | set(qos.SPEC_KEYS) |
+                   {SPEC_STORAGE_PROFILE})
     for key in sorted(str(k) for k in specs):
         if not key.startswith(SPEC_NAMESPACE) or key in known:
             continue
@@ -100,6 +103,22 @@ def profile(volume, options):
                            options['vcenter_default_adapter_type'], volume),
         clone_type=_spec(specs, SPEC_CLONE_TYPE,
                          options['vcenter_default_clone_type'], volume))
+
+
+def storage_policy(volume):
+    """The storage policy name ``vmware:storage_profile`` asks for, or None.
+
+    :raises exceptions.InvalidExtraSpec: a blank or non-text value.
+    """
+    specs = extra_specs(volume)
+    value = specs.get(SPEC_STORAGE_PROFILE)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise exceptions.InvalidExtraSpec(
+            volume=describe(volume), spec=SPEC_STORAGE_PROFILE, value=value,
+            allowed='the name of a VM storage policy of vCenter')
+    return value.strip()
 
 
 _FROM_VOLUME = object()

@@ -228,5 +228,8 @@ class APISession(vmware_api.VMwareAPISession):
                                  locale='en')
         self._session_id = session.key
         self._session_username = session.userName
+        if self._pbm is not None:
+            # The storage policy service shares the vCenter session.
+            self._pbm.set_soap_cookie(self.vim.get_http_cookie())
         LOG.info('Logged in to vCenter %s as %s.', self._url,
                  self._server_username)

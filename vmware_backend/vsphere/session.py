@@ -33,6 +33,7 @@ import time
 
 from oslo_log import log as oslo_logging
 from oslo_vmware import exceptions as vexc
+from oslo_vmware import pbm as oslo_pbm
 from oslo_vmware import vim_util
 
 from vmware_backend import conf
@@ -360,6 +361,51 @@ class VCenterSession:
             for prop_value in getattr(content, 'propSet', None) or []:
                 values[prop_value.name] = prop_value.val
         return values
+
+    @property
+    def pbm(self):
+        """oslo.vmware's storage policy (PBM) service of this session.
+
+        Its WSDL is ``vcenter_pbm_wsdl_location`` or the one oslo.vmware
+        ships for the vCenter's version.
+
+        :raises exceptions.VCenterConnectionError: no PBM WSDL for it.
+        """
+        api = self.api
+        if api._pbm_wsdl_loc is None:
+            version = self.service_content.about.version
+            location = self._options.get('vcenter_pbm_wsdl_location')
+            if conf.wsdl_path(location):
+                location = 'file://' + os.path.abspath(
+                    conf.wsdl_path(location))
+            location = location or oslo_pbm.get_pbm_wsdl_location(version)
+            if not location:
+                raise exceptions.VCenterConnectionError(
+                    url=self.url, reason='oslo.vmware has no storage policy '
+                    '(PBM) WSDL for vCenter %s; set '
+                    'vcenter_pbm_wsdl_location' % version)
+            api.pbm_wsdl_loc_set(location)
+        return api.pbm
+
+    def invoke_pbm(self, method, moref, target=None, **kwargs):
+        """Call PBM ``method``; faults become VCenterFault.
+
+        An expired session is logged in again once and the call sent
+        again (PBM calls here only read).
+        """
+        target = target or _describe(moref)
+        for attempt in range(2):
+            api = self.api
+            sent_with = api._session_id
+            try:
+                return getattr(self.pbm, method)(moref, **kwargs)
+            except vexc.VimFaultException as err:
+                if attempt or vexc.NOT_AUTHENTICATED not in (
+                        err.fault_list or []):
+                    raise _to_fault(err, method, target)
+                api.relogin(sent_with)
+            except vexc.VimException as err:
+                raise _to_fault(err, method, target)
 
     def invoke_task(self, method, moref, target=None, **kwargs):
         """Start a ``*_Task`` method and wait for it; returns its result."""

@@ -50,6 +50,17 @@ class Disk:
 
 
 @dataclasses.dataclass
+class Snapshot:
+    """One vSphere snapshot of a VM (a node of its snapshot tree)."""
+
+    moref: str
+    name: str
+    description: str = None
+    create_time: object = None
+    depth: int = 0
+
+
+@dataclasses.dataclass
 class VM:
     """A virtual machine with what the import decisions look at."""
 
@@ -64,6 +75,7 @@ class VM:
     extra: dict
     disks: list
     vm_folder: inventory.MoRef = None
+    snapshots: list = dataclasses.field(default_factory=list)
 
 
 def datastore_of(file_name):
@@ -99,6 +111,25 @@ def extra_config(props):
     options = props.get('config.extraConfig') or []
     return {str(o.get('key')): o.get('value') for o in options
             if isinstance(o, dict)}
+
+
+def snapshots_of(info):
+    """Flattened :class:`Snapshot` list of a plain ``snapshot`` value."""
+    roots = info.get('rootSnapshotList') if isinstance(info, dict) else None
+    stack = [(tree, 0) for tree in reversed(roots or [])]
+    found = []
+    while stack:
+        tree, depth = stack.pop()
+        if not isinstance(tree, dict):
+            continue
+        ref = tree.get('snapshot')
+        found.append(Snapshot(
+            moref=getattr(ref, 'value', None), name=tree.get('name'),
+            description=tree.get('description'),
+            create_time=tree.get('createTime'), depth=depth))
+        stack.extend((child, depth + 1) for child in
+                     reversed(tree.get('childSnapshotList') or []))
+    return found
 
 
 def _paths(objects):
@@ -144,6 +175,7 @@ def parse(objects):
         folder = props.get('parent')
         base = path_of(folder) if folder is not None else None
         snapshot = props.get('snapshot') or {}
+        snapshots = snapshots_of(snapshot)
         vms.append(VM(
             ref=ref, name=props.get('name'),
             inventory_path=('%s/%s' % (base, props.get('name'))
@@ -151,10 +183,9 @@ def parse(objects):
             instance_uuid=props.get('config.instanceUuid'),
             powered_on=props.get('runtime.powerState') == 'poweredOn',
             template=bool(props.get('config.template')),
-            has_snapshots=bool(isinstance(snapshot, dict) and
-                               snapshot.get('rootSnapshotList')),
+            has_snapshots=bool(snapshots),
             host=props.get('runtime.host'), extra=extra_config(props),
-            disks=disks, vm_folder=root_of(folder)))
+            disks=disks, vm_folder=root_of(folder), snapshots=snapshots))
     return vms
 
 

@@ -73,9 +73,9 @@ for p in "$HERE"/patches/*.patch; do
     fi
 done
 
-# the command itself: main.go (selfcheck/ is a separate program)
+# the command itself: main.go and its other top-level *.go files (selfcheck/ is a separate program)
 mkdir -p "$GP/src/vcsim-testbed"
-cp "$HERE"/main.go "$GP/src/vcsim-testbed/"
+cp "$HERE"/*.go "$GP/src/vcsim-testbed/"
 
 mkdir -p "$(dirname "$OUT")"
 export GOPATH="$GP" GO111MODULE=off

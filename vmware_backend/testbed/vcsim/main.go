@@ -149,6 +149,7 @@ func main() {
 	simulator.NfcLeaseTimeout = *nfcTimeout
 	installControl(m.Service.ServeMux)
 	simulator.InstallVIJSON(m.Service, viJSONReleases())
+	installPbm(m.Service) // pbm.go: storage policies at /pbm
 
 	count := m.Count()
 	log.Printf("vcsim: %d datacenters, %d clusters, %d hosts, %d VMs, %d datastores ready in %s",

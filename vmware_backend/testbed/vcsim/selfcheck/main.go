@@ -191,6 +191,9 @@ func main() {
 	runVIJSON(bin)         // patches 0060-0061, vijson.go
 	runVIJSONReleases(bin) // patch 0060, vijson.go
 	runAdmin10(bin)        // patches 0050-0059, admin10.go
+	runManage9(bin)        // patches 0040-0041, manage9.go
+	runRelocateCharge(bin) // patch 0042, manage9.go
+	runSpbm(bin)           // pbm.go, patches 0043-0044, spbm.go
 }
 
 // runScale: -vms 2500 gives 5000 VMs; measures start-up and a full paged listing.
