@@ -9,10 +9,11 @@ file name, the disk size in bytes, the error for an unknown disk type.
 import testtools
 
 from tests.unit import wsdl_factory
+from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
 
 
-class ExactSpecTest(testtools.TestCase):
+class _SpecBase(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -26,6 +27,15 @@ class ExactSpecTest(testtools.TestCase):
             self.factory, name='volume-1', volume_id='1111', size_gb=2,
             disk_type='thin', adapter_type=adapter_type,
             datastore_name='ds1', memory_mb=128)
+
+    def _backing_of_type(self, disk_type):
+        return specs.backing_config_spec(
+            self.factory, name='volume-1', volume_id='1111', size_gb=2,
+            disk_type=disk_type, adapter_type='lsiLogic',
+            datastore_name='ds1', memory_mb=128)
+
+
+class ExactSpecTest(_SpecBase):
 
     def test_new_backing_device_keys_bus_and_file(self):
         controller, disk = self._backing().deviceChange
@@ -58,12 +68,6 @@ class ExactSpecTest(testtools.TestCase):
         self.assertEqual(
             "disk type 'sparse' not in ('thin', 'thick', 'eagerZeroedThick')",
             str(err))
-
-    def _backing_of_type(self, disk_type):
-        return specs.backing_config_spec(
-            self.factory, name='volume-1', volume_id='1111', size_gb=2,
-            disk_type=disk_type, adapter_type='lsiLogic',
-            datastore_name='ds1', memory_mb=128)
 
     def test_extend_sets_capacity_in_bytes_too(self):
         disk = self.make('VirtualDisk', key=2000, capacityInKB=1048576,
@@ -112,3 +116,139 @@ class IdeSlotTest(testtools.TestCase):
     def test_adapter_of_the_ide_controller(self):
         self.assertEqual('ide',
                          specs.CONTROLLER_ADAPTER['VirtualIDEController'])
+
+
+class LocationAndCloneTest(_SpecBase):
+
+    def test_disk_locator_has_no_file_name(self):
+        ds = vsphere_ops.moref('Datastore', 'datastore-1')
+        loc = specs.disk_locator(self.factory, 2000, ds, 'thin')
+        self.assertEqual('', loc.diskBackingInfo.fileName)
+        self.assertEqual('persistent', loc.diskBackingInfo.diskMode)
+
+    def test_relocate_spec_host_and_pool(self):
+        ds = self._ref('Datastore', 'datastore-1')
+        host = self._ref('HostSystem', 'host-1')
+        pool = self._ref('ResourcePool', 'resgroup-1')
+        spec = specs.relocate_spec(self.factory, ds, host=host,
+                                   resource_pool=pool)
+        self.assertEqual(('host-1', 'resgroup-1'),
+                         (spec.host.value, spec.pool.value))
+        bare = specs.relocate_spec(self.factory, ds)
+        self.assertEqual((None, None), (getattr(bare, 'host', None),
+                                        getattr(bare, 'pool', None)))
+
+    def test_clone_is_no_template(self):
+        spec = specs.clone_spec(
+            self.factory, 'volume-2', '2222',
+            specs.relocate_spec(self.factory,
+                                self._ref('Datastore', 'datastore-1')))
+        self.assertIs(False, spec.template)
+        self.assertIs(False, spec.powerOn)
+
+    def _ref(self, kind, value):
+        return vsphere_ops.moref(kind, value)
+
+
+class AttachDetachSpecTest(_SpecBase):
+
+    def test_attach_with_a_new_controller_puts_it_first(self):
+        controller = specs.controller_spec(self.factory, 'lsiLogic', -101,
+                                           bus_number=1)
+        spec = specs.attach_disk_spec(self.factory, '[ds1] v/v.vmdk', -101,
+                                      0, 'vid', disk_uuid='u-1',
+                                      new_controller=controller)
+        first, second = spec.deviceChange
+        self.assertIs(controller, first)
+        self.assertEqual(('add', -100, -101, 0, 'u-1'),
+                         (second.operation, second.device.key,
+                          second.device.controllerKey,
+                          second.device.unitNumber,
+                          second.device.backing.uuid))
+
+    def test_remove_disk_spec(self):
+        disk = self.make('VirtualDisk', key=2001)
+        spec = specs.remove_disk_spec(self.factory, disk)
+        (change,) = spec.deviceChange
+        self.assertEqual('VirtualDeviceConfigSpec', type(change).__name__)
+        self.assertEqual('remove', change.operation)
+        self.assertIs(disk, change.device)
+        self.assertIsNone(getattr(change, 'fileOperation', None))
+
+    def test_existing_disk_spec(self):
+        change = specs.existing_disk_spec(self.factory, '[ds1] v/v.vmdk',
+                                          1048576, -101, 0)
+        self.assertEqual('VirtualDeviceConfigSpec', type(change).__name__)
+        self.assertEqual('add', change.operation)
+        self.assertIsNone(getattr(change, 'fileOperation', None))
+        self.assertEqual('VirtualDisk', type(change.device).__name__)
+        self.assertEqual(
+            (-100, -101, 0, 1048576, '[ds1] v/v.vmdk', 'persistent'),
+            (change.device.key, change.device.controllerKey,
+             change.device.unitNumber, change.device.capacityInKB,
+             change.device.backing.fileName, change.device.backing.diskMode))
+
+
+class SlotExactTest(_SpecBase):
+
+    def _controller(self, type_name, key, bus):
+        return self.make(type_name, key=key, busNumber=bus)
+
+    def _disk(self, controller_key, unit):
+        return self.make('VirtualDisk', key=controller_key * 10 + unit,
+                         controllerKey=controller_key, unitNumber=unit)
+
+    def test_new_controller_placeholder_and_bus(self):
+        ctrl = self._controller('VirtualLsiLogicController', 1000, 0)
+        devices = [ctrl] + [self._disk(1000, u) for u in range(16) if u != 7]
+        self.assertEqual((-101, 0, 1),
+                         specs.find_slot(devices, 'lsiLogic'))
+
+    def test_ide_controller_does_not_take_a_scsi_bus(self):
+        devices = [self._controller('VirtualIDEController', 200, 0),
+                   self._controller('VirtualIDEController', 201, 1)]
+        devices += [self._controller('VirtualLsiLogicController', 1000, 0)]
+        devices += [self._disk(1000, u) for u in range(16) if u != 7]
+        self.assertEqual((-101, 0, 1),
+                         specs.find_slot(devices, 'lsiLogic'))
+
+    def test_four_scsi_buses_at_most(self):
+        devices = [self._controller('VirtualLsiLogicController', 1000 + b, b)
+                   for b in (0, 1, 2)]
+        devices += [self._disk(1000 + b, u) for b in (0, 1, 2)
+                    for u in range(16) if u != 7]
+        self.assertEqual((-101, 0, 3), specs.find_slot(devices, 'lsiLogic'))
+
+    def test_ide_has_no_new_controller(self):
+        self.assertEqual((None, None, None), specs.find_slot([], 'ide'))
+
+    def test_ide_controller_units_are_0_and_1_without_reserve(self):
+        ide = self._controller('VirtualIDEController', 200, 0)
+        self.assertEqual(0, specs.free_unit([ide], ide))
+        scsi = self._controller('VirtualLsiLogicController', 1000, 0)
+        devices = [scsi] + [self._disk(1000, u) for u in range(7)]
+        self.assertEqual(8, specs.free_unit(devices, scsi))
+
+
+class IoAllocationExactTest(_SpecBase):
+
+    def test_shares_level_without_a_number(self):
+        spec = specs.set_io_allocation(self.factory, self._backing(),
+                                       shares_level='high')
+        disk = spec.deviceChange[1].device
+        self.assertEqual(('high', 0),
+                         (disk.storageIOAllocation.shares.level,
+                          disk.storageIOAllocation.shares.shares))
+
+    def test_only_added_disks_get_it(self):
+        backing = self._backing()
+        edited = specs.create(self.factory, 'VirtualDeviceConfigSpec',
+                              operation='edit',
+                              device=self.make('VirtualDisk', key=2000))
+        backing.deviceChange.append(edited)
+        specs.set_io_allocation(self.factory, backing, limit=100)
+        controller, added, edit = backing.deviceChange
+        self.assertEqual(100, added.device.storageIOAllocation.limit)
+        self.assertIsNone(getattr(edit.device, 'storageIOAllocation', None))
+        self.assertIsNone(
+            getattr(controller.device, 'storageIOAllocation', None))
