@@ -68,6 +68,17 @@ status=$?
 if [ "${status}" -eq 124 ] || [ "${status}" -eq 137 ]; then
     echo "mutation: time budget of ${BUDGET}s reached; run again to go on"
 fi
+# mutmut 2.5.1's batch run can leave a mutant that survived an earlier run
+# untested again after the tests changed; each survivor is therefore tested
+# once more on its own ("mutmut run ID" always tests that one mutant), with
+# the current tests, before it is counted.
+if [ "${status}" -ne 124 ] && [ "${status}" -ne 137 ]; then
+    for id in $(mutmut result-ids survived 2>/dev/null); do
+        mutmut run "${id}" --paths-to-mutate "${paths}" \
+            --runner "python tools/mutation_runner.py run ${TESTS}" \
+            --tests-dir tests/unit --simple-output --no-progress > /dev/null
+    done
+fi
 # mutmut keeps the original of the module under test as MODULE.py.bak while
 # a mutant runs; stopped by the budget (or ^C) it can exit without putting
 # the original back. Put it back, so no mutant is ever left in the tree.

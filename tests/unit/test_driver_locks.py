@@ -115,3 +115,20 @@ class DefaultLockSettingsTest(testtools.TestCase):
         self.assertIsInstance(driver.locks.provider, locking.ToozLocks)
         self.assertEqual('file:///var/lib/vmware_backend/locks',
                          driver.locks.provider.url)
+
+
+class LockedMethodsTest(testtools.TestCase):
+
+    def test_locked_methods_keep_their_names_and_docs(self):
+        for name in ('create_volume', 'delete_volume', 'extend_volume',
+                     'create_snapshot', 'delete_snapshot',
+                     'revert_to_snapshot', 'create_volume_from_snapshot',
+                     'create_cloned_volume', 'initialize_connection',
+                     'attach_volume', 'detach_volume', 'manage_existing',
+                     'unmanage', 'manage_existing_snapshot',
+                     'unmanage_snapshot', 'retype', 'migrate_volume'):
+            locked = getattr(driver_mod.VMwareVolumeDriver, name)
+            unlocked = getattr(driver_mod._Parts, name)
+            self.assertEqual(name, locked.__name__)
+            self.assertIs(unlocked, locked.__wrapped__)
+            self.assertEqual(unlocked.__doc__, locked.__doc__)

@@ -298,9 +298,9 @@ def build_pools(inventory, options, host=None):
 
     pools = []
     for ref, props, hosts in candidates:
+        # A usable host has a known datacenter (host_problem).
         dc = datacenter_of(inventory, inventory.hosts[hosts[0]]['parent'])
-        pools.append(_pool(ref, props, hosts, options,
-                           _name(inventory, dc) if dc else ''))
+        pools.append(_pool(ref, props, hosts, options, _name(inventory, dc)))
     pools.sort(key=lambda pool: pool.name)
     return pools, rejected
 
