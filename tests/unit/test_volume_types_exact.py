@@ -136,3 +136,40 @@ class ExactTest(testtools.TestCase):
             "Invalid volume 'vol-1': the volume id is not a UUID (like "
             "0f8fad5b-d9cb-469f-a165-70867728950e); Cinder volume ids are "
             "UUIDs, so pass the id Cinder gave the volume", str(err))
+
+
+class _VersionedObject:
+    """Like a Cinder versioned object: reading an unset field loads it."""
+
+    fields = {'source_volid': None, 'status': None}
+
+    def __init__(self, **values):
+        self._values = values
+        self.plain = 'plain value'
+
+    def obj_attr_is_set(self, name):
+        return name in self._values
+
+    def __getattr__(self, name):
+        if name in self._values:
+            return self._values[name]
+        raise AssertionError('lazy load of %s' % name)
+
+
+class LoadedFieldTest(testtools.TestCase):
+
+    def test_unset_field_is_none_without_a_load(self):
+        self.assertIsNone(vt.loaded_field(_VersionedObject(), 'source_volid'))
+
+    def test_set_field_is_read(self):
+        obj = _VersionedObject(source_volid='v-1')
+        self.assertEqual('v-1', vt.loaded_field(obj, 'source_volid'))
+
+    def test_attribute_that_is_no_field_is_read(self):
+        self.assertEqual('plain value',
+                         vt.loaded_field(_VersionedObject(), 'plain'))
+
+    def test_plain_objects(self):
+        obj = types.SimpleNamespace(source_volid='v-2')
+        self.assertEqual('v-2', vt.loaded_field(obj, 'source_volid'))
+        self.assertIsNone(vt.loaded_field(obj, 'snapshot_id'))

@@ -70,18 +70,17 @@ INVENTORY_PATHS = {
                   'summary.maintenanceMode', 'summary.type', 'host'],
 }
 
+# The inventory needed for placement: per kind, a dict of MoRef ->
+# {property path: plain value}.
 Inventory = collections.namedtuple(
     'Inventory', 'datacenters folders compute_resources hosts datastores')
-Inventory.__doc__ = ('The inventory needed for placement: per kind, a dict '
-                     'of MoRef -> {property path: plain value}.')
 
+# Where to create a backing: the datastore, a host that mounts it, its
+# compute resource (cluster) and resource pool, and the datacenter whose VM
+# folder holds the volume folder. Every reference is a MoRef.
 Placement = collections.namedtuple(
     'Placement', 'pool_name datastore datastore_name host host_name '
                  'cluster resource_pool datacenter datacenter_name vm_folder')
-Placement.__doc__ = ('Where to create a backing: the datastore, a host that '
-                     'mounts it, its compute resource (cluster) and resource '
-                     'pool, and the datacenter whose VM folder holds the '
-                     'volume folder. Every reference is a MoRef.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,9 +298,9 @@ def build_pools(inventory, options, host=None):
 
     pools = []
     for ref, props, hosts in candidates:
+        # A usable host has a known datacenter (host_problem).
         dc = datacenter_of(inventory, inventory.hosts[hosts[0]]['parent'])
-        pools.append(_pool(ref, props, hosts, options,
-                           _name(inventory, dc) if dc else ''))
+        pools.append(_pool(ref, props, hosts, options, _name(inventory, dc)))
     pools.sort(key=lambda pool: pool.name)
     return pools, rejected
 

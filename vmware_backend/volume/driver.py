@@ -16,8 +16,6 @@ it is being made.
 
 import functools
 
-from oslo_log import log as logging
-
 from vmware_backend import conf
 from vmware_backend import exceptions
 from vmware_backend.volume import backings
@@ -34,8 +32,6 @@ from vmware_backend.volume import policies
 from vmware_backend.volume import retype
 from vmware_backend.volume import snapshots
 from vmware_backend.volume import volume_types
-
-LOG = logging.getLogger(__name__)
 
 
 VERSION = '1.0.0'
