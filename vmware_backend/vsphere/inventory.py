@@ -32,7 +32,9 @@ object that disappears in the middle of a read fails the read; callers retry.
 The transport is chosen by ``vcenter_read_transport`` (see
 :mod:`.json.select`): over VI/JSON (:mod:`.json.reader`, the same calls in
 the same order, with the same plain results, see :mod:`.json.codec`) when
-vCenter offers it, over SOAP (below) otherwise.
+vCenter offers it, over SOAP (below) otherwise. :func:`get_properties` and
+:func:`read_through` (per-object reads inside driver operations) always use
+SOAP.
 
 The view and the retrieval token belong to the vCenter session that made
 them. When the session expires in the middle of a read, or the answer to a

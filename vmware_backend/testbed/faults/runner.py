@@ -53,9 +53,12 @@ def fault_rules(task_faults):
 
 def driver_options(server, proxy):
     """Options of a driver talking to the simulator through the proxy."""
+    # The proxy picks faults by SOAP method: inventory reads over SOAP too
+    # (over VI/JSON they would pass through unfaulted).
     return conf.option_defaults(**proxy.options(server.options(
         vcenter_http_timeout=HTTP_TIMEOUT, vcenter_task_timeout=TASK_TIMEOUT,
-        vcenter_task_poll_interval=0.2, vcenter_api_retry_count=2)))
+        vcenter_task_poll_interval=0.2, vcenter_api_retry_count=2,
+        vcenter_read_transport='soap')))
 
 
 def run_once(seed, faults, task_delay_ms, concurrency=True,
