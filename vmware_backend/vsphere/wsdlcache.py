@@ -28,6 +28,12 @@ prefixes ``factory.create`` relies on), is pickled once per content:
   may write is never unpickled (unpickling runs code): the description is
   then parsed as without a cache, and a warning says why.
 
+The pickled description is ``(Definitions, service definitions, schemas)``:
+the last is every Schema object of the graph, registered with
+:mod:`vmware_backend.vsphere.schemalookup` once the description is
+finished (loaded, or parsed and written), so that suds' schema look-ups on
+it are memoised (format 2).
+
 The client options (transport, plugins) are not part of the pickle: the
 graph refers to them by a persistent id and receives
 :data:`SHARED_OPTIONS`. Equal XML text values are pickled once (a third of
