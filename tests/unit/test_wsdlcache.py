@@ -113,6 +113,23 @@ class WSDLCacheTest(testtools.TestCase):
         self.assertEqual(['tiny.wsdl', 'types.xsd', 'more-types.xsd'],
                          [url.rsplit('/', 1)[1] for url, _ in documents])
 
+    def test_changed_document_is_scanned_again(self):
+        # The import scan is remembered by content: a schema that now
+        # includes one more file is read with it, never from the memo.
+        wsdlcache.read_documents(self.url, vmware_service.RequestsTransport())
+        with open(os.path.join(self.src, 'extra.xsd'), 'wb') as handle:
+            handle.write(MORE % b'')
+        with open(os.path.join(self.src, 'types.xsd'), 'wb') as handle:
+            handle.write((TYPES % b'').replace(
+                b'<include schemaLocation="more-types.xsd"/>',
+                b'<include schemaLocation="more-types.xsd"/>'
+                b'<include schemaLocation="extra.xsd"/>'))
+        documents = wsdlcache.read_documents(
+            self.url, vmware_service.RequestsTransport())
+        self.assertEqual(['tiny.wsdl', 'types.xsd', 'more-types.xsd',
+                          'extra.xsd'],
+                         [url.rsplit('/', 1)[1] for url, _ in documents])
+
     def test_parsed_then_memory_then_file(self):
         first, cache = self.build()
         self.assertEqual('parsed', cache.source)

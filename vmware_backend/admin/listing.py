@@ -1,14 +1,15 @@
 """The backings this backend manages, read from vCenter as plain records.
 
-:func:`read` makes one paged ContainerView read of every virtual machine
-(and the datastore names) through :func:`vmware_backend.vsphere.inventory.
-iter_container`, asking only for the property paths it needs. Given the
-backend's volume folder it reads the backings only below that folder of
-each datacenter (found with ``SearchIndex.FindChild``, see
-:func:`volume_folders`) and the rest of the inventory only for the instance
-VMs (name, extraConfig and devices). It is meant for operator commands
-(``volumes``, ``audit``), never for the volume operations, whose look-ups
-go through the SearchIndex.
+:func:`read` reads, through :mod:`vmware_backend.vsphere.inventory`, only
+the property paths it needs. Given the backend's volume folder (the
+operator commands ``volumes`` and ``audit``) it reads the VMs below that
+folder of each datacenter (found with ``SearchIndex.FindChild``, see
+:func:`volume_folders`; paged ContainerView reads), then, for the
+instances the backings are attached to, only the attachment marks of the
+backings' ids on the VMs of the backings' datastores and the marked VMs
+(:func:`read_instances`): nothing else of the inventory. Without a folder
+it reads every VM below a root. It is never used by the volume
+operations, whose look-ups go through the SearchIndex.
 
 Everything else here is pure: :func:`parse` turns the read objects into
 :class:`Backing` and :class:`Instance` records, and :func:`link_attachments`
@@ -34,7 +35,6 @@ OWN = 'own'
 LEGACY = 'legacy'
 FOREIGN = 'foreign'
 
-INSTANCE_PATHS = ('name', 'config.extraConfig')
 DEVICE_PATH = 'config.hardware.device'
 
 

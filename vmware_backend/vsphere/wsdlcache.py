@@ -28,6 +28,12 @@ prefixes ``factory.create`` relies on), is pickled once per content:
   may write is never unpickled (unpickling runs code): the description is
   then parsed as without a cache, and a warning says why.
 
+The pickled description is ``(Definitions, service definitions, schemas)``:
+the last is every Schema object of the graph, registered with
+:mod:`vmware_backend.vsphere.schemalookup` once the description is
+finished (loaded, or parsed and written), so that suds' schema look-ups on
+it are memoised (format 2).
+
 The client options (transport, plugins) are not part of the pickle: the
 graph refers to them by a persistent id and receives
 :data:`SHARED_OPTIONS`. Equal XML text values are pickled once (a third of
@@ -86,8 +92,43 @@ def default_dir():
     return os.path.join(base, 'vmware_backend', 'wsdl')
 
 
+# SHA-256 of a document -> the locations it imports or includes: scanning
+# 2.5 MB of XML with the pattern cost more than the rest of a session's
+# start once the description is loaded; hashing is ten times cheaper.
+_imports_memo = {}
+_IMPORTS_MEMO_SIZE = 256
+
+
+def _imports(content):
+    key = hashlib.sha256(content).digest()
+    found = _imports_memo.get(key)
+    if found is None:
+        found = tuple(location.decode('utf-8')
+                      for location in _IMPORT.findall(content))
+        if len(_imports_memo) >= _IMPORTS_MEMO_SIZE:
+            _imports_memo.clear()
+        _imports_memo[key] = found
+    return found
+
+
+def _read(url, transport):
+    """The content at ``url``: a local file directly, else the transport."""
+    parts = parse.urlsplit(url)
+    if parts.scheme == 'file' and parts.netloc in ('', 'localhost'):
+        with open(parse.unquote(parts.path), 'rb') as handle:
+            return handle.read()
+    reply = transport.open(suds_transport.Request(url))
+    try:
+        return reply.read()
+    finally:
+        reply.close()
+
+
 def read_documents(url, transport):
     """Every document of the description at ``url``, in discovery order.
+
+    Local files (``file://``) are read directly, others through
+    ``transport`` (the session's, with its TLS settings).
 
     :returns: list of (url, content bytes).
     """
@@ -96,14 +137,10 @@ def read_documents(url, transport):
     pending = [url]
     while pending:
         current = pending.pop(0)
-        reply = transport.open(suds_transport.Request(current))
-        try:
-            content = reply.read()
-        finally:
-            reply.close()
+        content = _read(current, transport)
         documents.append((current, content))
-        for location in _IMPORT.findall(content):
-            target = parse.urljoin(current, location.decode('utf-8'))
+        for location in _imports(content):
+            target = parse.urljoin(current, location)
             if target not in seen:
                 seen.add(target)
                 pending.append(target)
