@@ -329,3 +329,26 @@ class BackupStagingTest(lifecycle_base.LifecycleTestCase):
         self.assertIn('it has snapshots', str(err))
         self.assertEqual(['snapshot-%s' % snap.id],
                          self.state(volume.id).snapshot_names)
+
+
+class ClonesOfImagesTest(lifecycle_base.LifecycleTestCase):
+    """Clones of a volume made from an image carry its data."""
+
+    def test_full_and_linked_clones(self):
+        images = ib.ImageService()
+        images.add('image-1', RAW, 'raw')
+        source = self.create(1)
+        self.driver.copy_image_to_volume(None, source, images, 'image-1')
+        full = self.track(lifecycle_base.make_volume(1))
+        self.driver.create_cloned_volume(full, source)
+        data, _total = ib.read_disk(self.vcsim, self.state(full.id),
+                                    4 * ib.MIB)
+        self.assertEqual(WANT_4M, ib.sha(data))
+        linked = self.track(lifecycle_base.make_volume(
+            1, {'vmware:clone_type': 'linked'}, source_volid=source.id))
+        self.driver.create_cloned_volume(linked, source)
+        image_id = images.queued('vmdk')
+        self.driver.copy_volume_to_image(
+            None, linked, images, {'id': image_id, 'disk_format': 'vmdk'})
+        raw = ib.to_raw(images.images[image_id]['data'], 'vmdk')
+        self.assertEqual(WANT_4M, ib.sha(raw[:4 * ib.MIB]))
