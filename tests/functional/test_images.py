@@ -121,10 +121,11 @@ class ImageToVolumeTest(lifecycle_base.LifecycleTestCase):
 
     # Broken transfers: lease aborted, no backing left ------------------
 
-    def _broken(self, chunks, error):
+    def _broken(self, chunks, error, size=None):
         image_id = base.new_id()
         self.images.add(image_id, b'', 'vmdk',
                         vmware_disktype='streamOptimized')
+        self.images.images[image_id]['meta']['size'] = size
         self.images.chunks = lambda _id: chunks
         volume = self.create(1)
         err = self.assertRaises(error, self.driver.copy_image_to_volume,
@@ -143,6 +144,14 @@ class ImageToVolumeTest(lifecycle_base.LifecycleTestCase):
 
         msg = self._broken(chunks(), exceptions.ImageTransferError)
         self.assertIn('connection reset (injected)', msg)
+
+    def test_image_shorter_than_its_size_leaves_no_backing(self):
+        stream = ib.make_image(RAW, 'vmdk', 'streamOptimized')
+        half = len(stream) // 2
+        msg = self._broken(iter([stream[:half]]),
+                           exceptions.ImageTransferError, size=len(stream))
+        self.assertIn('the source ended after %d of its %d bytes'
+                      % (half, len(stream)), msg)
 
     def test_truncated_stream_leaves_no_backing(self):
         stream = ib.make_image(RAW, 'vmdk', 'streamOptimized')
