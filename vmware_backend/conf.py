@@ -141,11 +141,14 @@ volume_opts = [
         help='Directory for the temporary files of image conversions '
              '(raw, qcow2 and non-streamOptimized vmdk images are converted '
              'with qemu-img before they are sent to vCenter, and uploads to '
-             'raw/qcow2 images are converted from the exported disk). Free '
-             'space is checked before each conversion and the files are '
-             'removed afterwards, on failure too. Unset: the system '
-             'temporary directory. streamOptimized vmdk images need no '
-             'local space: they are streamed.'),
+             'raw/qcow2 images are converted from the exported disk) and of '
+             'disks staged for Cinder\'s backup service (subdirectory '
+             'vmware-backend-backup; cinder-backup must run on this host or '
+             'see this directory at the same path). Free space is checked '
+             'before each conversion and the files are removed afterwards, '
+             'on failure too. Unset: the system temporary directory. '
+             'streamOptimized vmdk images need no local space: they are '
+             'streamed.'),
     cfg.StrOpt(
         'vcenter_backend_name', default='vmware_backend',
         help='Backend name reported in the volume statistics when the '

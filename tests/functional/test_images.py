@@ -121,10 +121,11 @@ class ImageToVolumeTest(lifecycle_base.LifecycleTestCase):
 
     # Broken transfers: lease aborted, no backing left ------------------
 
-    def _broken(self, chunks, error):
+    def _broken(self, chunks, error, size=None):
         image_id = base.new_id()
         self.images.add(image_id, b'', 'vmdk',
                         vmware_disktype='streamOptimized')
+        self.images.images[image_id]['meta']['size'] = size
         self.images.chunks = lambda _id: chunks
         volume = self.create(1)
         err = self.assertRaises(error, self.driver.copy_image_to_volume,
@@ -143,6 +144,14 @@ class ImageToVolumeTest(lifecycle_base.LifecycleTestCase):
 
         msg = self._broken(chunks(), exceptions.ImageTransferError)
         self.assertIn('connection reset (injected)', msg)
+
+    def test_image_shorter_than_its_size_leaves_no_backing(self):
+        stream = ib.make_image(RAW, 'vmdk', 'streamOptimized')
+        half = len(stream) // 2
+        msg = self._broken(iter([stream[:half]]),
+                           exceptions.ImageTransferError, size=len(stream))
+        self.assertIn('the source ended after %d of its %d bytes'
+                      % (half, len(stream)), msg)
 
     def test_truncated_stream_leaves_no_backing(self):
         stream = ib.make_image(RAW, 'vmdk', 'streamOptimized')
@@ -329,3 +338,26 @@ class BackupStagingTest(lifecycle_base.LifecycleTestCase):
         self.assertIn('it has snapshots', str(err))
         self.assertEqual(['snapshot-%s' % snap.id],
                          self.state(volume.id).snapshot_names)
+
+
+class ClonesOfImagesTest(lifecycle_base.LifecycleTestCase):
+    """Clones of a volume made from an image carry its data."""
+
+    def test_full_and_linked_clones(self):
+        images = ib.ImageService()
+        images.add('image-1', RAW, 'raw')
+        source = self.create(1)
+        self.driver.copy_image_to_volume(None, source, images, 'image-1')
+        full = self.track(lifecycle_base.make_volume(1))
+        self.driver.create_cloned_volume(full, source)
+        data, _total = ib.read_disk(self.vcsim, self.state(full.id),
+                                    4 * ib.MIB)
+        self.assertEqual(WANT_4M, ib.sha(data))
+        linked = self.track(lifecycle_base.make_volume(
+            1, {'vmware:clone_type': 'linked'}, source_volid=source.id))
+        self.driver.create_cloned_volume(linked, source)
+        image_id = images.queued('vmdk')
+        self.driver.copy_volume_to_image(
+            None, linked, images, {'id': image_id, 'disk_format': 'vmdk'})
+        raw = ib.to_raw(images.images[image_id]['data'], 'vmdk')
+        self.assertEqual(WANT_4M, ib.sha(raw[:4 * ib.MIB]))

@@ -150,8 +150,33 @@ class CinderBackupTest(tcd.DriverTestCase):
         self.assertTrue(any(name.endswith('_sha256file') for name in stored),
                         stored)
 
-        backup.status = 'restoring'  # as BackupManager.restore_backup
+        self.assertGreater(backup.object_count, 0)
+        backup.status = 'available'
         backup.save()
+
+        # Incremental: the posix driver compares each block's SHA-256 with
+        # the parent's; the disk did not change, so nothing new is stored.
+        incremental = objects.Backup(
+            self.context, volume_id=volume.id, status='creating', size=1,
+            user_id=self.objects.user_id,
+            project_id=self.objects.project_id, display_name='i',
+            availability_zone='nova', container=backup.container,
+            parent_id=backup.id,
+            service='cinder.backup.drivers.posix.PosixBackupDriver')
+        incremental.create()
+        properties, info, device = self.attach(volume, 'rb')
+        try:
+            posix.PosixBackupDriver(self.context).backup(incremental, device)
+        finally:
+            device.close()
+            self.detach(volume, properties, info)
+        self.assertEqual(0, incremental.object_count)
+        self.assertEqual([], os.listdir(self.staged))
+
+        # Restore the incremental (the driver restores the chain).
+        incremental.status = 'restoring'  # as BackupManager.restore_backup
+        incremental.save()
+        backup = incremental
         target = self.db_volume()
         target.status = 'restoring-backup'
         target.save()

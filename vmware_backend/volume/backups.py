@@ -153,6 +153,7 @@ class BackupStagingMixin:
             image_files.convert(path, 'raw', stream, 'streamOptimized',
                                 target, image_files.QEMU_ADAPTERS[adapter])
             self._import_stream(volume, size_gb, disk_type, adapter,
-                                image_files.file_chunks(stream), target)
+                                image_files.file_chunks(stream), target,
+                                length=os.path.getsize(stream))
         LOG.info('Restored volume %s from the backup service\'s data.',
                  volume.id)

@@ -200,8 +200,10 @@ class ImageMixin:
             head, chunks = _peek(chunks, 512)
             self._check_capacity(image_id, stream_capacity(head, image_id)
                                  * 512, size)
+            length = meta.get('size')
             self._import_stream(volume, size, profile.disk_type, adapter,
-                                chunks, target)
+                                chunks, target,
+                                length=int(length) if length else None)
             return
         with image_files.work_dir(self.options.get('vcenter_image_tmp_dir'),
                                   target) as work:
@@ -225,7 +227,8 @@ class ImageMixin:
                                 target, image_files.QEMU_ADAPTERS[adapter])
             os.unlink(source)
             self._import_stream(volume, size, profile.disk_type, adapter,
-                                image_files.file_chunks(stream), target)
+                                image_files.file_chunks(stream), target,
+                                length=os.path.getsize(stream))
 
     @staticmethod
     def _check_capacity(image_id, virtual_bytes, size_gb):
@@ -237,7 +240,7 @@ class ImageMixin:
                             -(-virtual_bytes // GIB)))
 
     def _import_stream(self, volume, size, disk_type, adapter, chunks,
-                       target):
+                       target, length=None):
         """Replace the volume's backing by an import of ``chunks``."""
         if volume_types.in_use(volume):
             raise exceptions.VolumeIsBusy(volume=volume.id,
@@ -275,7 +278,7 @@ class ImageMixin:
                     raise exceptions.ImageTransferError(
                         target=target, reason='the import lease has %d '
                         'disk URLs, expected 1' % len(urls))
-                nfc.upload(self.session, lease, urls[0][1], chunks)
+                nfc.upload(self.session, lease, urls[0][1], chunks, length)
         except BaseException:
             self._remove_failed_import(volume, entity)
             raise

@@ -218,33 +218,95 @@ def _cookies(session):
     return {'vmware_soap_session': cookie}
 
 
-def upload(session, lease, url, chunks):
+def upload(session, lease, url, chunks, length=None):
     """PUT the streamOptimized VMDK ``chunks`` (bytes iterator) to ``url``.
+
+    With ``length`` (bytes, when known) the request carries a
+    Content-Length, as oslo.vmware's uploads do, instead of chunked
+    encoding; data ending short of it fails the upload at once.
 
     :raises exceptions.ImageTransferError: vCenter refused the data (names
         the HTTP status and vCenter's reason) or the connection broke.
     """
     verify, timeout = _http(session)
-
-    def counted():
-        for chunk in chunks:
-            lease.advance(len(chunk))
-            yield chunk
-
+    body = _Body(chunks, lease, length)
     try:
         response = requests.put(
-            url, data=counted(), cookies=_cookies(session), verify=verify,
-            timeout=timeout,
+            url, data=body if length else iter(body),
+            cookies=_cookies(session), verify=verify, timeout=timeout,
             headers={'Content-Type': STREAM_CONTENT_TYPE,
                      'Overwrite': 't'})
-    except requests.RequestException as err:
-        raise exceptions.ImageTransferError(
-            target=lease.target, reason='upload failed: %s' % _safe(err))
+    except Exception as err:
+        if body.error is not None:
+            raise _source_error(body.error, lease) from err
+        if isinstance(err, requests.RequestException):
+            raise exceptions.ImageTransferError(
+                target=lease.target, reason='upload failed: %s' % _safe(err))
+        raise
+    if body.error is not None:
+        raise _source_error(body.error, lease)
     if response.status_code not in (200, 201, 204):
         raise exceptions.ImageTransferError(
             target=lease.target, reason='vCenter answered the upload with '
             'HTTP %s: %s' % (response.status_code,
                              response.text.strip()[:300]))
+
+
+def _source_error(error, lease):
+    if isinstance(error, exceptions.ImageTransferError):
+        return error
+    return exceptions.ImageTransferError(
+        target=lease.target, reason='reading the source failed: %s' % error)
+
+
+class _Body:
+    """The upload body: counts progress, has a length when one is known."""
+
+    def __init__(self, chunks, lease, length):
+        self._chunks = iter(chunks)
+        self._lease = lease
+        self._length = length
+        self._buffer = b''
+        self.sent = 0
+        self.error = None
+
+    def __len__(self):
+        return self._length or 0
+
+    def _next(self):
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            if self._length and self.sent < self._length:
+                self.error = exceptions.ImageTransferError(
+                    target=self._lease.target, reason='the source ended '
+                    'after %d of its %d bytes' % (self.sent, self._length))
+                raise self.error
+            return b''
+        except Exception as err:
+            self.error = err
+            raise
+        self.sent += len(chunk)
+        self._lease.advance(len(chunk))
+        return chunk
+
+    def read(self, size=-1):
+        while not self._buffer:
+            chunk = self._next()
+            if not chunk:
+                return b''
+            self._buffer = chunk
+        if size is None or size < 0:
+            size = len(self._buffer)
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def __iter__(self):
+        while True:
+            chunk = self._next()
+            if not chunk:
+                return
+            yield chunk
 
 
 @contextlib.contextmanager

@@ -213,6 +213,33 @@ func runTransfer(bin string) {
 		check(err == nil, "0030: HttpNfcLeaseComplete of the snapshot export (%v)", err)
 	}
 
+	// disk data follows clones: a full copy gets it, a linked clone reads its parent's
+	vmObj := object.NewVirtualMachine(c, vmRef)
+	for _, kind := range []string{"full", "linked"} {
+		spec := types.VirtualMachineCloneSpec{Location: types.VirtualMachineRelocateSpec{Pool: &pool}}
+		if kind == "linked" {
+			spec.Snapshot = &snap
+			spec.Location.DiskMoveType = string(types.VirtualMachineRelocateDiskMoveOptionsCreateNewChildDiskBacking)
+		}
+		res, err := wait(vmObj.Clone(ctx, object.NewFolder(c, folder), "nfc-"+kind, spec))
+		must(err, "CloneVM_Task "+kind)
+		cloneRef := res.(types.ManagedObjectReference)
+		ex, err := methods.ExportVm(ctx, c, &types.ExportVm{This: cloneRef})
+		must(err, "ExportVm of the "+kind+" clone")
+		l = leaseOf(ctx, c, ex.Returnval)
+		code, body = nfcDo(c, "GET", l.Info.DeviceUrl[0].Url, nil, true)
+		must(os.WriteFile(outPath, body, 0600), "write clone export")
+		err = qemu("convert", "-f", "vmdk", "-O", "raw", outPath, backPath)
+		back, _ = os.ReadFile(backPath)
+		check(code == http.StatusOK && err == nil && sha(back) == sha(want), "0030: a %s clone's export is its source's data (%d %v)", kind, code, err)
+		_, _ = methods.HttpNfcLeaseComplete(ctx, c, &types.HttpNfcLeaseComplete{This: ex.Returnval})
+		if kind == "full" {
+			cf := localFile(ctx, c, flat(disks(ctx, c, cloneRef)[0]).FileName)
+			data, _ := os.ReadFile(cf[:len(cf)-len(".vmdk")] + "-flat.vmdk")
+			check(sha(data) == sha(want), "0030: a full clone's -flat.vmdk holds a copy of the source's data (%d bytes)", len(data))
+		}
+	}
+
 	// ExportVm of a powered-on VM
 	on := byName(ctx, c, "VirtualMachine", "DC0_H0_VM0")
 	_, err = methods.ExportVm(ctx, c, &types.ExportVm{This: on})
