@@ -6,19 +6,23 @@ the time (at 1 000 VMs about 23 s of 28, the reply itself 5 s; see the
 README's listing figures). :class:`RawService` sends the same
 ``RetrievePropertiesEx``/``ContinueRetrievePropertiesEx`` requests through
 a clone of the session's suds client with ``retxml`` (same transport and
-cookies, same request counting), so the reply comes back as XML, which
-:func:`page` turns into the plain values :func:`.inventory.to_plain`
+cookies, same request counting); its transport keeps a successful reply's
+XML and hands suds a stub instead (suds would parse the whole reply with
+its pure-Python SAX parser before returning it). :func:`page` turns the
+XML into the plain values :func:`.inventory.to_plain`
 gives: references (made by the caller's ``moref``, e.g.
 :class:`.inventory.MoRef`), lists for arrays, dicts for data objects,
 ints/bools/datetimes by ``xsi:type`` or, for the untyped fields of the
 objects read here, by field name.
 
-Faults still come from suds (it checks for a SOAP fault before returning
-the XML) and become oslo.vmware's exceptions, so
+A fault reply goes to suds unchanged and raises as usual; it becomes
+oslo.vmware's exception, so
 :meth:`.session.VCenterSession.invoke` handles them (re-login, lost
 answers) as for any call.
 """
 
+import re
+import threading
 import xml.etree.ElementTree as etree
 
 from oslo_vmware import exceptions as vexc
@@ -152,15 +156,34 @@ def _fault_names(err):
     return names
 
 
+# What suds gets to parse instead of a successful reply (suds parses a
+# reply with its pure-Python SAX parser before it looks at ``retxml``).
+_STUB = (b'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:'
+         b'soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+         b'<soapenv:Body/></soapenv:Envelope>')
+_FAULT = re.compile(rb'<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?Fault\b')
+
+
 class _SharedTransport(suds.transport.Transport):
-    """Sends through another transport (its HTTP session and cookies)."""
+    """Sends through another transport (its HTTP session and cookies).
+
+    A successful reply is kept (per thread) for :class:`RawService`, and
+    suds gets a stub to parse; a fault goes to suds as it is.
+    """
 
     def __init__(self, inner):
         super().__init__()
         self._inner = inner
+        self.kept = threading.local()
 
     def send(self, request):
-        return self._inner.send(request)
+        reply = self._inner.send(request)
+        self.kept.message = None
+        if reply.code in (None, 200) and not _FAULT.search(
+                reply.message[:4096]):
+            self.kept.message = reply.message
+            return suds.transport.Reply(200, reply.headers, _STUB)
+        return reply
 
     def open(self, request):
         return self._inner.open(request)
@@ -207,13 +230,15 @@ class RawService:
 
     def __init__(self, api):
         self._client = _raw_clone(api.vim.client)
+        self._transport = self._client.options.transport
 
     def __getattr__(self, method):
         call = getattr(self._client.service, method)
 
         def invoke(moref, **kwargs):
             try:
-                return call(moref, **kwargs)
+                call(moref, **kwargs)
+                return self._transport.kept.message
             except suds.WebFault as err:
                 fault = getattr(err, 'fault', None)
                 raise vexc.VimFaultException(
