@@ -106,3 +106,41 @@ class PageTest(testtools.TestCase):
 
     def test_empty_reply(self):
         self.assertEqual((None, []), rawxml.page(EMPTY, inventory.MoRef))
+
+
+FAULT = (b'<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://'
+         b'schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>\n '
+         b'<soapenv:Fault><faultcode>ServerFaultCode</faultcode>'
+         b'</soapenv:Fault></soapenv:Body></soapenv:Envelope>')
+
+
+class _Inner:
+
+    def __init__(self, reply):
+        self.reply = reply
+
+    def send(self, request):
+        return self.reply
+
+
+class SharedTransportTest(testtools.TestCase):
+
+    def send(self, code, message):
+        transport = rawxml._SharedTransport(_Inner(
+            rawxml.suds.transport.Reply(code, {'a': 'b'}, message)))
+        return transport, transport.send(object())
+
+    def test_success_is_kept_and_suds_gets_a_stub(self):
+        transport, reply = self.send(200, PAGE)
+        self.assertEqual(PAGE, transport.kept.message)
+        self.assertEqual(rawxml._STUB, reply.message)
+        self.assertEqual((200, {'a': 'b'}), (reply.code, reply.headers))
+
+    def test_faults_go_to_suds(self):
+        for code in (500, 200):
+            transport, reply = self.send(code, FAULT)
+            self.assertIsNone(transport.kept.message)
+            self.assertEqual((code, FAULT), (reply.code, reply.message))
+        transport, reply = self.send(503, b'<html>busy</html>')
+        self.assertEqual(b'<html>busy</html>', reply.message)
+        self.assertIsNone(transport.kept.message)
