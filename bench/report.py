@@ -86,6 +86,8 @@ OPERATIONS = (
     Operation('manageable',
               'get_manageable_volumes (paged VM read, one datastore '
               'search per pool)', True),
+    Operation('manageable_suds', 'get_manageable_volumes, VM pages parsed '
+              'by suds (before; the row above parses XML)', True),
     Operation('cinder_scan',
               'oslo.vmware get_objects VM scan (Cinder '
               'build_backing_ref_cache, 100/page)', True),

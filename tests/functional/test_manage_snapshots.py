@@ -60,7 +60,7 @@ class ManageSnapshotTest(test_manage.ManageTestBase):
         self.assertEqual(names, self.state(volume.id).snapshot_names)
 
     def test_manageable_snapshots_listed_then_imported(self):
-        volume = self.create(size=2)
+        volume = self.create(size=2, host='node1@vmware-1#LocalDS_0')
         self.vsphere_snapshot(volume, 'nightly')
         self.vsphere_snapshot(volume, 'dup')
         self.vsphere_snapshot(volume, 'dup')

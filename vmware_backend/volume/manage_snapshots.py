@@ -141,7 +141,7 @@ class ManageSnapshotsMixin:
             self.placement.inventory(),
             self.options.get('vcenter_cluster_names'))
         return manageable_snapshots.snapshot_candidates(
-            vm_disks.read(self.session), ids, hosts)
+            vm_disks.read(self.session, raw=self.raw_reads), ids, hosts)
 
     def _rename_snapshot(self, snap, name, description, target):
         kwargs = {'name': name}

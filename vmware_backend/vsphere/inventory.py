@@ -52,6 +52,7 @@ from suds import sudsobject
 
 from vmware_backend import exceptions
 from vmware_backend.vsphere.json import select as json_select
+from vmware_backend.vsphere import rawxml
 from vmware_backend.vsphere.refs import MoRef  # noqa: F401 (re-exported)
 
 LOG = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ def _retrieve_options(factory, page_size):
 
 
 def iter_container(session, type_paths, root=None, page_size=None,
-                   recursive=True):
+                   recursive=True, raw=False):
     """Yield ``(MoRef, {path: value})`` of every object of some types.
 
     :param session: a :class:`vmware_backend.vsphere.session.VCenterSession`.
@@ -165,6 +166,9 @@ def iter_container(session, type_paths, root=None, page_size=None,
     :param page_size: objects per page; default: the session's
         ``vcenter_inventory_page_size`` option.
     :param recursive: look below the root's direct children too.
+    :param raw: parse the pages from their XML (:mod:`.rawxml`) instead
+        of through suds objects: the same values, much faster for large
+        pages.
 
     The view is destroyed, and a pending page cancelled, when the generator
     is exhausted, fails or is closed; call ``close()`` (or use
@@ -186,7 +190,7 @@ def iter_container(session, type_paths, root=None, page_size=None,
     seen = set()
     for attempt in range(2):
         read = _read_once(session, type_paths, root, page_size, recursive,
-                          target)
+                          target, raw)
         try:
             with contextlib.closing(read):
                 for ref, props in read:
@@ -209,11 +213,27 @@ class _Restart(Exception):
         self.error = error
 
 
-def _read_once(session, type_paths, root, page_size, recursive, target):
+def _raw_service(api):
+    service = getattr(api, '_vmware_backend_raw', None)
+    if service is None:
+        service = api._vmware_backend_raw = rawxml.RawService(api)
+    return service
+
+
+def _page(result, raw):
+    """(token, [(MoRef, props)]) of one result page."""
+    if raw:
+        return rawxml.page(result, MoRef) if result else (None, [])
+    return getattr(result, 'token', None), list(_object_contents(result))
+
+
+def _read_once(session, type_paths, root, page_size, recursive, target,
+               raw=False):
     """One read with one view.
 
     Raises :class:`_Restart` when its view or its token were lost.
     """
+    via = _raw_service if raw else None
     content = session.service_content
     factory = session.factory
     collector = content.propertyCollector
@@ -224,19 +244,20 @@ def _read_once(session, type_paths, root, page_size, recursive, target):
     try:
         result = session.invoke(
             'RetrievePropertiesEx', collector, target=target,
-            session_bound=True,
+            session_bound=True, via=via,
             specSet=[_view_filter_spec(factory, view, type_paths)],
             options=_retrieve_options(factory, page_size))
         while True:
             # An empty result (nothing matched) is None: no token.
-            token = getattr(result, 'token', None)
-            yield from _object_contents(result)
+            token, objects = _page(result, raw)
+            yield from objects
             if not token:
                 break
             try:
                 result = session.invoke('ContinueRetrievePropertiesEx',
                                         collector, target=target,
-                                        session_bound=True, token=token)
+                                        session_bound=True, via=via,
+                                        token=token)
             except exceptions.VCenterSessionRenewed:
                 raise
             except exceptions.VCenterTLSError:
@@ -267,10 +288,11 @@ def _quietly(session, method, moref, target, **kwargs):
 
 
 def read_container(session, type_paths, root=None, page_size=None,
-                   recursive=True):
+                   recursive=True, raw=False):
     """All objects :func:`iter_container` yields, as a list."""
     objects = iter_container(session, type_paths, root=root,
-                             page_size=page_size, recursive=recursive)
+                             page_size=page_size, recursive=recursive,
+                             raw=raw)
     try:
         return list(objects)
     finally:

@@ -186,7 +186,7 @@ class VCenterSession:
         self._close_hooks.append(hook)
 
     def invoke(self, method, moref, target=None, session_bound=False,
-               **kwargs):
+               via=None, **kwargs):
         """Call vSphere ``method`` on ``moref``; faults become VCenterFault.
 
         * NotAuthenticated (vCenter refused the request, nothing was
@@ -211,6 +211,9 @@ class VCenterSession:
         :param session_bound: the request names objects of the session
             (a view, a retrieval token): after a re-login it is not sent
             again; :class:`exceptions.VCenterSessionRenewed` is raised.
+        :param via: a function of the oslo.vmware session giving the
+            service object to call instead of its ``vim`` (e.g.
+            :class:`.rawxml.RawService`).
         """
         api = self.api
         target = target or _describe(moref)
@@ -219,7 +222,8 @@ class VCenterSession:
         while True:
             sent_with = api._session_id
             try:
-                return getattr(api.vim, method)(moref, **kwargs)
+                service = api.vim if via is None else via(api)
+                return getattr(service, method)(moref, **kwargs)
             except vexc.VimFaultException as err:
                 if vexc.NOT_AUTHENTICATED not in (err.fault_list or []):
                     raise _to_fault(err, method, target)
