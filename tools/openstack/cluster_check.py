@@ -40,8 +40,12 @@ def cinder():
         password=os.environ['OS_PASSWORD'],
         project_name=os.environ['OS_PROJECT_NAME'],
         user_domain_name='Default', project_domain_name='Default')
-    return cinder_client.Client('3.24',
-                                session=ks_session.Session(auth=auth))
+    session = ks_session.Session(auth=auth)
+    cs = cinder_client.Client('3.24', session=session)
+    # Cinder's default quota is 10 volumes per project.
+    cs.quotas.update(session.get_project_id(), volumes=-1, gigabytes=-1,
+                     snapshots=-1)
+    return cs
 
 
 def wait(what, predicate, timeout, interval=2):
@@ -91,8 +95,8 @@ def compare(cs, conf):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--state', required=True)
-    parser.add_argument('--volumes', type=int, default=16)
-    parser.add_argument('--kill-after', type=float, default=3.0)
+    parser.add_argument('--volumes', type=int, default=20)
+    parser.add_argument('--kill-after', type=float, default=2.0)
     args = parser.parse_args()
     conf = os.path.join(args.state, 'etc', 'cinder', 'cinder.conf')
     cs = cinder()
