@@ -73,11 +73,12 @@ print(len(bad) and "error" or sum(len(b["result"]) for b in backends))
 }
 
 [ -d "$STATE/pids" ] || { log "nothing to stop ($STATE/pids missing)"; exit 0; }
-for name in cinder-volume cinder-backup cinder-api cinder-scheduler; do
+for name in cinder-volume cinder-volume-node1 cinder-volume-node2 \
+        cinder-backup cinder-api cinder-scheduler; do
     stop "$name"
 done
 check_backings
-for name in glance keystone rabbitmq epmd mariadb vcsim; do
+for name in glance keystone rabbitmq epmd mariadb redis vcsim; do
     stop "$name"
 done
 for file in "$STATE"/pids/*.pid; do

@@ -17,6 +17,9 @@
 #   VMWARE_BACKEND_OPENSTACK_STATE   state dir (default ~/.cache/vmware-backend-openstack/state)
 #   VMWARE_BACKEND_OPENSTACK_VENV    venv (default ~/.cache/vmware-backend-openstack/venv)
 #   VMWARE_BACKEND_OPENSTACK_BACKUP  1: also run cinder-backup (posix driver)
+#   VMWARE_BACKEND_OPENSTACK_CLUSTER 1: two cinder-volume services (hosts
+#       node1, node2) in one Cinder cluster, locks in redis-server (needs a
+#       driver with SUPPORTS_ACTIVE_ACTIVE; Cinder refuses to start otherwise)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,12 +27,14 @@ HOME_DIR=${HOME:-/root}/.cache/vmware-backend-openstack
 STATE=${VMWARE_BACKEND_OPENSTACK_STATE:-$HOME_DIR/state}
 VENV=${VMWARE_BACKEND_OPENSTACK_VENV:-$HOME_DIR/venv}
 BACKUP=${VMWARE_BACKEND_OPENSTACK_BACKUP:-0}
+CLUSTER=${VMWARE_BACKEND_OPENSTACK_CLUSTER:-0}
 
 APT_PACKAGES="rabbitmq-server mariadb-server qemu-utils"
 PIP_PACKAGES="cinder==29.0.0 keystone==30.0.0 glance==33.0.0
     python-openstackclient python-cinderclient python-glanceclient
-    tempest==47.0.0 PyMySQL gunicorn"
+    tempest==47.0.0 PyMySQL gunicorn redis"
 KEYSTONE_PORT=5000 GLANCE_PORT=9292 CINDER_PORT=8776 RABBIT_PORT=5672
+REDIS_PORT=6379
 
 log() { printf '%s openstack-up: %s\n' "$(date -u +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -81,6 +86,10 @@ install_packages() {
     command -v mariadbd >/dev/null || missing=1
     command -v qemu-img >/dev/null || missing=1
     [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing=1
+    if [ "$CLUSTER" = 1 ]; then
+        APT_PACKAGES="$APT_PACKAGES redis-server"
+        command -v redis-server >/dev/null || missing=1
+    fi
     command -v curl >/dev/null || APT_PACKAGES="$APT_PACKAGES curl"
     command -v curl >/dev/null || missing=1
     if [ -n "$missing" ]; then
@@ -105,7 +114,9 @@ install_packages() {
         echo "$want" >"$stamp"
     fi
     # This project, from this checkout (cheap: no dependencies to fetch).
-    "$VENV/bin/pip" install -q --disable-pip-version-check "$REPO"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "$REPO" \
+        >"$HOME_DIR/pip-project.log" 2>&1 ||
+        die "pip install $REPO failed ($HOME_DIR/pip-project.log)"
 }
 
 # --- services --------------------------------------------------------------
@@ -147,6 +158,13 @@ EOF
         RABBITMQ_LOG_BASE="$dir/log" \
         RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}' \
         /usr/lib/rabbitmq/bin/rabbitmq-server
+}
+
+# The tooz backend of the cluster's locks; in memory only.
+start_redis() {
+    mkdir -p "$STATE/redis"
+    start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" \
+        --save '' --appendonly no --dir "$STATE/redis"
 }
 
 mysql() { command mariadb --no-defaults -S "$STATE/mysql.sock" -uroot "$@"; }
@@ -198,6 +216,9 @@ start_keystone() {
     cat >"$etc/keystone.conf" <<EOF
 [database]
 connection = $(db_url keystone)
+[identity]
+# bcrypt's cheapest cost: tempest creates users and logs in for every class.
+password_hash_rounds = 4
 [token]
 provider = fernet
 [fernet_tokens]
@@ -296,6 +317,16 @@ rootwrap_config = $ve/rootwrap.conf
 resource_query_filters_file = $ve/resource_filters.json
 glance_api_servers = http://127.0.0.1:$GLANCE_PORT
 EOF
+    local coordination=file://$STATE/cinder/coordination
+    if [ "$CLUSTER" = 1 ]; then
+        # node1 is reported down 20 s after it stopped (default 60 s).
+        printf 'cluster = vmware\nreport_interval = 5\nservice_down_time = 20\n' \
+            >>"$etc/cinder.conf"
+        coordination=redis://127.0.0.1:$REDIS_PORT
+        for node in node1 node2; do
+            printf '[DEFAULT]\nhost = %s\n' "$node" >"$etc/$node.conf"
+        done
+    fi
     if [ "$BACKUP" = 1 ]; then
         mkdir -p "$STATE/cinder/backups"
         cat >>"$etc/cinder.conf" <<EOF
@@ -309,7 +340,7 @@ connection = $(db_url cinder)
 [oslo_concurrency]
 lock_path = $STATE/cinder/locks
 [coordination]
-backend_url = file://$STATE/cinder/coordination
+backend_url = $coordination
 $(authtoken cinder)
 $(backend_section vmware-1 DC0_C0)
 $(backend_section vmware-2 DC0_C1)
@@ -321,7 +352,14 @@ start_cinder() {
     local conf="--config-file $STATE/etc/cinder/cinder.conf"
     start cinder-api "$VENV/bin/cinder-api" $conf
     start cinder-scheduler "$VENV/bin/cinder-scheduler" $conf
-    start cinder-volume "$VENV/bin/cinder-volume" $conf
+    if [ "$CLUSTER" = 1 ]; then
+        for node in node1 node2; do
+            start "cinder-volume-$node" "$VENV/bin/cinder-volume" $conf \
+                --config-file "$STATE/etc/cinder/$node.conf"
+        done
+    else
+        start cinder-volume "$VENV/bin/cinder-volume" $conf
+    fi
     if [ "$BACKUP" = 1 ]; then
         start cinder-backup "$VENV/bin/cinder-backup" $conf
     fi
@@ -341,18 +379,20 @@ EOF
     chmod 600 "$STATE/openstack.env"
 }
 
-# cinder-volume reports both backends up to the scheduler.
+# cinder-volume reports both backends (of each node) up to the scheduler.
 backends_up() {
-    local up
+    local up want=2
+    [ "$CLUSTER" = 1 ] && want=4
     up=$("$VENV/bin/openstack" volume service list -f value \
         -c Binary -c Host -c State | grep -c 'cinder-volume .*@vmware-[12] up')
-    [ "$up" = 2 ]
+    [ "$up" = "$want" ]
 }
 
 main() {
     [ ! -d "$STATE/pids" ] || [ -z "$(ls -A "$STATE/pids")" ] ||
         die "$STATE has running services: tools/openstack-down.sh first"
-    for port in $KEYSTONE_PORT $GLANCE_PORT $CINDER_PORT $RABBIT_PORT; do
+    for port in $KEYSTONE_PORT $GLANCE_PORT $CINDER_PORT $RABBIT_PORT \
+            $([ "$CLUSTER" = 1 ] && echo $REDIS_PORT); do
         require_free_port "$port"
     done
     local t0=$SECONDS
@@ -367,6 +407,7 @@ main() {
     start_mariadb
     start_rabbitmq
     start_vcsim
+    if [ "$CLUSTER" = 1 ]; then start_redis; fi
     wait_for mariadb 60 mysql -e 'SELECT 1'
     create_databases
     start_keystone
@@ -387,11 +428,14 @@ main() {
         --cinder-url "http://127.0.0.1:$CINDER_PORT/v3/%(project_id)s" \
         --glance-url "http://127.0.0.1:$GLANCE_PORT"
     wait_for rabbitmq 120 port_open "$RABBIT_PORT"
+    if [ "$CLUSTER" = 1 ]; then wait_for redis 30 port_open "$REDIS_PORT"; fi
     start_glance
     start_cinder
     wait_for glance 120 http_ok "http://127.0.0.1:$GLANCE_PORT/versions"
     wait_for cinder-api 120 http_ok "http://127.0.0.1:$CINDER_PORT/"
-    wait_for cinder-volume 180 backends_up
+    local volume=cinder-volume
+    [ "$CLUSTER" = 1 ] && volume=cinder-volume-node1
+    wait_for "$volume" 180 backends_up
     log "stack up in $((SECONDS - t0))s; . $STATE/openstack.env"
 }
 

@@ -159,6 +159,7 @@ class CinderObjects:
             self.context, id=volume_id, _name_id=None, size=size,
             status=status, attach_status='detached', multiattach=False,
             host='%s#%s' % (HOST, pool) if pool else HOST,
+            cluster_name=None,
             volume_type_id=volume_type.id, volume_type=volume_type,
             display_name='vol-%s' % volume_id[:8],
             project_id=self.project_id, user_id=self.user_id)
@@ -207,7 +208,7 @@ class ConfigurationTest(base.FunctionalTestCase):
         self.assertIsInstance(driver, adapter.VMwareBackendCinderDriver)
         self.assertIsInstance(driver, cinder_volume_driver.VolumeDriver)
         self.assertEqual(HOST, driver.host)
-        self.assertFalse(driver.SUPPORTS_ACTIVE_ACTIVE)
+        self.assertTrue(driver.SUPPORTS_ACTIVE_ACTIVE)
         options = driver.backend_options()
         self.assertEqual(self.vcsim.port, options['vcenter_port'])
         self.assertEqual('http', options['vcenter_scheme'])
@@ -703,7 +704,7 @@ class CoordinationTest(DriverTestCase):
     def test_the_driver_locks_through_cinder_coordination(self):
         self.assertIsInstance(self.driver.core.locks.provider,
                               adapter.CinderLocks)
-        self.assertFalse(self.driver.SUPPORTS_ACTIVE_ACTIVE)
+        self.assertTrue(self.driver.SUPPORTS_ACTIVE_ACTIVE)
         volume = self.objects.volume(self.objects.volume_type())
         self.addCleanup(self.delete_quietly, volume)
         name = locking.lock_name(BACKEND, volume.id)
@@ -1014,6 +1015,23 @@ class ManageTest(DriverTestCase):
         [stable] = [p['pool_name'] for p in self.driver.get_volume_stats(
             refresh=True)['pools'] if p['datastore_name'] == 'LocalDS_0']
         self.assertIn('#%s' % stable, str(err))
+        # In a cluster Cinder's API drops the pool of --host and its
+        # scheduler picks one: the disk's own pool is taken and reported.
+        clustered = self.objects.volume(volume_type, size=1,
+                                        pool='LocalDS_1')
+        clustered.cluster_name = 'cluster@%s#LocalDS_1' % BACKEND
+        self.assertEqual(1, self.driver.manage_existing_get_size(
+            clustered, {'source-id': uuid2}))
+        update = self.driver.manage_existing(clustered,
+                                             {'source-id': uuid2})
+        clustered.status = 'available'
+        self.addCleanup(self.delete_quietly, clustered)
+        self.assertEqual({'host': '%s#%s' % (HOST, stable),
+                          'cluster_name': 'cluster@%s#%s' % (BACKEND, stable)},
+                         update)
+        self.assertEqual(vsphere_ops.moref_value(ref2),
+                         vsphere_ops.moref_value(
+                             self.state(clustered.id)['ref']))
 
         self.driver.unmanage(volume)
         extra = vsphere_ops.extra_config_dict(self.state(volume.id))

@@ -78,6 +78,13 @@ class NamesTest(testtools.TestCase):
         self.assertIsNone(volume_types.pool_name(volume(host='h@vmware')))
         self.assertIsNone(volume_types.pool_name(volume()))
 
+    def test_with_pool(self):
+        self.assertEqual('h@vmware#ds2',
+                         volume_types.with_pool('h@vmware#ds1', 'ds2'))
+        self.assertEqual('c@vmware#ds2',
+                         volume_types.with_pool('c@vmware', 'ds2'))
+        self.assertIsNone(volume_types.with_pool(None, 'ds2'))
+
     def test_names(self):
         self.assertEqual('volume-vol-1', volume_types.volume_name(volume()))
         snap = types.SimpleNamespace(id='s1', name=None)

@@ -27,8 +27,10 @@ The core driver takes its per-volume locks through Cinder's coordination
 (:class:`CinderLocks`: ``cinder.coordination.COORDINATOR``, configured by
 ``[coordination] backend_url``), so they follow Cinder's own configuration:
 a file backend on one node, or a distributed one for services on several
-nodes. ``SUPPORTS_ACTIVE_ACTIVE`` stays False (Cinder's default) until the
-driver has been tested in a real cluster.
+nodes. ``SUPPORTS_ACTIVE_ACTIVE`` is True: two cinder-volume services in
+one Cinder ``cluster`` with a redis tooz backend ran tempest's volume API
+tests, and one of them killed while volumes were being created lost or
+duplicated nothing (``tools/openstack-cluster.sh``).
 """
 
 import contextlib
@@ -230,9 +232,9 @@ class VMwareBackendCinderDriver(_BaseDriver):
     """
 
     VERSION = core_driver.VERSION
-    # Per-volume locks go through Cinder's coordination already; turned on
-    # once the driver has been run in a real cluster.
-    SUPPORTS_ACTIVE_ACTIVE = False
+    # Per-volume locks go through Cinder's coordination; proven in a
+    # two-service cluster (README, "Tested with OpenStack").
+    SUPPORTS_ACTIVE_ACTIVE = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

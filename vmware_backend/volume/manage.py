@@ -48,12 +48,14 @@ class _Plan:
     """What an import of one reference will do (see ``_import_plan``)."""
 
     def __init__(self, ref, vm=None, disk=None, capacity_kb=None,
-                 done=False):
+                 done=False, pool=None):
         self.ref = ref
         self.vm = vm
         self.disk = disk
         self.capacity_kb = capacity_kb
         self.done = done
+        # The disk's own pool, when Cinder chose another one (a cluster).
+        self.pool = pool
 
     @property
     def size(self):
@@ -107,6 +109,10 @@ class ManageMixin:
             self._wrap(volume, plan)
         LOG.info('Imported %s as volume %s (%s GiB).', existing_ref,
                  volume.id, plan.size)
+        if plan.pool:
+            return {'host': volume_types.with_pool(volume.host, plan.pool),
+                    'cluster_name': volume_types.with_pool(
+                        volume.cluster_name, plan.pool)}
         return None
 
     def _import_plan(self, volume, existing_ref):
@@ -141,8 +147,9 @@ class ManageMixin:
             reason = refs.disk_refusal(None, disk, users, children)
         if reason:
             raise exceptions.InvalidReference(reason=reason)
-        self._check_pool(volume, disk.datastore_name)
-        return _Plan(ref, vm=vm, disk=disk, capacity_kb=disk.capacity_kb)
+        pool = self._check_pool(volume, disk.datastore_name)
+        return _Plan(ref, vm=vm, disk=disk, capacity_kb=disk.capacity_kb,
+                     pool=pool)
 
     @staticmethod
     def _one(key, found, what):
@@ -181,6 +188,14 @@ class ManageMixin:
                    % (props.get('name'), volume.id))
 
     def _check_pool(self, volume, datastore_name):
+        """None, or the disk's pool to report instead of the volume's.
+
+        Cinder's API keeps only the backend of ``--host`` when the service
+        is in a cluster, and its scheduler then picks any pool: for a
+        clustered volume the disk's own pool is taken (reported by
+        :meth:`manage_existing`); otherwise another pool is refused.
+        """
+        moved = None
         pool = volume_types.pool_name(volume)
         if pool:
             usable = self.placement.usable_pools()
@@ -192,17 +207,21 @@ class ManageMixin:
             if not any(p.datastore_name == datastore_name for p in named):
                 right = [p.name for p in usable
                          if p.datastore_name == datastore_name]
-                raise exceptions.InvalidReference(
-                    reason='the disk is on datastore %s, not on pool %s; '
-                           'use --host <host>@<backend>#%s'
-                           % (datastore_name, pool,
-                              right[0] if len(right) == 1
-                              else datastore_name))
+                if len(right) != 1 or not getattr(volume, 'cluster_name',
+                                                  None):
+                    raise exceptions.InvalidReference(
+                        reason='the disk is on datastore %s, not on pool '
+                               '%s; use --host <host>@<backend>#%s'
+                               % (datastore_name, pool,
+                                  right[0] if len(right) == 1
+                                  else datastore_name))
+                moved = right[0]
         try:
             self.placement.place_on(datastore_name,
                                     target='the imported disk')
         except exceptions.NoValidDatastore as err:
             raise exceptions.InvalidReference(reason=err.msg)
+        return moved
 
     def _loose_disk(self, file_name):
         """The :class:`vm_disks.Disk` of a loose file, from the browser."""

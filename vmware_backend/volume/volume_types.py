@@ -188,6 +188,11 @@ def pool_name(volume):
     return host.split('#', 1)[1] if '#' in host else None
 
 
+def with_pool(host, pool):
+    """Cinder's ``host@backend#pool`` (or cluster name) with ``pool``."""
+    return '%s#%s' % (host.split('#', 1)[0], pool) if host else host
+
+
 def volume_name(volume):
     """Cinder's volume name ('volume-<id>' by default)."""
     return getattr(volume, 'name', None) or 'volume-%s' % volume.id
