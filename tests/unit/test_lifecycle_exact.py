@@ -1,0 +1,34 @@
+"""Volume create and delete: task names, log lines and refusals written out.
+
+Complements tests.unit.test_driver where the mutation run
+(``tox -e mutation``) showed a changed task name or message going
+unnoticed. The log line of a create is what an operator greps for.
+"""
+
+from unittest import mock
+
+from tests.unit import test_driver
+from vmware_backend import exceptions
+from vmware_backend.volume import plain_objects
+
+
+class LifecycleExactTest(test_driver.DriverTestBase):
+
+    def test_create_waits_for_createvm_and_logs_where(self):
+        vol = plain_objects.volume(size=2, host='c@b#dc-2:ds-new')
+        self.driver.create_volume(vol)
+        self.ops.wait_for_task.assert_called_once_with(
+            mock.ANY, 'volume %s' % vol.id, 'CreateVM_Task')
+        ref = self.driver._hints[vol.id]
+        self.assertIn(
+            'Created backing %s of volume %s (2 GiB, thin, lsiLogic) on '
+            'datastore ds-new.' % (ref.value, vol.id), self.log.output)
+
+    def test_delete_of_an_attached_volume(self):
+        vol = plain_objects.volume(size=2, status='in-use')
+        self.add_backing(vol)
+        err = self.assertRaises(exceptions.VolumeIsBusy,
+                                self.driver.delete_volume, vol)
+        self.assertEqual('Volume %s is busy: it is attached' % vol.id,
+                         str(err))
+        self.assertNoChange()
