@@ -10,9 +10,12 @@ only. A module missing from the table is tested by the union of all the
 modules' tests (the baseline command), never skipped.
 
 ``MUTATION_TESTS`` (space-separated test modules) overrides the table for
-every mutant.
+every mutant. Mutants inside ``LOG.<level>(...)`` calls are skipped: they
+change only the log text.
 """
 
+import ast
+import functools
 import os
 
 # The unit test modules that exercise each mutated module. A test module
@@ -63,6 +66,26 @@ def command_for(filename, override=None):
     return RUNNER + ' '.join(modules)
 
 
+@functools.lru_cache(maxsize=None)
+def log_call_lines(source):
+    """Line numbers (0-based) of the ``LOG.<level>(...)`` calls in ``source``.
+
+    A mutant there only changes what is logged; such mutants are skipped
+    (counted apart by tools/mutation_summary.py), not tested.
+    """
+    lines = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and \
+                isinstance(node.func, ast.Attribute) and \
+                isinstance(node.func.value, ast.Name) and \
+                node.func.value.id == 'LOG':
+            lines.update(range(node.lineno - 1, node.end_lineno))
+    return frozenset(lines)
+
+
 def pre_mutation(context):
+    if context.mutation_id.line_number in log_call_lines(context.source):
+        context.skip = True
+        return
     context.config.test_command = command_for(
         context.filename, os.environ.get('MUTATION_TESTS'))
