@@ -32,3 +32,11 @@ class LifecycleExactTest(test_driver.DriverTestBase):
         self.assertEqual('Volume %s is busy: it is attached' % vol.id,
                          str(err))
         self.assertNoChange()
+
+    def test_delete_never_destroys_a_vm_that_is_not_ours(self):
+        # Two VMs carry the volume's id; only one is marked as its backing.
+        vol = plain_objects.volume(size=2)
+        ours = self.add_backing(vol)
+        self.add_backing(vol, managed=False)
+        self.driver.delete_volume(vol)
+        self.ops.destroy.assert_called_once_with(ours, mock.ANY)
