@@ -96,7 +96,7 @@ def main(cache='.mutmut-cache'):
     for module, number, index, line in unexplained:
         print('survived: %s:%d (mutation %d of the line) %s'
               % (module, number, index, line))
-    for key in sorted(set(equivalent) - used):
+    for key in sorted(k for k in set(equivalent) - used if k[0] in counts):
         print('note: listed as equivalent but not a survivor of this run: '
               '%s | %s | %d' % key)
     return 1 if unexplained else 0
