@@ -166,3 +166,16 @@ class SetupCheckTest(testtools.TestCase):
             "vcenter_cluster_names do not exist in vCenter (clusters found: "
             "Bronze, Gold). Fix: correct vcenter_cluster_names, or leave it "
             "empty to use every cluster", str(err))
+
+    def test_no_datastore_at_all(self):
+        driver = driver_mod.VMwareVolumeDriver(
+            conf.option_defaults(**test_driver_stats.OPTIONS),
+            session=object(), placement=test_driver_stats.FixedPlacement([]))
+        err = self.assertRaises(exceptions.BackendSetupError,
+                                driver.check_for_setup_error)
+        self.assertEqual(
+            'The backend cannot be used: no usable datastore: vCenter has no '
+            'datastore. Fix: check vcenter_datastore_regex, '
+            'vcenter_datastore_types and vcenter_cluster_names '
+            '("vmware-backend-manage check" lists every datastore and why '
+            'it is rejected)', str(err))

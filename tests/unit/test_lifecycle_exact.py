@@ -40,3 +40,17 @@ class LifecycleExactTest(test_driver.DriverTestBase):
         self.add_backing(vol, managed=False)
         self.driver.delete_volume(vol)
         self.ops.destroy.assert_called_once_with(ours, mock.ANY)
+
+    def test_delete_destroys_each_of_two_backings_once(self):
+        # The younger one has a snapshot: kept by the look-up, then
+        # deleted with the volume.
+        vol = plain_objects.volume(size=2)
+        keeper = self.add_backing(vol, extra={
+            'vmware_backend.created': '100'})
+        younger = self.add_backing(vol, snapshots=['snapshot-x'], extra={
+            'vmware_backend.created': '200'})
+        self.driver.delete_volume(vol)
+        self.assertEqual([mock.call(keeper, mock.ANY),
+                          mock.call(younger, mock.ANY)],
+                         self.ops.destroy.call_args_list)
+        self.ops.properties.assert_any_call(younger, ('name',))
