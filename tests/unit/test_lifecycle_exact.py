@@ -54,3 +54,30 @@ class LifecycleExactTest(test_driver.DriverTestBase):
                           mock.call(younger, mock.ANY)],
                          self.ops.destroy.call_args_list)
         self.ops.properties.assert_any_call(younger, ('name',))
+
+    def test_a_duplicate_destroyed_by_the_look_up_is_not_destroyed_again(self):
+        vol = plain_objects.volume(size=2)
+        keeper = self.add_backing(vol, extra={
+            'vmware_backend.created': '100'})
+        younger = self.add_backing(vol, extra={
+            'vmware_backend.created': '200'})
+        self.driver.delete_volume(vol)
+        self.assertEqual([mock.call(younger, mock.ANY),
+                          mock.call(keeper, mock.ANY)],
+                         self.ops.destroy.call_args_list)
+
+    def test_delete_read_by_linked_clones(self):
+        first = plain_objects.volume(size=2)
+        second = plain_objects.volume(size=2)
+        vol = plain_objects.volume(size=2)
+        self.add_backing(vol, snapshots=['snapshot-1'], extra={
+            'vmware_backend.clone.%s' % first.id: 'snapshot-1',
+            'vmware_backend.clone.%s' % second.id: 'snapshot-1'})
+        for clone in (first, second):
+            self.add_backing(clone, extra={
+                'vmware_backend.parent': '%s:snapshot-1' % vol.id})
+        err = self.assertRaises(exceptions.VolumeIsBusy,
+                                self.driver.delete_volume, vol)
+        self.assertEqual(
+            'Volume %s is busy: linked clone(s) %s depend on its snapshots'
+            % (vol.id, ', '.join(sorted([first.id, second.id]))), str(err))
