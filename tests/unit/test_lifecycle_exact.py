@@ -81,3 +81,45 @@ class LifecycleExactTest(test_driver.DriverTestBase):
         self.assertEqual(
             'Volume %s is busy: linked clone(s) %s depend on its snapshots'
             % (vol.id, ', '.join(sorted([first.id, second.id]))), str(err))
+
+
+class ExtendExactTest(test_driver.DriverTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.vol = plain_objects.volume(size=2)
+
+    def refused(self, exc, new_size):
+        err = self.assertRaises(exc, self.driver.extend_volume, self.vol,
+                                new_size)
+        self.assertNoChange()
+        return str(err)
+
+    def test_shrink(self):
+        self.add_backing(self.vol)
+        self.assertEqual(
+            'Invalid volume %s: new size 1 GiB is smaller than the current '
+            '2.0 GiB; volumes cannot shrink' % self.vol.id,
+            self.refused(exceptions.InvalidVolume, 1))
+
+    def test_with_snapshots(self):
+        self.add_backing(self.vol, snapshots=['snapshot-1'])
+        self.assertEqual(
+            'Invalid volume %s: it has snapshots; vSphere cannot extend a '
+            'disk with snapshots, delete them first' % self.vol.id,
+            self.refused(exceptions.InvalidVolume, 3))
+
+    def test_linked_clone(self):
+        self.add_backing(self.vol, parent_disk='[ds1] src/src.vmdk')
+        self.assertEqual(
+            'Invalid volume %s: it is a linked clone; vSphere cannot extend '
+            'its child disk' % self.vol.id,
+            self.refused(exceptions.InvalidVolume, 3))
+
+    def test_attached(self):
+        self.add_backing(self.vol)
+        self.vol.status = 'in-use'
+        self.assertEqual(
+            'Volume %s is busy: it is attached; this driver does not extend '
+            'attached volumes' % self.vol.id,
+            self.refused(exceptions.VolumeIsBusy, 3))
