@@ -123,3 +123,25 @@ class ExtendExactTest(test_driver.DriverTestBase):
             'Volume %s is busy: it is attached; this driver does not extend '
             'attached volumes' % self.vol.id,
             self.refused(exceptions.VolumeIsBusy, 3))
+
+
+class GoneCloneReleaseTest(test_driver.DriverTestBase):
+
+    def test_retried_delete_of_a_gone_linked_clone_releases_its_source(self):
+        # The clone's backing is gone (a lost answer to Destroy_Task);
+        # Cinder still names its source: the temporary snapshot and the
+        # marker on the source go.
+        src = plain_objects.volume(size=2)
+        clone = plain_objects.volume(size=2, source_volid=src.id)
+        snap = 'clone-%s' % clone.id
+        src_ref = self.add_backing(src, snapshots=[snap], extra={
+            'vmware_backend.clone.%s' % clone.id: snap,
+            'vmware_backend.clone_since.%s' % clone.id: '1'})
+        self.driver.delete_volume(clone)
+        self.ops.remove_snapshot.assert_called_once_with(self.snaps[snap],
+                                                         mock.ANY)
+        self.ops.set_extra_config.assert_called_once_with(
+            src_ref, {'vmware_backend.clone.%s' % clone.id: '',
+                      'vmware_backend.clone_since.%s' % clone.id: ''},
+            mock.ANY)
+        self.ops.destroy.assert_not_called()
