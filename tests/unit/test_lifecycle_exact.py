@@ -145,3 +145,46 @@ class GoneCloneReleaseTest(test_driver.DriverTestBase):
                       'vmware_backend.clone_since.%s' % clone.id: ''},
             mock.ANY)
         self.ops.destroy.assert_not_called()
+
+
+class FailedDestroyTest(test_driver.DriverTestBase):
+    """Destroy_Task ends in error: what vCenter shows afterwards decides."""
+
+    def setUp(self):
+        super().setUp()
+        self.src = plain_objects.volume(size=2)
+        self.clone = plain_objects.volume(size=2)
+        self.snap = 'clone-%s' % self.clone.id
+        self.src_ref = self.add_backing(self.src, snapshots=[self.snap],
+                                        extra={
+            'vmware_backend.clone.%s' % self.clone.id: self.snap,
+            'vmware_backend.clone_since.%s' % self.clone.id: '1'})
+        self.clone_ref = self.add_backing(self.clone, extra={
+            'vmware_backend.parent': '%s:%s' % (self.src.id, self.snap)})
+
+    def test_error_but_the_backing_is_gone_is_success(self):
+        def destroy(vm, target):
+            self.vc.remove(vm)
+            raise test_driver.failure('Destroy_Task')
+
+        self.ops.destroy.side_effect = destroy
+        self.driver.delete_volume(self.clone)
+        self.ops.wait_for_task.assert_called_once_with(
+            mock.ANY, 'volume %s' % self.clone.id, 'Destroy_Task')
+        self.assertEqual([], self.vc.find_all(self.clone.id))
+        # The source is released as after a plain delete.
+        self.ops.remove_snapshot.assert_called_once_with(
+            self.snaps[self.snap], mock.ANY)
+
+    def test_error_with_the_backing_left_fails_and_the_retry_releases(self):
+        self.ops.destroy.side_effect = test_driver.failure('Destroy_Task')
+        self.assertRaises(exceptions.VCenterFault,
+                          self.driver.delete_volume, self.clone)
+        self.ops.remove_snapshot.assert_not_called()
+        # vCenter removes it later; the retried delete (Cinder's volume
+        # has no source_volid here) still releases the source.
+        self.vc.remove(self.clone_ref)
+        self.ops.destroy.side_effect = None
+        self.driver.delete_volume(self.clone)
+        self.ops.remove_snapshot.assert_called_once_with(
+            self.snaps[self.snap], mock.ANY)
