@@ -188,3 +188,16 @@ class FailedDestroyTest(test_driver.DriverTestBase):
         self.driver.delete_volume(self.clone)
         self.ops.remove_snapshot.assert_called_once_with(
             self.snaps[self.snap], mock.ANY)
+
+    def test_failed_release_is_retried_by_the_next_delete(self):
+        self.ops.set_extra_config.side_effect = [
+            test_driver.failure('ReconfigVM_Task'), None]
+        self.assertRaises(exceptions.VCenterFault,
+                          self.driver.delete_volume, self.clone)
+        self.assertEqual([], self.vc.find_all(self.clone.id))
+        # Cinder's volume names no source; the driver kept it.
+        self.driver.delete_volume(self.clone)
+        cleared = {'vmware_backend.clone.%s' % self.clone.id: '',
+                   'vmware_backend.clone_since.%s' % self.clone.id: ''}
+        self.assertEqual([mock.call(self.src_ref, cleared, mock.ANY)] * 2,
+                         self.ops.set_extra_config.call_args_list)
