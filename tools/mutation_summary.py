@@ -2,8 +2,9 @@
 
 Reads mutmut's result cache (``.mutmut-cache``, SQLite) and prints, per
 mutated module, the mutants in total, killed (a test failed, or the tests
-ran ten times longer than the baseline), survived, listed as equivalent and
-not tested yet. A surviving mutant is "equivalent" only when it is listed in
+ran ten times longer than the baseline), survived, listed as equivalent,
+skipped (inside a ``LOG`` call: mutmut_config.py) and not tested yet. A
+surviving mutant is "equivalent" only when it is listed in
 ``tools/mutation-equivalent.txt`` with the reason no test can tell it from
 the original; the README lists the same mutants.
 
@@ -17,7 +18,7 @@ import sys
 
 KILLED = ('ok_killed', 'ok_suspicious', 'bad_timeout')
 SURVIVED = 'bad_survived'
-UNTESTED = ('untested', 'skipped')
+SKIPPED = 'skipped'
 EQUIVALENT_FILE = os.path.join(os.path.dirname(__file__),
                                'mutation-equivalent.txt')
 
@@ -72,6 +73,8 @@ def summarise(results, equivalent):
         elif status == SURVIVED:
             row['survived'] += 1
             unexplained.append((module, number + 1, index, line.strip()))
+        elif status == SKIPPED:
+            row['skipped'] += 1
         else:
             row['untested'] += 1
     return counts, unexplained, used
@@ -81,7 +84,8 @@ def main(cache='.mutmut-cache'):
     results = read_results(cache)
     equivalent = read_equivalent()
     counts, unexplained, used = summarise(results, equivalent)
-    columns = ('total', 'killed', 'survived', 'equivalent', 'untested')
+    columns = ('total', 'killed', 'survived', 'equivalent', 'skipped',
+               'untested')
     print('%-40s %s' % ('module', ' '.join('%10s' % c for c in columns)))
     total = collections.Counter()
     for module, row in counts.items():
@@ -92,7 +96,7 @@ def main(cache='.mutmut-cache'):
     for module, number, index, line in unexplained:
         print('survived: %s:%d (mutation %d of the line) %s'
               % (module, number, index, line))
-    for key in sorted(set(equivalent) - used):
+    for key in sorted(k for k in set(equivalent) - used if k[0] in counts):
         print('note: listed as equivalent but not a survivor of this run: '
               '%s | %s | %d' % key)
     return 1 if unexplained else 0

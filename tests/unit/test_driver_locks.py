@@ -1,4 +1,4 @@
-"""Which volumes each driver operation locks, written out.
+"""Which volumes each driver operation locks, and its setup check, written out.
 
 Every operation that changes vCenter state runs holding the locks of the
 volumes it creates, changes or removes (vmware_backend/volume/driver.py).
@@ -13,9 +13,13 @@ import types
 import fixtures
 import testtools
 
+from tests.unit import test_driver_stats
 from vmware_backend import conf
+from vmware_backend import exceptions
+from vmware_backend.volume import datastore
 from vmware_backend.volume import driver as driver_mod
 from vmware_backend.volume import locking
+from vmware_backend.vsphere import inventory
 
 
 class _Stop(Exception):
@@ -132,3 +136,46 @@ class LockedMethodsTest(testtools.TestCase):
             self.assertEqual(name, locked.__name__)
             self.assertIs(unlocked, locked.__wrapped__)
             self.assertEqual(unlocked.__doc__, locked.__doc__)
+
+
+class _ClusterPlacement(test_driver_stats.FixedPlacement):
+    """Fixed pools, and an inventory with two clusters and a standalone."""
+
+    def inventory(self, refresh=False):
+        return datastore.Inventory({}, {}, {
+            inventory.MoRef('ClusterComputeResource', 'domain-c2'):
+                {'name': 'Gold'},
+            inventory.MoRef('ComputeResource', 'domain-s1'):
+                {'name': 'esx-alone'},
+            inventory.MoRef('ClusterComputeResource', 'domain-c1'):
+                {'name': 'Bronze'}}, {}, {})
+
+
+class SetupCheckTest(testtools.TestCase):
+
+    def test_unknown_cluster_lists_the_clusters_found(self):
+        driver = driver_mod.VMwareVolumeDriver(
+            conf.option_defaults(**dict(test_driver_stats.OPTIONS,
+                                        vcenter_cluster_names=['Silver'])),
+            session=object(),
+            placement=_ClusterPlacement([test_driver_stats.POOL_A]))
+        err = self.assertRaises(exceptions.BackendSetupError,
+                                driver.check_for_setup_error)
+        self.assertEqual(
+            "The backend cannot be used: cluster(s) 'Silver' named in "
+            "vcenter_cluster_names do not exist in vCenter (clusters found: "
+            "Bronze, Gold). Fix: correct vcenter_cluster_names, or leave it "
+            "empty to use every cluster", str(err))
+
+    def test_no_datastore_at_all(self):
+        driver = driver_mod.VMwareVolumeDriver(
+            conf.option_defaults(**test_driver_stats.OPTIONS),
+            session=object(), placement=test_driver_stats.FixedPlacement([]))
+        err = self.assertRaises(exceptions.BackendSetupError,
+                                driver.check_for_setup_error)
+        self.assertEqual(
+            'The backend cannot be used: no usable datastore: vCenter has no '
+            'datastore. Fix: check vcenter_datastore_regex, '
+            'vcenter_datastore_types and vcenter_cluster_names '
+            '("vmware-backend-manage check" lists every datastore and why '
+            'it is rejected)', str(err))
