@@ -7,6 +7,7 @@ import requests
 from tests.functional import lifecycle_base as lb
 from tests.functional import test_manage
 from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import session as vc_session
 from vmware_backend.vsphere import vm_disks
 
 
@@ -14,6 +15,14 @@ class RawReadTest(test_manage.ManageTestBase):
 
     # A simulator of its own: the reads compare a still inventory.
     VCSIM_FLAGS = {'vms': 3}
+
+    def setUp(self):
+        super().setUp()
+        # raw=True parses SOAP answers: read over SOAP (the simulator offers
+        # VI/JSON, which the default 'auto' would pick instead).
+        self.session = vc_session.VCenterSession(
+            dict(self.options, vcenter_read_transport='soap'))
+        self.addCleanup(self.session.close)
 
     def test_same_records_as_suds(self):
         source = self.create(size=2)

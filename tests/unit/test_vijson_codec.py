@@ -144,6 +144,25 @@ class DecodeRulesTest(testtools.TestCase):
                                             tzinfo=UTC)}]}
         self.assertEqual(expected, codec.decode(tree))
 
+    def test_nanoseconds_round_to_microseconds_as_suds_does(self):
+        # The simulator writes Go's nanoseconds; suds rounds half up on the
+        # seventh digit, and both transports must give the same datetime.
+        utc = datetime.timezone.utc
+        self.assertEqual(
+            datetime.datetime(2026, 12, 4, 22, 50, 10, 632036, tzinfo=utc),
+            codec.parse_date('2026-12-04T22:50:10.632035712Z'))
+        self.assertEqual(
+            datetime.datetime(2026, 12, 4, 22, 50, 10, 632035, tzinfo=utc),
+            codec.parse_date('2026-12-04T22:50:10.6320354Z'))
+        self.assertEqual(
+            datetime.datetime(2026, 12, 4, 22, 50, 11, 0, tzinfo=utc),
+            codec.parse_date('2026-12-04T22:50:10.9999995Z'))
+        self.assertEqual(
+            datetime.datetime(2026, 12, 4, 22, 50, 10, 500000,
+                              tzinfo=datetime.timezone(
+                                  datetime.timedelta(hours=2))),
+            codec.parse_date('2026-12-04T22:50:10.5+02:00'))
+
     def test_a_date_looking_name_stays_a_string(self):
         self.assertEqual({'name': '2024-05-06T07:08:09Z'}, codec.decode(
             {'_typeName': 'VirtualMachineSnapshotTree',

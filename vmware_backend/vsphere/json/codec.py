@@ -25,6 +25,7 @@ into VI/JSON: a MoRef becomes its object form, a :class:`Typed` becomes
 """
 
 import datetime
+import re
 
 from vmware_backend.vsphere.json import schema
 from vmware_backend.vsphere.refs import MoRef
@@ -71,14 +72,26 @@ def _format_date(value):
     return value.isoformat() + 'Z'
 
 
+_FRACTION = re.compile(r'T\d\d:\d\d:\d\d\.(\d+)')
+
+
 def parse_date(text):
     """An ``xsd:dateTime`` string as an aware datetime (UTC if unzoned)."""
     if not isinstance(text, str):
         return text
+    match = _FRACTION.search(text)
+    round_up = False
+    if match and len(match.group(1)) > 6:
+        # Sub-microsecond digits are rounded (half up on the 7th digit),
+        # as suds does, so both transports give the same datetime.
+        round_up = match.group(1)[6] >= '5'
+        text = text[:match.start(1) + 6] + text[match.end(1):]
     value = datetime.datetime.fromisoformat(
         text[:-1] + '+00:00' if text.endswith('Z') else text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
+    if round_up:
+        value += datetime.timedelta(microseconds=1)
     return value
 
 
