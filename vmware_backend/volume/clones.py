@@ -16,6 +16,7 @@ from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
+from vmware_backend.vsphere import storage_policies
 
 LOG = logging.getLogger(__name__)
 
@@ -35,10 +36,12 @@ class CloneMixin:
         ``vmware:clone_type`` linked gives a clone whose child disk reads
         from the snapshot (kept while the clone exists); a linked clone
         cannot be larger than the snapshot, so a larger volume falls back
-        to a full clone, logged.
+        to a full clone, logged; so does a volume whose type's storage
+        policy the snapshot's datastore does not comply with.
         """
         size = volume_types.checked_size(volume)
         qos.allocation(volume)  # a bad QoS value creates nothing
+        policy = self._storage_policy(volume)  # unknown: nothing made
         source_size = getattr(snapshot, 'volume_size', None) or \
             getattr(snapshot.volume, 'size', None)
         if source_size and size < source_size:
@@ -62,7 +65,8 @@ class CloneMixin:
                                     target='snapshot %s' % snapshot.id)
         self._clone(volume, size, snapshot.volume_id, ref, props, snap,
                     volume_types.snapshot_name(snapshot),
-                    copied_extra=vsphere_ops.extra_config_dict(taken))
+                    copied_extra=vsphere_ops.extra_config_dict(taken),
+                    policy=policy)
 
     def create_cloned_volume(self, volume, src_vref):
         """Clone a volume's current state into a new volume.
@@ -78,6 +82,7 @@ class CloneMixin:
                        % (size, src_vref.id))
         profile = volume_types.profile(volume, self.options)
         qos.allocation(volume)  # a bad QoS value creates nothing
+        policy = self._storage_policy(volume)  # unknown: nothing made
         if self._already_created(volume, size):
             return
         ref, props = self._require_backing(src_vref.id)
@@ -85,18 +90,42 @@ class CloneMixin:
         # linked clone cannot be larger than the disk it reads from.
         source_kb = self._disk(props, src_vref.id).capacityInKB
         if profile.clone_type == 'linked' and \
-                specs.gib_to_kib(size) <= source_kb:
+                specs.gib_to_kib(size) <= source_kb and \
+                self._linked_complies(volume, policy, props):
             if volume_types.in_use(src_vref):
                 raise exceptions.VolumeIsBusy(
                     volume=src_vref.id,
                     reason='a linked clone needs a snapshot of it, and it '
                            'is attached')
             self._refuse_if_attached(src_vref.id, props)
-            self._linked_volume_clone(volume, size, src_vref.id, ref, props)
+            self._linked_volume_clone(volume, size, src_vref.id, ref, props,
+                                      policy)
             return
-        self._clone(volume, size, src_vref.id, ref, props, None, None)
+        self._clone(volume, size, src_vref.id, ref, props, None, None,
+                    policy=policy)
 
-    def _linked_volume_clone(self, volume, size, source_id, ref, props):
+    def _linked_complies(self, volume, policy, source_props):
+        """Whether a linked clone (on its source's datastore) may be made.
+
+        Not when the volume type has a storage policy that datastore does
+        not comply with: the clone is then a full one on a compliant
+        datastore (logged), as for a clone larger than its source.
+        """
+        if policy is None:
+            return True
+        source_ds = inventory.from_suds(vsphere_ops.ref_list(
+            source_props['datastore'])[0])
+        compliant, _why = self._compliant(policy)
+        if source_ds in compliant:
+            return True
+        LOG.info('Volume %s: the datastore of its source does not comply '
+                 'with its storage policy %s; making a full clone on a '
+                 'compliant datastore instead of a linked one.', volume.id,
+                 policy.name)
+        return False
+
+    def _linked_volume_clone(self, volume, size, source_id, ref, props,
+                             policy=None):
         """A linked clone of a volume, from a snapshot taken for it.
 
         The marker comes first: whatever happens after it, the marker
@@ -119,7 +148,7 @@ class CloneMixin:
                 LOG.info('Reusing snapshot %s of volume %s left by an '
                          'earlier attempt.', snap_name, source_id)
             self._clone(volume, size, source_id, ref, props, snap,
-                        snap_name, marked=True)
+                        snap_name, marked=True, policy=policy)
         except Exception as err:
             self._release_failed_clone(volume.id, source_id, ref, snap_name,
                                        err, known_snap=snap)
@@ -198,13 +227,17 @@ class CloneMixin:
             'volume %s' % source_id)
 
     def _clone(self, volume, size, source_id, source_ref, source_props,
-               snapshot_ref, snapshot_name, marked=False, copied_extra=None):
+               snapshot_ref, snapshot_name, marked=False, copied_extra=None,
+               policy=None):
         """Clone the source into the backing of ``volume``.
 
         :param marked: the caller already recorded (and will clear on
-            failure) the linked-clone marker on the source.
+            failure) the linked-clone marker on the source (and checked
+            the source's datastore complies with ``policy``).
         :param copied_extra: extraConfig vCenter copies into the clone
             besides the source's current one (a snapshot's).
+        :param policy: the volume type's storage policy, given to the
+            clone and its disk in the clone spec.
         """
         profile = volume_types.profile(volume, self.options)
         linked = profile.clone_type == 'linked' and snapshot_ref is not None
@@ -212,6 +245,9 @@ class CloneMixin:
         if linked and specs.gib_to_kib(size) > source_disk.capacityInKB:
             LOG.info('Volume %s is larger than its source; making a full '
                      'clone instead of a linked one.', volume.id)
+            linked = False
+        if linked and not marked and \
+                not self._linked_complies(volume, policy, source_props):
             linked = False
         target = 'volume %s' % volume.id
         name = specs.backing_name(volume_types.volume_name(volume))
@@ -236,12 +272,13 @@ class CloneMixin:
             if linked:
                 clone = self._linked_clone(source_ref, source_props, name,
                                            volume, extra, snapshot_ref,
-                                           target, source_disk.capacityInKB,
-                                           io_edit)
+                                           target, source_disk,
+                                           io_edit, policy)
             else:
                 clone = self._full_clone(source_ref, source_disk, name,
                                          volume, size, profile, extra,
-                                         snapshot_ref, target, io_edit)
+                                         snapshot_ref, target, io_edit,
+                                         policy)
             self._remember(volume.id, clone)
             if grow:
                 with self._cleanup_on_failure(volume.id):
@@ -273,11 +310,13 @@ class CloneMixin:
                                   **wanted._asdict())
 
     def _linked_clone(self, source_ref, source_props, name, volume, extra,
-                      snapshot_ref, target, size_kb, io_edit=None):
+                      snapshot_ref, target, source_disk, io_edit=None,
+                      policy=None):
         # A linked clone stays where its parent disk is.
         factory = self.session.factory
+        datastore = vsphere_ops.ref_list(source_props['datastore'])[0]
         location = specs.relocate_spec(
-            factory, vsphere_ops.ref_list(source_props['datastore'])[0],
+            factory, datastore,
             resource_pool=source_props.get('resourcePool'),
             disk_move_type=specs.LINKED_MOVE_TYPE)
         spec = specs.clone_spec(factory, name, volume.id, location,
@@ -285,17 +324,23 @@ class CloneMixin:
                                 owner=self.backend_id)
         if io_edit is not None:
             spec.config.deviceChange = [io_edit]
+        if policy is not None:
+            storage_policies.apply_to_clone(factory, spec, policy.profile_id,
+                                            source_disk.key, datastore)
         return self._create_settled(
-            volume, size_kb, lambda: self.ops.start_clone(
+            volume, source_disk.capacityInKB, lambda: self.ops.start_clone(
                 source_ref, source_props['parent'], name, spec, target),
             target, 'CloneVM_Task', source_ref, settle.CLONE_KINDS)
 
     def _full_clone(self, source_ref, source_disk, name, volume, size,
-                    profile, extra, snapshot_ref, target, io_edit=None):
+                    profile, extra, snapshot_ref, target, io_edit=None,
+                    policy=None):
         factory = self.session.factory
+        # Only the datastores complying with the storage policy, if any.
+        only = {'allowed': self._compliant(policy)} if policy else {}
         place = self.placement.choose(
             size, profile.disk_type,
-            pool_name=volume_types.pool_name(volume), target=target)
+            pool_name=volume_types.pool_name(volume), target=target, **only)
         datastore = inventory.to_suds(place.datastore)
         location = specs.relocate_spec(
             factory, datastore, host=inventory.to_suds(place.host),
@@ -308,6 +353,9 @@ class CloneMixin:
                                 owner=self.backend_id)
         if io_edit is not None:
             spec.config.deviceChange = [io_edit]
+        if policy is not None:
+            storage_policies.apply_to_clone(factory, spec, policy.profile_id,
+                                            source_disk.key, datastore)
         return self._in_volume_folder(
             place, lambda folder: self._create_settled(
                 volume, source_disk.capacityInKB,

@@ -15,6 +15,11 @@ The decisions are in :mod:`.manage_refs`; this module does the I/O:
   failure the new backing is removed *after* its disk is detached (so the
   file survives) and the disk is attached to its VM again.
 
+A volume type's storage policy (``vmware:storage_profile``) is applied to
+the backing and its disk in that same reconfigure or create spec; a disk
+on a datastore that does not comply with it is refused (it stays where it
+is: an import never moves a disk).
+
 Every import first reads all VMs once (:mod:`vmware_backend.vsphere.
 vm_disks`, one paged ContainerView read) to know whether another VM uses the
 disk or reads from it (linked clones), the same read the listing makes.
@@ -35,6 +40,7 @@ from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
+from vmware_backend.vsphere import storage_policies
 from vmware_backend.vsphere import vm_disks
 
 LOG = logging.getLogger(__name__)
@@ -49,7 +55,7 @@ class _Plan:
     """What an import of one reference will do (see ``_import_plan``)."""
 
     def __init__(self, ref, vm=None, disk=None, capacity_kb=None,
-                 done=False, pool=None):
+                 done=False, pool=None, policy=None):
         self.ref = ref
         self.vm = vm
         self.disk = disk
@@ -57,6 +63,8 @@ class _Plan:
         self.done = done
         # The disk's own pool, when Cinder chose another one (a cluster).
         self.pool = pool
+        # The volume type's storage policy (storage_policies.Policy).
+        self.policy = policy
 
     @property
     def size(self):
@@ -95,6 +103,7 @@ class ManageMixin(manage_disks.DatastoreDiskMixin):
             chain, a linked clone's parent, already managed, ...).
         """
         qos.allocation(volume)  # a bad QoS value imports nothing
+        self._storage_policy(volume)  # an unknown policy imports nothing
         try:
             plan = self._import_plan(volume, existing_ref)
         except exceptions.InvalidReference as err:
@@ -149,8 +158,19 @@ class ManageMixin(manage_disks.DatastoreDiskMixin):
         if reason:
             raise exceptions.InvalidReference(reason=reason)
         pool = self._check_pool(volume, disk.datastore_name)
+        policy = self._storage_policy(volume)
+        if policy is not None:
+            compliant, _why = self._compliant(policy)
+            if self.placement.find_datastore(disk.datastore_name) not in \
+                    compliant:
+                raise exceptions.InvalidReference(
+                    reason='the disk is on datastore %s, which does not '
+                           'comply with storage policy %s of the volume '
+                           'type; move the disk to a compliant datastore '
+                           'first, or import it with a type without that '
+                           'policy' % (disk.datastore_name, policy.name))
         return _Plan(ref, vm=vm, disk=disk, capacity_kb=disk.capacity_kb,
-                     pool=pool)
+                     pool=pool, policy=policy)
 
     @staticmethod
     def _one(key, found, what):
@@ -258,6 +278,13 @@ class ManageMixin(manage_disks.DatastoreDiskMixin):
                     edit.device.storageIOAllocation
             else:
                 changes = [edit]
+        if plan.policy is not None:
+            # The policy for the disk in its edit, for the VM in vmProfile.
+            changes = changes or [specs.create(
+                self.session.factory, 'VirtualDeviceConfigSpec',
+                operation='edit', device=disk)]
+            changes[0].profile = [storage_policies.profile_spec(
+                self.session.factory, plan.policy.profile_id)]
         spec = specs.create(
             self.session.factory, 'VirtualMachineConfigSpec',
             name=specs.backing_name(volume_types.volume_name(volume)),
@@ -267,6 +294,9 @@ class ManageMixin(manage_disks.DatastoreDiskMixin):
                          'instanceUuid': plan.vm.instance_uuid,
                          'moref': plan.vm.ref.value})),
             deviceChange=changes)
+        if plan.policy is not None:
+            spec.vmProfile = [storage_policies.profile_spec(
+                self.session.factory, plan.policy.profile_id)]
         moved = vsphere_ops.moref_value(parent) != \
             vsphere_ops.moref_value(folder)
         with undo_mod.Undo(target) as undo:
@@ -305,6 +335,9 @@ class ManageMixin(manage_disks.DatastoreDiskMixin):
                 old.unitNumber)
             specs.set_io_allocation(factory, spec,
                                     **qos.allocation(volume)._asdict())
+            if plan.policy is not None:
+                storage_policies.apply_to_backing(factory, spec,
+                                                  plan.policy.profile_id)
             undo.push('removing the new backing (keeping %s)'
                       % plan.file_name,
                       lambda: self._unwrap(volume.id, plan.file_name))

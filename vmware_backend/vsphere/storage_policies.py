@@ -116,3 +116,26 @@ def apply_to_backing(factory, spec, profile_id, disk=None):
     spec.deviceChange = list(getattr(spec, 'deviceChange', None) or []) + [
         change]
     return spec
+
+
+def apply_to_clone(factory, clone_spec, profile_id, disk_key, datastore):
+    """Give a clone (and its disk ``disk_key``) the policy ``profile_id``.
+
+    In the clone spec's location: ``profile`` for the clone's home and
+    the disk locator's ``profile`` for its disk (a locator is added, onto
+    ``datastore``, when the spec has none for that disk). vCenter applies
+    them as it makes the clone, so it never exists without its policy.
+    """
+    location = clone_spec.location
+    location.profile = [profile_spec(factory, profile_id)]
+    locators = list(getattr(location, 'disk', None) or [])
+    mine = [loc for loc in locators if loc.diskId == disk_key]
+    if not mine:
+        mine = [specs.create(factory, 'VirtualMachineRelocateSpecDiskLocator',
+                             diskId=disk_key, datastore=datastore)]
+        if getattr(location, 'diskMoveType', None):
+            mine[0].diskMoveType = location.diskMoveType
+        locators.extend(mine)
+    mine[0].profile = [profile_spec(factory, profile_id)]
+    location.disk = locators
+    return clone_spec

@@ -194,6 +194,7 @@ func main() {
 	runManage9(bin)        // patches 0040-0041, manage9.go
 	runRelocateCharge(bin) // patch 0042, manage9.go
 	runSpbm(bin)           // pbm.go, patches 0043-0044, spbm.go
+	runSpbmClone(bin)      // patch 0046, spbm_clone.go
 }
 
 // runScale: -vms 2500 gives 5000 VMs; measures start-up and a full paged listing.
