@@ -12,6 +12,8 @@ HOME_DIR=${HOME:-/root}/.cache/vmware-backend-openstack
 STATE=${VMWARE_BACKEND_OPENSTACK_STATE:-$HOME_DIR/state}
 VENV=${VMWARE_BACKEND_OPENSTACK_VENV:-$HOME_DIR/venv}
 export VMWARE_BACKEND_OPENSTACK_CLUSTER=1
+# cinder-backup is not part of this proof (not tried in a cluster).
+export VMWARE_BACKEND_OPENSTACK_BACKUP=${VMWARE_BACKEND_OPENSTACK_BACKUP:-0}
 
 down() {
     local rc=$?

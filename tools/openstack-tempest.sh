@@ -7,11 +7,11 @@
 #
 # Arguments: a tempest --regex (default: every tempest.api.volume test).
 # Environment (besides openstack-up.sh's):
-#   VMWARE_BACKEND_OPENSTACK_IMAGES  1: run the tests that create volumes
-#       from images or upload volumes to images (copy_image_to_volume,
-#       copy_volume_to_image); 0 (default): leave them out, listed below
-#   VMWARE_BACKEND_OPENSTACK_BACKUP  1: cinder-backup runs (posix driver)
-#       and tempest's backup tests are on (default 0)
+#   VMWARE_BACKEND_OPENSTACK_IMAGES  1 (default): run the tests that create
+#       volumes from images or upload volumes to images (copy_image_to_volume,
+#       copy_volume_to_image); 0: leave them out, listed below
+#   VMWARE_BACKEND_OPENSTACK_BACKUP  1 (default): cinder-backup runs (posix
+#       driver) and tempest's backup tests are on; 0: off
 #   VMWARE_BACKEND_OPENSTACK_KEEP    1: leave the stack running afterwards
 set -euo pipefail
 
@@ -19,8 +19,8 @@ TOOLS=$(cd "$(dirname "$0")" && pwd)
 HOME_DIR=${HOME:-/root}/.cache/vmware-backend-openstack
 STATE=${VMWARE_BACKEND_OPENSTACK_STATE:-$HOME_DIR/state}
 VENV=${VMWARE_BACKEND_OPENSTACK_VENV:-$HOME_DIR/venv}
-IMAGES=${VMWARE_BACKEND_OPENSTACK_IMAGES:-0}
-BACKUP=${VMWARE_BACKEND_OPENSTACK_BACKUP:-0}
+IMAGES=${VMWARE_BACKEND_OPENSTACK_IMAGES:-1}
+BACKUP=${VMWARE_BACKEND_OPENSTACK_BACKUP:-1}
 REGEX=${1:-'^tempest\.api\.volume\.'}
 export VMWARE_BACKEND_OPENSTACK_BACKUP=$BACKUP
 
@@ -126,6 +126,9 @@ upload_image() {
     head -c 1048576 /dev/urandom >"$dir/disk.raw"
     qemu-img convert -f raw -O vmdk -o subformat=streamOptimized \
         "$dir/disk.raw" "$dir/disk.vmdk"
+    # qemu-img ends the stream after its last grain; VMware's format (and
+    # vCenter's NFC reader) want an end-of-stream marker: one zero sector.
+    head -c 512 /dev/zero >>"$dir/disk.vmdk"
     # shellcheck disable=SC1091
     . "$STATE/openstack.env"
     IMAGE_ID=$("$VENV/bin/openstack" image create --disk-format vmdk \

@@ -16,7 +16,8 @@
 # Environment:
 #   VMWARE_BACKEND_OPENSTACK_STATE   state dir (default ~/.cache/vmware-backend-openstack/state)
 #   VMWARE_BACKEND_OPENSTACK_VENV    venv (default ~/.cache/vmware-backend-openstack/venv)
-#   VMWARE_BACKEND_OPENSTACK_BACKUP  1: also run cinder-backup (posix driver)
+#   VMWARE_BACKEND_OPENSTACK_BACKUP  1 (default): also run cinder-backup
+#       (posix driver, backups in $STATE/cinder/backups); 0: not
 #   VMWARE_BACKEND_OPENSTACK_CLUSTER 1: two cinder-volume services (hosts
 #       node1, node2) in one Cinder cluster, locks in redis-server (needs a
 #       driver with SUPPORTS_ACTIVE_ACTIVE; Cinder refuses to start otherwise)
@@ -26,7 +27,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 HOME_DIR=${HOME:-/root}/.cache/vmware-backend-openstack
 STATE=${VMWARE_BACKEND_OPENSTACK_STATE:-$HOME_DIR/state}
 VENV=${VMWARE_BACKEND_OPENSTACK_VENV:-$HOME_DIR/venv}
-BACKUP=${VMWARE_BACKEND_OPENSTACK_BACKUP:-0}
+BACKUP=${VMWARE_BACKEND_OPENSTACK_BACKUP:-1}
 CLUSTER=${VMWARE_BACKEND_OPENSTACK_CLUSTER:-0}
 
 APT_PACKAGES="rabbitmq-server mariadb-server qemu-utils"
@@ -296,12 +297,14 @@ vcenter_wsdl_location = $WSDL
 vcenter_cluster_names = $2
 vcenter_volume_folder = OpenStack/$1
 vcenter_task_poll_interval = 0.2
+vcenter_image_tmp_dir = $STATE/cinder/image-tmp
 EOF
 }
 
 write_cinder_conf() {
     local etc=$STATE/etc/cinder ve=$VENV/etc/cinder
-    mkdir -p "$etc" "$STATE/cinder/locks" "$STATE/cinder/coordination"
+    mkdir -p "$etc" "$STATE/cinder/locks" "$STATE/cinder/coordination" \
+        "$STATE/cinder/image-tmp"
     cat >"$etc/cinder.conf" <<EOF
 [DEFAULT]
 transport_url = rabbit://guest:guest@127.0.0.1:$RABBIT_PORT/
@@ -333,6 +336,16 @@ EOF
 backup_driver = cinder.backup.drivers.posix.PosixBackupDriver
 backup_posix_path = $STATE/cinder/backups
 EOF
+    fi
+    # Cinder's privsep daemons start with "sudo privsep-helper"; as root on
+    # a host without sudo, the venv's helper is run directly (the root
+    # helper of plain commands is not used when the process is root).
+    if ! command -v sudo >/dev/null && [ "$(id -u)" = 0 ]; then
+        local group
+        for group in cinder_sys_admin privsep_osbrick; do
+            printf '[%s]\nhelper_command = %s\n' "$group" \
+                "$VENV/bin/privsep-helper" >>"$etc/cinder.conf"
+        done
     fi
     cat >>"$etc/cinder.conf" <<EOF
 [database]

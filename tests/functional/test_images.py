@@ -56,6 +56,18 @@ class ImageToVolumeTest(lifecycle_base.LifecycleTestCase):
         self.assertEqual(volume.id, state.props['config.instanceUuid'])
         self.assertEqual('volume-%s' % volume.id, state.props['name'])
 
+    def test_incompressible_raw_image(self):
+        # qemu-img's streamOptimized conversion of incompressible data ends
+        # right after its last grain, with no end-of-stream marker (shown
+        # below); the driver adds it to the file it converted.
+        raw = os.urandom(ib.MIB)
+        stream = ib.make_image(raw, 'vmdk', 'streamOptimized')
+        self.assertNotEqual(bytes(512), stream[-512:])
+        volume = self._import(raw, 'raw')
+        state = self.state(volume.id)
+        data, total = ib.read_disk(self.vcsim, state, 2 * ib.MIB)
+        self.assertEqual(ib.sha(raw + bytes(ib.MIB)), ib.sha(data))
+
     def test_raw_image(self):
         self.assertDiskHolds(self._import(RAW, 'raw'))
 

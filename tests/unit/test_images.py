@@ -72,6 +72,16 @@ class ImageSourceTest(testtools.TestCase):
                                 images.stream_capacity, qcow2, 'i')
         self.assertIn('no KDMV header', str(err))
 
+    def test_end_marker_only_for_streams_with_metadata_in_front(self):
+        header = bytearray(512)
+        header[:4] = b'KDMV'
+        # qemu-img: grain directory at sector 26, no end-of-stream marker
+        header[56:64] = (26).to_bytes(8, 'little')
+        self.assertEqual(bytes(512), images.end_marker(bytes(header)))
+        # VMware: gdOffset = GD_AT_END, the stream ends with its marker
+        header[56:64] = b'\xff' * 8
+        self.assertEqual(b'', images.end_marker(bytes(header)))
+
     def test_peek_gives_the_whole_stream_back(self):
         head, whole = images._peek(iter([b'ab', b'cd', b'ef', b'gh']), 3)
         self.assertEqual(b'abc', head)

@@ -128,6 +128,36 @@ def stream_capacity(first, image_id):
     return int.from_bytes(first[12:20], 'little')
 
 
+# The end-of-stream marker of a streamOptimized VMDK: one sector with
+# numSectors = size = type = 0 ("Virtual Disk Format 5.0").
+EOS_MARKER = bytes(512)
+_GD_AT_END = 0xffffffffffffffff
+
+
+def end_marker(head):
+    """What to send after a streamOptimized VMDK qemu-img made (``head``).
+
+    VMware's writers put the grain directory at the end (``gdOffset`` =
+    GD_AT_END) and close the stream with an end-of-stream marker. qemu-img
+    (7.2) keeps the grain directory in the header area and ends the file
+    right after its last grain, with no marker (unless that grain's
+    padding happens to look like one); vCenter's NFC reader needs the
+    marker. So a file converted here (complete: qemu-img wrote it) gets an
+    end-of-stream marker appended (after an existing one it is padding,
+    which the reader ignores). Streams from the image service are sent as
+    they are: there the missing marker is what shows a truncated stream.
+    """
+    if int.from_bytes(head[56:64], 'little') == _GD_AT_END:
+        return b''
+    return EOS_MARKER
+
+
+def _with_tail(chunks, tail):
+    yield from chunks
+    if tail:
+        yield tail
+
+
 def _peek(chunks, nbytes):
     """(first ``nbytes`` bytes, iterator giving back the whole stream)."""
     head, taken = b'', []
@@ -226,9 +256,12 @@ class ImageMixin:
             image_files.convert(source, src_fmt, stream, 'streamOptimized',
                                 target, image_files.QEMU_ADAPTERS[adapter])
             os.unlink(source)
+            with open(stream, 'rb') as f:
+                tail = end_marker(f.read(512))
             self._import_stream(volume, size, profile.disk_type, adapter,
-                                image_files.file_chunks(stream), target,
-                                length=os.path.getsize(stream))
+                                _with_tail(image_files.file_chunks(stream),
+                                           tail), target,
+                                length=os.path.getsize(stream) + len(tail))
 
     @staticmethod
     def _check_capacity(image_id, virtual_bytes, size_gb):
