@@ -319,6 +319,9 @@ api_paste_config = $ve/api-paste.ini
 rootwrap_config = $ve/rootwrap.conf
 resource_query_filters_file = $ve/resource_filters.json
 glance_api_servers = http://127.0.0.1:$GLANCE_PORT
+# Cinder's default filters plus this package's: an extend of a volume with
+# snapshots is refused by the scheduler and the volume stays available.
+scheduler_default_filters = AvailabilityZoneFilter,CapacityFilter,CapabilitiesFilter,VMwareExtendFilter
 EOF
     local coordination=file://$STATE/cinder/coordination
     if [ "$CLUSTER" = 1 ]; then
