@@ -1,9 +1,11 @@
 """Operator commands on N backends: concurrently vs one after another.
 
-``python -m bench --only fanout`` (or ``python -m bench.fanout [N]``)
-starts N vCenter simulators, writes a cinder.conf with one backend section
-each, and times ``vmware-backend-manage pools`` and ``check`` in this
-process (the parsed WSDL is warm, as after the first run on a machine),
+``python -m bench --only fanout`` (or ``python -m bench.fanout [N
+[LATENCY_MS]]``) starts N vCenter simulators (with LATENCY_MS, reached
+through :mod:`bench.latency`, which delays each request that much),
+writes a cinder.conf with one backend section each, and times
+``vmware-backend-manage pools`` and ``check`` in this process (the parsed
+WSDL is warm, as after the first run on a machine),
 once with the inventory reads over SOAP and once over VI/JSON
 (``vcenter_read_transport``), in the same rounds:
 
@@ -32,6 +34,7 @@ import contextlib
 import io
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -211,21 +214,67 @@ def report_phases(found):
     return '\n'.join(lines)
 
 
-def main(count=DEFAULT_BACKENDS, rounds=ROUNDS):
-    """Start ``count`` simulators, measure, print the tables; returns 0."""
+class _Relayed:
+    """A simulator reached through :mod:`bench.latency`'s relay."""
+
+    def __init__(self, server, port):
+        self._server = server
+        self._port = port
+        self.pid = server.pid
+
+    def options(self, **overrides):
+        return self._server.options(**dict({'vcenter_port': self._port},
+                                           **overrides))
+
+
+def _relay(servers, latency_ms):
+    """Start the delaying relay; (its process, the relayed servers)."""
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'bench.latency', str(latency_ms)] +
+        [str(server.port) for server in servers],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    ports = []
+    for line in proc.stdout:
+        if line.strip() == 'READY':
+            break
+        ports.append(int(line.split()[1]))
+    if len(ports) != len(servers):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError('the latency relay did not start')
+    return proc, [_Relayed(s, p) for s, p in zip(servers, ports)]
+
+
+def main(count=DEFAULT_BACKENDS, rounds=ROUNDS, latency_ms=0):
+    """Start ``count`` simulators, measure, print the tables; returns 0.
+
+    With ``latency_ms``, every request reaches the simulators that much
+    later (:mod:`bench.latency`), as a vCenter further away would.
+    """
     from vmware_backend import utils
     utils.use_threading_backend()
     from vmware_backend.testbed import vcsim
     servers = []
+    relay = None
     try:
         for _ in range(count):
             servers.append(vcsim.VcsimServer().start())
-        results = measure(servers, rounds, progress=lambda m: sys.stderr.write(
+        targets = servers
+        if latency_ms:
+            relay, targets = _relay(servers, latency_ms)
+        results = measure(targets, rounds, progress=lambda m: sys.stderr.write(
             'bench: %s\n' % m))
-        found = phases(servers[0], rounds)
+        found = phases(targets[0], rounds)
     finally:
+        if relay is not None:
+            relay.stdin.close()
+            relay.terminate()
+            relay.wait()
         for server in servers:
             server.stop()
+    if latency_ms:
+        print('Each request delayed by %s ms (bench/latency.py)'
+              % latency_ms)
     print(report(results, count))
     print()
     print(report_phases(found))
@@ -234,4 +283,5 @@ def main(count=DEFAULT_BACKENDS, rounds=ROUNDS):
 
 if __name__ == '__main__':
     sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else
-                  DEFAULT_BACKENDS))
+                  DEFAULT_BACKENDS,
+                  latency_ms=float(sys.argv[2]) if len(sys.argv) > 2 else 0))

@@ -99,3 +99,47 @@ class FanoutReportTest(testtools.TestCase):
             'builtins.open', mock.mock_open(read_data=stat)))
         self.useFixture(fixtures.MockPatch('os.sysconf', return_value=100))
         self.assertEqual(3.0, fanout.process_cpu(4242))
+
+
+class LatencyRelayTest(testtools.TestCase):
+
+    def test_relays_both_ways_to_its_target(self):
+        import socket
+        import subprocess
+        import sys
+        import threading
+
+        listener = socket.create_server(('127.0.0.1', 0))
+        self.addCleanup(listener.close)
+
+        def serve():
+            conn, _ = listener.accept()
+            with conn:
+                data = b''
+                while not data.endswith(b'\n'):
+                    data += conn.recv(100)
+                conn.sendall(b'answer to ' + data)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'bench.latency', '1',
+             str(listener.getsockname()[1])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.stdin.close)
+        line = proc.stdout.readline().split()
+        self.assertEqual(['LISTEN', str(listener.getsockname()[1])],
+                         [line[0], line[3]])
+        self.assertEqual('READY\n', proc.stdout.readline())
+        with socket.create_connection(('127.0.0.1', int(line[1])),
+                                      timeout=10) as client:
+            client.sendall(b'question\n')
+            received = b''
+            while not received.endswith(b'\n'):
+                chunk = client.recv(100)
+                if not chunk:
+                    break
+                received += chunk
+        self.assertEqual(b'answer to question\n', received)
+        thread.join(10)
