@@ -1,22 +1,40 @@
 """Operator commands on N backends: concurrently vs one after another.
 
-``python -m bench --only fanout`` (or ``python -m bench.fanout [N]``)
-starts N vCenter simulators, writes a cinder.conf with one backend section
-each, and times ``vmware-backend-manage pools`` and ``check`` in this
-process (the parsed WSDL is warm, as after the first run on a machine):
+``python -m bench --only fanout`` (or ``python -m bench.fanout [N
+[LATENCY_MS]]``) starts N vCenter simulators (with LATENCY_MS, reached
+through :mod:`bench.latency`, which delays each request that much),
+writes a cinder.conf with one backend section each, and times
+``vmware-backend-manage pools`` and ``check`` in this process (the parsed
+WSDL is warm, as after the first run on a machine),
+once with the inventory reads over SOAP and once over VI/JSON
+(``vcenter_read_transport``), in the same rounds:
 
 * each backend alone (``--backend NAME``): the slowest and the sum;
-* all backends at once (the fan-out of :mod:`vmware_backend.cmd.backends`).
+* all backends at once (the fan-out of :mod:`vmware_backend.cmd.backends`),
+  with the CPU it cost: this process's (all threads) and the simulators'
+  (``/proc/PID/stat``).
 
 Medians of the rounds; the ratios are the fan-out time to the slowest
 single backend (the goal: <= 1.5) and to the sum (what reading them one
-after another costs).
+after another costs). ``floor`` is the larger of this process's CPU
+for the fan-out (Python code holds the GIL: one core, whether threads or
+one event loop schedule it) and all CPU (client and simulators) divided by
+the machine's cores: no scheduling of the same work finishes sooner on
+this machine, so ``floor/slowest`` is the best ratio reachable without
+cutting CPU per backend.
+
+A second table splits one backend's ``pools`` into its phases (wall and
+this process's CPU, VI/JSON reads): the SOAP session start (suds:
+RetrieveServiceContent, Login), the VI/JSON probe (System.hello, the
+service content), the inventory reads (VI/JSON login, views, pages), the
+pool rows, and the close (SOAP and VI/JSON logouts).
 """
 
 import contextlib
 import io
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,96 +42,246 @@ import time
 DEFAULT_BACKENDS = 4
 ROUNDS = 3
 COMMANDS = ('pools', 'check')
+TRANSPORTS = ('soap', 'json')
 DRIVER = 'vmware_backend.openstack.cinder_driver.VMwareBackendCinderDriver'
+PHASES = ('SOAP session start', 'VI/JSON probe', 'inventory reads',
+          'pool rows', 'close')
 
 
-def _cinder_conf(servers, path):
+def _cinder_conf(servers, path, transport=None):
     lines = []
     for number, server in enumerate(servers, 1):
         lines.append('[vmware-%d]' % number)
         lines.append('volume_driver = %s' % DRIVER)
         lines.append('volume_backend_name = vmware-%d' % number)
-        for key, value in sorted(server.options().items()):
+        options = dict(server.options())
+        if transport:
+            options['vcenter_read_transport'] = transport
+        for key, value in sorted(options.items()):
             lines.append('%s = %s' % (key, value))
         lines.append('')
     with open(path, 'w') as handle:
         handle.write('\n'.join(lines))
 
 
-def _timed(argv):
+def process_cpu(pid):
+    """CPU seconds (user + system) process ``pid`` has used so far."""
+    with open('/proc/%d/stat' % pid) as handle:
+        # the command name may hold spaces: fields after its ')'
+        fields = handle.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def _servers_cpu(servers):
+    return sum(process_cpu(server.pid) for server in servers)
+
+
+def _timed(argv, servers=None):
+    """Wall seconds of the command.
+
+    With ``servers``: (wall, client CPU, simulators' CPU) seconds.
+    """
     from vmware_backend.cmd import manage
     sink = io.StringIO()
+    sims = _servers_cpu(servers) if servers else 0.0
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        cpu = time.process_time()
         began = time.perf_counter()
         status = manage.main(argv)
         seconds = time.perf_counter() - began
+        cpu = time.process_time() - cpu
     if status != 0:
         raise RuntimeError('%s exited %d:\n%s' % (argv, status,
                                                   sink.getvalue()[-2000:]))
+    if servers:
+        return seconds, cpu, _servers_cpu(servers) - sims
     return seconds
 
 
-def measure(servers, rounds=ROUNDS, progress=lambda message: None):
-    """{command: {'single': [[s per backend] per round], 'all': [s]}}."""
+def measure(servers, rounds=ROUNDS, progress=lambda message: None,
+            transports=TRANSPORTS):
+    """Times per read transport and command.
+
+    :returns: ``{(transport, command): {'single': [[s per backend] per
+        round], 'all': [s], 'client_cpu': [s], 'sim_cpu': [s]}}``.
+    """
     results = {}
     with tempfile.TemporaryDirectory(prefix='bench-fanout-') as root:
-        path = os.path.join(root, 'cinder.conf')
-        _cinder_conf(servers, path)
+        paths = {}
+        for transport in transports:
+            paths[transport] = os.path.join(root, '%s.conf' % transport)
+            _cinder_conf(servers, paths[transport], transport)
+            # Warm-up: the parsed WSDL, the simulators' first answers.
+            _timed(['--config-file', paths[transport], 'pools'])
         names = ['vmware-%d' % n for n in range(1, len(servers) + 1)]
-        # Warm-up: the parsed WSDL, the simulators' first answers.
-        _timed(['--config-file', path, 'pools'])
         for command in COMMANDS:
-            single_rounds, all_rounds = [], []
+            for transport in transports:
+                results[(transport, command)] = {
+                    'single': [], 'all': [], 'client_cpu': [],
+                    'sim_cpu': []}
             for number in range(rounds):
-                single_rounds.append([
-                    _timed(['--config-file', path, command, '--backend',
-                            name]) for name in names])
-                all_rounds.append(_timed(['--config-file', path, command]))
-                progress('fanout %s round %d: single max %.2fs, sum %.2fs, '
-                         'all %.2fs' % (command, number + 1,
-                                        max(single_rounds[-1]),
-                                        sum(single_rounds[-1]),
-                                        all_rounds[-1]))
-            results[command] = {'single': single_rounds, 'all': all_rounds}
+                # both transports in each round: same machine load
+                for transport in transports:
+                    path = paths[transport]
+                    data = results[(transport, command)]
+                    data['single'].append([
+                        _timed(['--config-file', path, command, '--backend',
+                                name]) for name in names])
+                    wall, cpu, sims = _timed(['--config-file', path,
+                                              command], servers)
+                    data['all'].append(wall)
+                    data['client_cpu'].append(cpu)
+                    data['sim_cpu'].append(sims)
+                    progress('fanout %s %s round %d: single max %.3fs, '
+                             'sum %.3fs, all %.3fs (CPU %.3fs + simulators '
+                             '%.3fs)' % (
+                                 transport, command, number + 1,
+                                 max(data['single'][-1]),
+                                 sum(data['single'][-1]), wall, cpu, sims))
     return results
 
 
-def report(results, count):
+def phases(server, rounds=ROUNDS, transport='json'):
+    """One backend's ``pools``, phase by phase (see the module's doc).
+
+    :returns: ``{phase: [(wall s, client CPU s) per round]}``.
+    """
+    from vmware_backend.admin import health
+    from vmware_backend import conf
+    from vmware_backend.volume import placement
+    from vmware_backend.vsphere.json import select
+    from vmware_backend.vsphere import session as vc_session
+    options = conf.option_defaults(**server.options(
+        vcenter_read_transport=transport))
+    found = {phase: [] for phase in PHASES}
+    for _ in range(rounds + 1):   # the first round warms up
+        session = vc_session.VCenterSession(options)
+        service = placement.PlacementService(session, options)
+        steps = (lambda: session.api,
+                 lambda: select.state_for(session),
+                 lambda: service.inventory(refresh=True),
+                 lambda: health.pool_rows(service),
+                 session.close)
+        times = []
+        for step in steps:
+            cpu, began = time.process_time(), time.perf_counter()
+            step()
+            times.append((time.perf_counter() - began,
+                          time.process_time() - cpu))
+        for phase, value in zip(PHASES, times):
+            found[phase].append(value)
+    return {phase: values[1:] for phase, values in found.items()}
+
+
+def report(results, count, cores=None):
     """The fan-out table as text."""
+    cores = cores or os.cpu_count()
+    first = next(iter(results.values()))
     lines = ['Fan-out over %d simulators (in one process, warm WSDL; median '
-             'of %d rounds)' % (count, len(next(iter(
-                 results.values()))['all'])),
-             '%-8s %12s %12s %10s %12s %10s' % (
-                 'command', 'slowest 1 s', 'serial s', 'all s',
-                 'all/slowest', 'all/serial')]
-    for command, data in results.items():
+             'of %d rounds; %d cores)' % (count, len(first['all']), cores),
+             '%-9s %-8s %8s %8s %7s %8s %7s %7s %7s %7s %8s' % (
+                 'reads', 'command', 'slowest', 'serial', 'all',
+                 'all/slow', 'all/ser', 'cpu', 'sim cpu', 'floor',
+                 'flr/slow')]
+    for (transport, command), data in results.items():
         slowest = statistics.median(max(r) for r in data['single'])
         serial = statistics.median(sum(r) for r in data['single'])
         together = statistics.median(data['all'])
-        lines.append('%-8s %12.3f %12.3f %10.3f %12.2f %10.2f' % (
-            command, slowest, serial, together, together / slowest,
-            together / serial))
+        cpu = statistics.median(data['client_cpu'])
+        sims = statistics.median(data['sim_cpu'])
+        floor = max(cpu, (cpu + sims) / cores)
+        lines.append(
+            '%-9s %-8s %8.3f %8.3f %7.3f %8.2f %7.2f %7.3f %7.3f %7.3f '
+            '%8.2f' % (transport, command, slowest, serial, together,
+                       together / slowest, together / serial, cpu, sims,
+                       floor, floor / slowest))
     return '\n'.join(lines)
 
 
-def main(count=DEFAULT_BACKENDS, rounds=ROUNDS):
-    """Start ``count`` simulators, measure, print the table; returns 0."""
+def report_phases(found):
+    """The phase table of :func:`phases` as text (medians)."""
+    lines = ['One backend\'s pools by phase (VI/JSON reads; median of %d '
+             'rounds)' % len(next(iter(found.values()))),
+             '%-20s %8s %8s' % ('phase', 'wall s', 'cpu s')]
+    walls = cpus = 0.0
+    for phase, values in found.items():
+        wall = statistics.median(v[0] for v in values)
+        cpu = statistics.median(v[1] for v in values)
+        walls += wall
+        cpus += cpu
+        lines.append('%-20s %8.4f %8.4f' % (phase, wall, cpu))
+    lines.append('%-20s %8.4f %8.4f' % ('total', walls, cpus))
+    return '\n'.join(lines)
+
+
+class _Relayed:
+    """A simulator reached through :mod:`bench.latency`'s relay."""
+
+    def __init__(self, server, port):
+        self._server = server
+        self._port = port
+        self.pid = server.pid
+
+    def options(self, **overrides):
+        return self._server.options(**dict({'vcenter_port': self._port},
+                                           **overrides))
+
+
+def _relay(servers, latency_ms):
+    """Start the delaying relay; (its process, the relayed servers)."""
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'bench.latency', str(latency_ms)] +
+        [str(server.port) for server in servers],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    ports = []
+    for line in proc.stdout:
+        if line.strip() == 'READY':
+            break
+        ports.append(int(line.split()[1]))
+    if len(ports) != len(servers):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError('the latency relay did not start')
+    return proc, [_Relayed(s, p) for s, p in zip(servers, ports)]
+
+
+def main(count=DEFAULT_BACKENDS, rounds=ROUNDS, latency_ms=0):
+    """Start ``count`` simulators, measure, print the tables; returns 0.
+
+    With ``latency_ms``, every request reaches the simulators that much
+    later (:mod:`bench.latency`), as a vCenter further away would.
+    """
     from vmware_backend import utils
     utils.use_threading_backend()
     from vmware_backend.testbed import vcsim
     servers = []
+    relay = None
     try:
         for _ in range(count):
             servers.append(vcsim.VcsimServer().start())
-        results = measure(servers, rounds, progress=lambda m: sys.stderr.write(
+        targets = servers
+        if latency_ms:
+            relay, targets = _relay(servers, latency_ms)
+        results = measure(targets, rounds, progress=lambda m: sys.stderr.write(
             'bench: %s\n' % m))
+        found = phases(targets[0], rounds)
     finally:
+        if relay is not None:
+            relay.stdin.close()
+            relay.terminate()
+            relay.wait()
         for server in servers:
             server.stop()
+    if latency_ms:
+        print('Each request delayed by %s ms (bench/latency.py)'
+              % latency_ms)
     print(report(results, count))
+    print()
+    print(report_phases(found))
     return 0
 
 
 if __name__ == '__main__':
     sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else
-                  DEFAULT_BACKENDS))
+                  DEFAULT_BACKENDS,
+                  latency_ms=float(sys.argv[2]) if len(sys.argv) > 2 else 0))

@@ -77,6 +77,42 @@ class BackendsCliTest(test_manage_cli.CliMixin, base.FunctionalTestCase):
         for server in self.servers:
             self.assertNotIn(server.password, proc.stdout + proc.stderr)
 
+    def _conf_with_transport(self, transport):
+        parts = []
+        for name, server in zip(self.good, self.servers):
+            parts.append(section(name, server.options(
+                vcenter_read_transport=transport)))
+        parts.append(section('vmware-bad', self.vcsim.options(
+            vcenter_port=closed_port(), vcenter_api_retry_count=0,
+            vcenter_read_transport=transport)))
+        return self.write_file('\n'.join(parts), suffix='.conf')
+
+    def test_pools_over_vijson_as_over_soap_one_failing(self):
+        # read transport json: VI/JSON reads or an error, no fallback; the
+        # fan-out's rows are those of the SOAP reads, and the failing
+        # vCenter is still reported without hiding the others.
+        rows = {}
+        for transport in ('soap', 'json'):
+            proc = self.cli('--format', 'json', 'pools',
+                            config=self._conf_with_transport(transport))
+            self.assertExit(1, proc)
+            entries = self.entries(proc)
+            self.assertEqual(['vmware-1', 'vmware-2', 'vmware-3',
+                              'vmware-bad'], sorted(entries))
+            self.assertEqual([0, 0, 0, 1], [entries[name]['status'] for
+                                            name in sorted(entries)])
+            self.assertIn('cannot connect', entries['vmware-bad'][
+                'errors'][0]['error'].lower())
+            rows[transport] = {
+                name: sorted((r['name'], r['datastore'], r['type'],
+                              r['total_gb'], tuple(r['hosts']))
+                             for r in entries[name]['result'])
+                for name in self.good}
+            for name in self.good:
+                self.assertIn('LocalDS_0', [row[1] for row in
+                                            rows[transport][name]])
+        self.assertEqual(rows['soap'], rows['json'])
+
     def test_table_has_one_block_per_backend(self):
         proc = self.cli('check', config=self.cinder_conf)
         self.assertExit(1, proc)

@@ -7,6 +7,7 @@ another suds user's in the same process).
 
 import shutil
 import tempfile
+from unittest import mock
 
 from suds import client as suds_client
 import testtools
@@ -90,3 +91,58 @@ class SchemaLookupTest(testtools.TestCase):
         # field of its type, found through the memoised look-ups.
         disk = self.registered.factory.create('ns0:VirtualDisk')
         self.assertIn('capacityInKB', disk.__keylist__)
+
+
+class ReplyLockTest(testtools.TestCase):
+    """Registered descriptions' answers are unmarshalled under one lock.
+
+    suds' unmarshalling of a shared description is not thread-safe.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registered = new_client()
+        schemalookup.register(schemalookup.schemas_of(cls.registered.wsdl))
+        cls.plain = new_client()
+
+    class _Binding:
+        def __init__(self, client):
+            self.wsdl = client.wsdl
+
+        def schema(self):
+            return self.wsdl.schema
+
+    def _held_while_unmarshalling(self, client):
+        held = []
+
+        def fake_get_reply(binding, method, replyroot):
+            held.append(schemalookup._reply_lock.locked())
+            return 'reply of %s' % method
+
+        with mock.patch.object(schemalookup, '_get_reply', fake_get_reply):
+            reply = schemalookup.get_reply(self._Binding(client), 'M',
+                                           'root')
+        self.assertEqual('reply of M', reply)
+        self.assertFalse(schemalookup._reply_lock.locked())
+        return held
+
+    def test_installed_on_suds(self):
+        from suds.bindings import binding
+        self.assertIs(schemalookup.get_reply, binding.Binding.get_reply)
+
+    def test_registered_description_unmarshals_under_the_lock(self):
+        self.assertEqual([True], self._held_while_unmarshalling(
+            self.registered))
+
+    def test_other_descriptions_are_not_locked(self):
+        self.assertEqual([False], self._held_while_unmarshalling(self.plain))
+
+    def test_lock_released_when_unmarshalling_fails(self):
+        def failing(binding, method, replyroot):
+            raise ValueError('bad answer')
+
+        with mock.patch.object(schemalookup, '_get_reply', failing):
+            self.assertRaises(ValueError, schemalookup.get_reply,
+                              self._Binding(self.registered), 'M', 'root')
+        self.assertFalse(schemalookup._reply_lock.locked())

@@ -161,6 +161,11 @@ class VcsimServer:
     def alive(self):
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self):
+        """The simulator's process id (None when not running)."""
+        return self._proc.pid if self._proc is not None else None
+
     def stop(self):
         """Stop the simulator (SIGTERM, then SIGKILL after 10 s)."""
         if self._lock_dir is not None:
