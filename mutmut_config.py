@@ -40,7 +40,8 @@ _DRIVER_TESTS = (
     'tests.unit.test_persisted_formats', 'tests.unit.test_driver_stats',
     'tests.unit.test_bad_input', 'tests.unit.test_locking',
     'tests.unit.test_driver_locks', 'tests.unit.test_settle',
-    'tests.unit.test_clones_exact', 'tests.unit.test_snapshots_exact',
+    'tests.unit.test_clones_exact', 'tests.unit.test_clone_paths_exact',
+    'tests.unit.test_backings_exact', 'tests.unit.test_snapshots_exact',
     'tests.unit.test_lifecycle_exact')
 for _name in ('driver', 'lifecycle', 'snapshots', 'clones', 'backings'):
     TESTS_BY_MODULE['vmware_backend/volume/%s.py' % _name] = _DRIVER_TESTS

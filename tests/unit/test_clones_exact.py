@@ -6,6 +6,7 @@ unnoticed.
 """
 
 import types
+from unittest import mock
 
 from tests.unit import test_driver
 from vmware_backend import exceptions
@@ -55,3 +56,35 @@ class FromSnapshotSizeTest(test_driver.CloneTestBase):
         self.ops.properties.assert_any_call(
             self.snaps[self.src_snap.name], ('config.extraConfig',),
             target='snapshot %s' % self.src_snap.id)
+
+
+class MarkerGraceTest(test_driver.DriverTestBase):
+    """A marker without its clone counts for 60 seconds (MARKER_GRACE).
+
+    time.time() is NOW in these tests; no task runs on vCenter.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.src = plain_objects.volume(size=2)
+        self.clone = plain_objects.volume(size=2)
+        self.marker = 'vmware_backend.clone.%s' % self.clone.id
+
+    def add_marked_source(self, age):
+        since = 'vmware_backend.clone_since.%s' % self.clone.id
+        return self.add_backing(self.src, snapshots=['snapshot-1'], extra={
+            self.marker: 'snapshot-1', since: str(test_driver.NOW - age)})
+
+    def test_59_seconds_old_the_clone_may_still_come(self):
+        self.add_marked_source(59)
+        err = self.assertRaises(exceptions.VolumeIsBusy,
+                                self.driver.delete_volume, self.src)
+        self.assertIn(self.clone.id, str(err))
+        self.assertNoChange()
+
+    def test_exactly_60_seconds_old_the_marker_is_stale(self):
+        ref = self.add_marked_source(60)
+        self.driver.delete_volume(self.src)
+        self.ops.set_extra_config.assert_called_once_with(
+            ref, test_driver.cleared(self.clone.id), mock.ANY)
+        self.ops.destroy.assert_called_once_with(ref, mock.ANY)

@@ -1,0 +1,140 @@
+"""Finding backings: look-ups, duplicates and the errors, written out.
+
+Written for the mutants ``tox -e mutation`` left alive in
+vmware_backend/volume/backings.py; every expected value is written out.
+"""
+
+from unittest import mock
+
+from tests.unit import test_driver
+from vmware_backend import conf
+from vmware_backend import exceptions
+from vmware_backend.volume import backings
+from vmware_backend.volume import placement as placement_mod
+from vmware_backend.volume import plain_objects
+from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import session as vc_session
+
+CREATED = 'vmware_backend.created'
+
+
+class LazyPartsTest(test_driver.DriverTestBase):
+    """The session, ops and placement are made on first use."""
+
+    def access(self, **kw):
+        return backings.BackingAccess(
+            conf.option_defaults(**test_driver.OPTIONS), **kw)
+
+    def test_ops_on_the_given_session(self):
+        access = self.access(session=self.session)
+        ops = access.ops
+        self.assertIsInstance(ops, vsphere_ops.VolumeOps)
+        self.assertIs(self.session, ops._session)
+        self.assertIs(ops, access.ops)
+
+    def test_session_made_from_the_options(self):
+        access = self.access()
+        session = access.session
+        self.assertIsInstance(session, vc_session.VCenterSession)
+        self.assertEqual('vc.example.org',
+                         session._options['vcenter_host'])
+        self.assertIs(session, access.session)
+        self.assertIs(session, access.ops._session)
+
+    def test_placement_on_the_session(self):
+        access = self.access(session=self.session)
+        place = access.placement
+        self.assertIsInstance(place, placement_mod.PlacementService)
+        self.assertIs(self.session, place._session)
+        self.assertIs(place, access.placement)
+
+
+class LookupExactTest(test_driver.DriverTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.vol = plain_objects.volume(size=1)
+
+    def test_one_backing_found_is_remembered(self):
+        ref = self.add_backing(self.vol)
+        self.assertIs(ref, self.driver._backing(self.vol.id, ('name',))[0])
+        self.assertIs(ref, self.driver._hints[self.vol.id])
+
+    def test_remembered_backing_is_read_with_one_call(self):
+        ref = self.add_backing(self.vol)
+        self.driver._hints[self.vol.id] = ref
+        found_ref, props = self.driver._backing(self.vol.id, ('name',))
+        self.assertIs(ref, found_ref)
+        self.assertEqual('volume-%s' % self.vol.id, props['name'])
+        self.ops.properties.assert_called_once_with(
+            ref, ('name', 'config.instanceUuid', 'config.extraConfig'))
+        self.ops.find_all_by_instance_uuid.assert_not_called()
+
+    def test_vm_gone_between_search_and_read_is_skipped(self):
+        gone = vsphere_ops.moref('VirtualMachine', 'vm-gone')
+        ref = self.add_backing(self.vol)
+        self.ops.find_all_by_instance_uuid.side_effect = None
+        self.ops.find_all_by_instance_uuid.return_value = [gone, ref]
+        self.assertIs(ref, self.driver._backing(self.vol.id)[0])
+
+    def test_other_fault_while_reading_is_raised(self):
+        self.add_backing(self.vol)
+        self.ops.properties.side_effect = exceptions.VCenterFault(
+            fault='NoPermission', action='RetrievePropertiesEx',
+            target='x', detail='denied')
+        err = self.assertRaises(exceptions.VCenterFault,
+                                self.driver._backing, self.vol.id)
+        self.assertEqual('NoPermission', err.fault)
+
+    def test_two_vms_not_ours_the_first_is_used_and_kept(self):
+        first = self.add_backing(self.vol, managed=False)
+        self.add_backing(self.vol, managed=False)
+        self.assertIs(first, self.driver._backing(self.vol.id)[0])
+        self.ops.destroy.assert_not_called()
+
+    def test_two_backings_the_older_is_kept_the_newer_destroyed(self):
+        newer = self.add_backing(self.vol, extra={CREATED: '1700000002'})
+        older = self.add_backing(self.vol, extra={CREATED: '1700000001'})
+        self.assertIs(older, self.driver._backing(self.vol.id)[0])
+        self.ops.destroy.assert_called_once_with(
+            newer, 'duplicate backing of volume %s' % self.vol.id)
+        self.assertIs(older, self.driver._hints[self.vol.id])
+
+    def test_backing_without_creation_time_counts_as_newest(self):
+        unknown = self.add_backing(self.vol, extra={CREATED: ''})
+        dated = self.add_backing(self.vol, extra={CREATED: '1700000009'})
+        self.assertIs(dated, self.driver._backing(self.vol.id)[0])
+        self.ops.destroy.assert_called_once_with(unknown, mock.ANY)
+
+    def test_a_duplicate_in_use_is_left_the_next_one_destroyed(self):
+        keeper = self.add_backing(self.vol, extra={CREATED: '1700000001'})
+        self.add_backing(self.vol, extra={CREATED: '1700000002'},
+                         snapshots=['snapshot-1'])
+        plain = self.add_backing(self.vol, extra={CREATED: '1700000003'})
+        self.assertIs(keeper, self.driver._backing(self.vol.id)[0])
+        self.ops.destroy.assert_called_once_with(
+            plain, 'duplicate backing of volume %s' % self.vol.id)
+
+
+class ExistingBackingTest(test_driver.DriverTestBase):
+
+    def test_backing_with_two_disks(self):
+        vol = plain_objects.volume(size=1)
+        props = {'config.hardware.device': self.devices([
+            self.controller(), self.disk(key=2000, unit=0),
+            self.disk(key=2001, unit=1)])}
+        err = self.assertRaises(exceptions.InvalidVolume,
+                                self.driver._disk, props, vol.id)
+        self.assertEqual('Invalid volume %s: backing has 2 disks, expected 1'
+                         % vol.id, str(err))
+
+    def test_vm_of_another_owner_with_the_id(self):
+        vol = plain_objects.volume(size=1)
+        self.add_backing(vol, managed=False)
+        err = self.assertRaises(exceptions.InvalidVolume,
+                                self.driver.create_volume, vol)
+        self.assertEqual(
+            'Invalid volume %s: VM volume-%s already uses this id as '
+            'instanceUuid and is not a backing of this backend'
+            % (vol.id, vol.id), str(err))
+        self.assertNoChange()
