@@ -138,3 +138,62 @@ class ExistingBackingTest(test_driver.DriverTestBase):
             'instanceUuid and is not a backing of this backend'
             % (vol.id, vol.id), str(err))
         self.assertNoChange()
+
+    def test_retried_create_finding_another_size(self):
+        vol = plain_objects.volume(size=2)
+        self.add_backing(vol, size_gb=1)
+        err = self.assertRaises(exceptions.InvalidVolume,
+                                self.driver.create_volume, vol)
+        self.assertEqual('Invalid volume %s: a backing of 1048576 KiB '
+                         'already exists' % vol.id, str(err))
+        self.assertNoChange()
+
+
+class AttachedMessageTest(test_driver.DriverTestBase):
+    """The refusal names the VMs and the extraConfig key, sorted."""
+
+    def setUp(self):
+        super().setUp()
+        self.vol = plain_objects.volume(size=1)
+        self.add_backing(self.vol)
+        self.ops.attachment_marks.return_value = {
+            'vm-b': '6000C29f-2', 'vm-a': '6000C29f-1'}
+
+    def test_volume(self):
+        err = self.assertRaises(exceptions.VolumeIsBusy,
+                                self.driver.delete_volume, self.vol)
+        self.assertEqual(
+            'Volume %s is busy: vCenter shows it attached to VM(s) vm-a, '
+            'vm-b (extraConfig volume-%s); detach it first'
+            % (self.vol.id, self.vol.id), str(err))
+
+    def test_snapshot(self):
+        snap = plain_objects.snapshot(self.vol)
+        err = self.assertRaises(exceptions.SnapshotIsBusy,
+                                self.driver.create_snapshot, snap)
+        self.assertEqual(
+            'Snapshot %s is busy: volume %s is attached: vCenter shows it '
+            'attached to VM(s) vm-a, vm-b (extraConfig volume-%s); detach '
+            'it first' % (snap.id, self.vol.id, self.vol.id), str(err))
+
+
+class LeftoverTest(test_driver.DriverTestBase):
+    """A failed create removes the backings it left, only ours."""
+
+    def test_only_our_backing_is_destroyed(self):
+        vol = plain_objects.volume(size=2)
+        made = []
+
+        def start(*args):
+            made.append(self.add_backing(vol, managed=False))
+            made.append(self.add_backing(vol, size_gb=1))
+            raise test_driver.failure('CreateVM_Task')
+
+        self.ops.create_backing.side_effect = start
+        self.assertRaises(exceptions.VCenterFault,
+                          self.driver.create_volume, vol)
+        self.ops.destroy.assert_called_once_with(made[1],
+                                                 'volume %s' % vol.id)
+        for ref in made:
+            self.ops.properties.assert_any_call(
+                ref, ('config.extraConfig', 'config.instanceUuid'))
