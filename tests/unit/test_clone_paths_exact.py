@@ -4,6 +4,7 @@ Written for the mutants ``tox -e mutation`` left alive in
 vmware_backend/volume/clones.py; every expected value is written out.
 """
 
+import types
 from unittest import mock
 
 import fixtures
@@ -250,3 +251,131 @@ class CloneIoEditTest(test_driver.CloneTestBase):
         [edit] = self.spec().config.deviceChange
         self.assertEqual('edit', edit.operation)
         self.assertEqual(2000, edit.device.key)
+
+    def test_linked_clone_of_a_volume_sets_the_disk_allocation(self):
+        # Read from the temporary snapshot: the edit is always sent.
+        vol = self.volume()
+        self.driver.create_cloned_volume(vol, self.src)
+        [edit] = self.spec().config.deviceChange
+        self.assertEqual('edit', edit.operation)
+        self.assertEqual(2000, edit.device.key)
+        self.ops.wait_for_task.assert_any_call(
+            mock.ANY, 'volume %s' % vol.id, 'CloneVM_Task')
+
+    def test_full_clone_of_a_volume_with_the_same_allocation_edits_none(self):
+        vol = self.volume(clone_type='full', host='c@b#dc-2:ds-new')
+        self.driver.create_cloned_volume(vol, self.src)
+        self.assertFalse(getattr(self.spec().config, 'deviceChange', None))
+        self.ops.wait_for_task.assert_any_call(
+            mock.ANY, 'volume %s' % vol.id, 'CloneVM_Task')
+
+
+class LiveCloneReadTest(test_driver.DriverTestBase):
+
+    def test_clone_of_a_marker_is_read_for_its_parent_record_only(self):
+        src = plain_objects.volume(size=2)
+        clone = plain_objects.volume(size=2)
+        self.add_backing(src, snapshots=['snapshot-1'], extra={
+            'vmware_backend.clone.%s' % clone.id: 'snapshot-1'})
+        clone_ref = self.add_backing(clone, extra={
+            'vmware_backend.parent': '%s:snapshot-1' % src.id})
+        err = self.assertRaises(exceptions.VolumeIsBusy,
+                                self.driver.delete_volume, src)
+        self.assertIn(clone.id, str(err))
+        self.ops.properties.assert_any_call(
+            clone_ref, ('config.extraConfig', 'config.instanceUuid'))
+        self.assertNoChange()
+
+    def test_stale_marker_goes_with_its_temporary_snapshot(self):
+        # The clone never came (no backing, no task, no time recorded).
+        src = plain_objects.volume(size=2)
+        gone = test_driver.GONE_ID
+        src_ref = self.add_backing(src, snapshots=['clone-%s' % gone], extra={
+            'vmware_backend.clone.%s' % gone: 'clone-%s' % gone})
+        self.driver.delete_volume(src)
+        self.ops.remove_snapshot.assert_called_once_with(
+            self.snaps['clone-%s' % gone],
+            'snapshot clone-%s of volume %s' % (gone, src.id))
+        self.ops.set_extra_config.assert_called_once_with(
+            src_ref, test_driver.cleared(gone), 'volume %s' % src.id)
+        self.assertEqual(['remove_snapshot', 'set_extra_config', 'destroy'],
+                         [n for n in self.op_names() if n in (
+                             'remove_snapshot', 'set_extra_config',
+                             'destroy')])
+
+    def test_orphan_temporary_snapshot_after_another_is_removed(self):
+        src = plain_objects.volume(size=2)
+        gone = test_driver.GONE_ID
+        self.add_backing(src, snapshots=['snapshot-1', 'clone-%s' % gone])
+        self.driver.delete_volume(src)
+        self.ops.remove_snapshot.assert_called_once_with(
+            self.snaps['clone-%s' % gone],
+            'snapshot clone-%s of volume %s' % (gone, src.id))
+
+    def test_temporary_snapshot_of_an_existing_clone_is_kept(self):
+        src = plain_objects.volume(size=2)
+        clone = plain_objects.volume(size=2)
+        self.add_backing(src, snapshots=['clone-%s' % clone.id])
+        clone_ref = self.add_backing(clone)
+        self.driver.delete_volume(src)
+        self.ops.remove_snapshot.assert_not_called()
+        self.ops.properties.assert_any_call(
+            clone_ref, ('name', 'config.instanceUuid', 'config.extraConfig'))
+
+    def test_deleted_linked_clone_releases_its_snapshot_exactly(self):
+        src = plain_objects.volume(size=2)
+        clone = plain_objects.volume(size=2)
+        name = 'clone-%s' % clone.id
+        self.add_backing(src, snapshots=[name], extra={
+            'vmware_backend.clone.%s' % clone.id: name})
+        self.add_backing(clone, extra={
+            'vmware_backend.parent': '%s:%s' % (src.id, name)})
+        self.driver.delete_volume(clone)
+        self.ops.remove_snapshot.assert_called_once_with(
+            self.snaps[name], 'snapshot %s of volume %s' % (name, src.id))
+
+
+class CloneInProgressTest(test_driver.DriverTestBase):
+    """A marker without its clone, no time recorded: what keeps it."""
+
+    def setUp(self):
+        super().setUp()
+        self.src = plain_objects.volume(size=2)
+        self.clone = plain_objects.volume(size=2)
+        self.src_ref = self.add_backing(self.src, snapshots=['snapshot-1'],
+                                        extra={'vmware_backend.clone.%s'
+                                               % self.clone.id: 'snapshot-1'})
+
+    def assertKept(self):
+        err = self.assertRaises(exceptions.VolumeIsBusy,
+                                self.driver.delete_volume, self.src)
+        self.assertIn(self.clone.id, str(err))
+        self.assertNoChange()
+
+    def test_clone_this_process_is_making(self):
+        self.driver._cloning.add(self.clone.id)
+        self.assertKept()
+
+    def test_clone_task_running_on_the_source(self):
+        self.ops.recent_tasks.return_value = [
+            (test_driver.FakeTask(state='running'), types.SimpleNamespace(
+                state='running', entity=self.src_ref,
+                descriptionId='VirtualMachine.clone', result=None))]
+        self.assertKept()
+
+    def test_snapshot_task_queued_on_the_source(self):
+        self.ops.recent_tasks.return_value = [
+            (test_driver.FakeTask(state='queued'), types.SimpleNamespace(
+                state='queued', entity=self.src_ref,
+                descriptionId='VirtualMachine.createSnapshot', result=None))]
+        self.assertKept()
+
+    def test_ended_clone_task_does_not_keep_it(self):
+        self.ops.recent_tasks.return_value = [
+            (test_driver.FakeTask(), types.SimpleNamespace(
+                state='success', entity=self.src_ref,
+                descriptionId='VirtualMachine.clone', result=None))]
+        self.driver.delete_volume(self.src)
+        self.ops.set_extra_config.assert_called_once_with(
+            self.src_ref, test_driver.cleared(self.clone.id),
+            'volume %s' % self.src.id)
