@@ -39,19 +39,6 @@ class SnapshotExport:
     capacity_kb: int = 0
 
 
-def _node(tree, volume_id, snapshot):
-    matches = [n for n in tree.snapshots if snapshot in (n.name, n.id)]
-    if len(matches) != 1:
-        raise exceptions.InvalidAdminInput(
-            name='snapshot', value=snapshot,
-            reason='%s; snapshots of volume %s: %s' % (
-                'several have this name, give its id' if matches else
-                'no such snapshot', volume_id,
-                ', '.join('%s (%s)' % (n.name, n.id)
-                          for n in tree.snapshots) or 'none'))
-    return matches[0]
-
-
 def _check_path(path, force):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -82,7 +69,7 @@ def export_snapshot(session, volume_id, snapshot, path, force=False,
         is aborted and no file is left).
     """
     _ref, tree = snapshot_trees.read_tree(session, volume_id)
-    node = _node(tree, volume_id, snapshot)
+    node = snapshot_trees.find_node(tree, volume_id, snapshot)
     _check_path(path, force)
     result = SnapshotExport(volume_id=volume_id, snapshot=node.name,
                             snapshot_id=node.id, path=os.path.abspath(path),

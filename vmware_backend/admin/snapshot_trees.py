@@ -115,6 +115,24 @@ def snapshot_tree(session, volume_id):
     return read_tree(session, volume_id)[1]
 
 
+def find_node(tree, volume_id, snapshot):
+    """The node of ``tree`` whose name or id is ``snapshot``.
+
+    :raises InvalidAdminInput: none or several match (the message lists
+        the volume's snapshots).
+    """
+    matches = [n for n in tree.snapshots if snapshot in (n.name, n.id)]
+    if len(matches) != 1:
+        raise exceptions.InvalidAdminInput(
+            name='snapshot', value=snapshot,
+            reason='%s; snapshots of volume %s: %s' % (
+                'several have this name, give its id' if matches else
+                'no such snapshot', volume_id,
+                ', '.join('%s (%s)' % (n.name, n.id)
+                          for n in tree.snapshots) or 'none'))
+    return matches[0]
+
+
 def rename(session, volume_id, snapshot, new_name=None, description=None,
            force=False, dry_run=False):
     """Rename and/or re-describe a snapshot of a volume's backing.
@@ -137,16 +155,7 @@ def rename(session, volume_id, snapshot, new_name=None, description=None,
             name='snapshot name', value=new_name,
             reason='give 1 to %d characters' % MAX_NAME)
     _ref, tree = read_tree(session, volume_id)
-    matches = [n for n in tree.snapshots if snapshot in (n.name, n.id)]
-    if len(matches) != 1:
-        raise exceptions.InvalidAdminInput(
-            name='snapshot', value=snapshot,
-            reason='%s; snapshots of volume %s: %s' % (
-                'several have this name, give its id' if matches else
-                'no such snapshot', volume_id,
-                ', '.join('%s (%s)' % (n.name, n.id)
-                          for n in tree.snapshots) or 'none'))
-    node = matches[0]
+    node = find_node(tree, volume_id, snapshot)
     renaming = new_name is not None and new_name != node.name
     if renaming and any(n.name == new_name for n in tree.snapshots):
         raise exceptions.InvalidAdminInput(

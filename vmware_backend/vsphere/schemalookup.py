@@ -91,29 +91,26 @@ def _memo(obj):
     return memo
 
 
-def get_child(self, name):
+def _memoised(kind, lookup, self, name):
+    """``lookup(self, name)`` -> (child, ancestry), memoised per object."""
     memo = _memo(self)
     if memo is None:
-        return _get_child(self, name)
-    key = ('child', name)
+        return lookup(self, name)
+    key = (kind, name)
     hit = memo.get(key)
     if hit is None:
-        child, ancestry = _get_child(self, name)
+        child, ancestry = lookup(self, name)
         hit = memo[key] = (child, tuple(ancestry))
     # Callers get a list of their own, as from suds.
     return hit[0], list(hit[1])
 
 
+def get_child(self, name):
+    return _memoised('child', _get_child, self, name)
+
+
 def get_attribute(self, name):
-    memo = _memo(self)
-    if memo is None:
-        return _get_attribute(self, name)
-    key = ('attribute', name)
-    hit = memo.get(key)
-    if hit is None:
-        child, ancestry = _get_attribute(self, name)
-        hit = memo[key] = (child, tuple(ancestry))
-    return hit[0], list(hit[1])
+    return _memoised('attribute', _get_attribute, self, name)
 
 
 def attributes(self, filter=_DEFAULT_FILTER):
