@@ -6,8 +6,17 @@ through :mod:`bench.latency`, which delays each request that much),
 writes a cinder.conf with one backend section each, and times
 ``vmware-backend-manage pools`` and ``check`` in this process (the parsed
 WSDL is warm, as after the first run on a machine),
-once with the inventory reads over SOAP and once over VI/JSON
-(``vcenter_read_transport``), in the same rounds:
+three ways in the same rounds (``reads`` column):
+
+* ``soap``: ``vcenter_read_transport = soap``: a SOAP session per backend,
+  in threads (unchanged);
+* ``json-thr``: the fan-out as it was before VI/JSON-only sessions
+  (``backends.VIJSON_SESSIONS = False``): a SOAP session per backend in
+  threads, its inventory reads over VI/JSON;
+* ``json``: the fan-out now: every backend on one event loop with a
+  VI/JSON-only session (no SOAP, no suds).
+
+For each:
 
 * each backend alone (``--backend NAME``): the slowest and the sum;
 * all backends at once (the fan-out of :mod:`vmware_backend.cmd.backends`),
@@ -23,11 +32,13 @@ the machine's cores: no scheduling of the same work finishes sooner on
 this machine, so ``floor/slowest`` is the best ratio reachable without
 cutting CPU per backend.
 
-A second table splits one backend's ``pools`` into its phases (wall and
-this process's CPU, VI/JSON reads): the SOAP session start (suds:
-RetrieveServiceContent, Login), the VI/JSON probe (System.hello, the
-service content), the inventory reads (VI/JSON login, views, pages), the
-pool rows, and the close (SOAP and VI/JSON logouts).
+Two more tables split one backend's ``pools`` into its phases (wall and
+this process's CPU): on a SOAP session with VI/JSON reads (the SOAP
+session start in suds: RetrieveServiceContent, Login; the VI/JSON probe:
+System.hello, the service content; the inventory reads: VI/JSON login,
+views, pages; the pool rows; the close: SOAP and VI/JSON logouts), and on
+a VI/JSON-only session (start: aiohttp session, System.hello, the service
+content; Login; the inventory reads; the pool rows; Logout).
 """
 
 import contextlib
@@ -42,10 +53,14 @@ import time
 DEFAULT_BACKENDS = 4
 ROUNDS = 3
 COMMANDS = ('pools', 'check')
-TRANSPORTS = ('soap', 'json')
+# reads column -> (vcenter_read_transport, VI/JSON-only sessions)
+TRANSPORTS = {'soap': ('soap', True), 'json-thr': ('json', False),
+              'json': ('json', True)}
 DRIVER = 'vmware_backend.openstack.cinder_driver.VMwareBackendCinderDriver'
 PHASES = ('SOAP session start', 'VI/JSON probe', 'inventory reads',
           'pool rows', 'close')
+JSON_PHASES = ('start (hello, content)', 'login', 'inventory reads',
+               'pool rows', 'logout')
 
 
 def _cinder_conf(servers, path, transport=None):
@@ -76,12 +91,14 @@ def _servers_cpu(servers):
     return sum(process_cpu(server.pid) for server in servers)
 
 
-def _timed(argv, servers=None):
+def _timed(argv, servers=None, vijson_sessions=True):
     """Wall seconds of the command.
 
     With ``servers``: (wall, client CPU, simulators' CPU) seconds.
     """
+    from vmware_backend.cmd import backends
     from vmware_backend.cmd import manage
+    backends.VIJSON_SESSIONS = vijson_sessions
     sink = io.StringIO()
     sims = _servers_cpu(servers) if servers else 0.0
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
@@ -109,10 +126,12 @@ def measure(servers, rounds=ROUNDS, progress=lambda message: None,
     with tempfile.TemporaryDirectory(prefix='bench-fanout-') as root:
         paths = {}
         for transport in transports:
+            read_transport, sessions = TRANSPORTS[transport]
             paths[transport] = os.path.join(root, '%s.conf' % transport)
-            _cinder_conf(servers, paths[transport], transport)
+            _cinder_conf(servers, paths[transport], read_transport)
             # Warm-up: the parsed WSDL, the simulators' first answers.
-            _timed(['--config-file', paths[transport], 'pools'])
+            _timed(['--config-file', paths[transport], 'pools'],
+                   vijson_sessions=sessions)
         names = ['vmware-%d' % n for n in range(1, len(servers) + 1)]
         for command in COMMANDS:
             for transport in transports:
@@ -123,12 +142,15 @@ def measure(servers, rounds=ROUNDS, progress=lambda message: None,
                 # both transports in each round: same machine load
                 for transport in transports:
                     path = paths[transport]
+                    sessions = TRANSPORTS[transport][1]
                     data = results[(transport, command)]
                     data['single'].append([
                         _timed(['--config-file', path, command, '--backend',
-                                name]) for name in names])
+                                name], vijson_sessions=sessions)
+                        for name in names])
                     wall, cpu, sims = _timed(['--config-file', path,
-                                              command], servers)
+                                              command], servers,
+                                             vijson_sessions=sessions)
                     data['all'].append(wall)
                     data['client_cpu'].append(cpu)
                     data['sim_cpu'].append(sims)
@@ -173,6 +195,49 @@ def phases(server, rounds=ROUNDS, transport='json'):
     return {phase: values[1:] for phase, values in found.items()}
 
 
+def json_phases(server, rounds=ROUNDS):
+    """One backend's ``pools`` on a VI/JSON-only session, by phase.
+
+    :returns: ``{phase: [(wall s, client CPU s) per round]}``.
+    """
+    import asyncio
+    from vmware_backend.admin import health
+    from vmware_backend import conf
+    from vmware_backend.volume import placement
+    from vmware_backend.vsphere.json import bridge
+    from vmware_backend.vsphere.json import session as json_session
+    options = conf.option_defaults(**server.options(
+        vcenter_read_transport='json'))
+
+    def timed(step):
+        cpu, began = time.process_time(), time.perf_counter()
+        step()
+        return time.perf_counter() - began, time.process_time() - cpu
+
+    async def one():
+        session = json_session.JSONSession(options)
+        cpu, began = time.process_time(), time.perf_counter()
+        await session.start()
+        times = [(time.perf_counter() - began, time.process_time() - cpu)]
+
+        def steps():
+            service = placement.PlacementService(session, options)
+            return [timed(lambda: session.api),
+                    timed(lambda: service.inventory(refresh=True)),
+                    timed(lambda: health.pool_rows(service)),
+                    timed(session.close)]
+
+        times += await bridge.run_sync(steps)
+        session.forget_secret()
+        return times
+
+    found = {phase: [] for phase in JSON_PHASES}
+    for _ in range(rounds + 1):   # the first round warms up
+        for phase, value in zip(JSON_PHASES, asyncio.run(one())):
+            found[phase].append(value)
+    return {phase: values[1:] for phase, values in found.items()}
+
+
 def report(results, count, cores=None):
     """The fan-out table as text."""
     cores = cores or os.cpu_count()
@@ -198,10 +263,10 @@ def report(results, count, cores=None):
     return '\n'.join(lines)
 
 
-def report_phases(found):
+def report_phases(found, title='a SOAP session, VI/JSON reads'):
     """The phase table of :func:`phases` as text (medians)."""
-    lines = ['One backend\'s pools by phase (VI/JSON reads; median of %d '
-             'rounds)' % len(next(iter(found.values()))),
+    lines = ['One backend\'s pools by phase (%s; median of %d '
+             'rounds)' % (title, len(next(iter(found.values())))),
              '%-20s %8s %8s' % ('phase', 'wall s', 'cpu s')]
     walls = cpus = 0.0
     for phase, values in found.items():
@@ -265,6 +330,7 @@ def main(count=DEFAULT_BACKENDS, rounds=ROUNDS, latency_ms=0):
         results = measure(targets, rounds, progress=lambda m: sys.stderr.write(
             'bench: %s\n' % m))
         found = phases(targets[0], rounds)
+        found_json = json_phases(targets[0], rounds)
     finally:
         if relay is not None:
             relay.stdin.close()
@@ -278,6 +344,8 @@ def main(count=DEFAULT_BACKENDS, rounds=ROUNDS, latency_ms=0):
     print(report(results, count))
     print()
     print(report_phases(found))
+    print()
+    print(report_phases(found_json, 'a VI/JSON-only session'))
     return 0
 
 

@@ -6,11 +6,13 @@ simulator in tests/functional/test_vijson_reads.py).
 """
 
 import asyncio
+import os
 import ssl
 from unittest import mock
 
 from aiohttp import test_utils
 from aiohttp import web
+import fixtures
 import testtools
 
 from vmware_backend import exceptions
@@ -181,12 +183,38 @@ class TLSOptionTest(testtools.TestCase):
         self.assertIs(False, client.ssl_option(self.base(
             vcenter_insecure=True)))
 
+    def ca_file(self, text='ca'):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'vc-ca.pem')
+        with open(path, 'w') as handle:
+            handle.write(text)
+        return path
+
     def test_ca_file_wins_over_insecure(self):
-        with mock.patch.object(ssl, 'create_default_context') as create:
+        path = self.ca_file()
+        with mock.patch.dict(client._ssl_contexts, clear=True), \
+                mock.patch.object(ssl, 'create_default_context') as create:
             ctx = client.ssl_option(self.base(
-                vcenter_insecure=True, vcenter_ca_file='/etc/vc-ca.pem'))
-        create.assert_called_once_with(cafile='/etc/vc-ca.pem')
+                vcenter_insecure=True, vcenter_ca_file=path))
+        create.assert_called_once_with(cafile=path)
         self.assertIs(create.return_value, ctx)
+
+    def test_context_made_once_per_ca_file_version(self):
+        path = self.ca_file()
+        with mock.patch.dict(client._ssl_contexts, clear=True), \
+                mock.patch.object(ssl, 'create_default_context',
+                                  side_effect=lambda cafile: object()):
+            first = client.ssl_option(self.base(vcenter_ca_file=path))
+            again = client.ssl_option(self.base(vcenter_ca_file=path))
+            with open(path, 'w') as handle:
+                handle.write('another, longer CA bundle')
+            changed = client.ssl_option(self.base(vcenter_ca_file=path))
+            system = client.ssl_option(self.base())
+            system_again = client.ssl_option(self.base())
+        self.assertIs(first, again)
+        self.assertIsNot(first, changed)
+        self.assertIs(system, system_again)
+        self.assertIsNot(system, first)
 
     def test_plain_http(self):
         self.assertIsNone(client.ssl_option(self.base(vcenter_scheme='http')))

@@ -7,14 +7,19 @@ package's own ini file. ``--backend NAME`` (repeatable) keeps only those
 sections. As inside Cinder, a Cinder section's ``volume_backend_name`` is
 the backend name that owns the backings (``vcenter_backend_name``).
 
-The backends are read concurrently, one thread each, in a thread pool as
-large as the number of backends. Each backend's session logs in over
-SOAP (blocking suds/oslo.vmware calls, two thirds of its CPU); its
-inventory reads go over VI/JSON when the server offers it. The fan-out's
-wall time is within about 1.1x of its CPU (``python -m bench.fanout``):
-the threads already overlap every wait, and one asyncio loop would run
-the same CPU-bound work under the same GIL, the SOAP part through
-``asyncio.to_thread`` anyway. Each
+The backends are read concurrently on one asyncio event loop. A backend
+whose vCenter offers VI/JSON (``vcenter_read_transport`` auto or json) runs
+its command entirely on that loop with a VI/JSON-only session
+(:mod:`vmware_backend.vsphere.json.session`: System.hello, the service
+content, Login, the reads and Logout over VI/JSON, no SOAP session, no
+suds); the command's synchronous code runs in a greenlet of its own
+(:mod:`vmware_backend.vsphere.json.bridge`), so the backends' waits
+overlap and their CPU work runs without threads handing the GIL to each
+other. A backend read over SOAP (transport soap, a vCenter without
+VI/JSON in auto mode, ``audit --fix``/``--purge``, which write) runs as
+before on a SOAP session (oslo.vmware) in a thread of a pool as large as
+the number of backends. ``audit --volume-ids -`` reads stdin once, for
+every backend. Each
 backend's progress lines go to stderr as they come, prefixed with its name;
 its result is printed when all are done, in configuration order, one block
 (table) or one entry (JSON) per backend. A backend that fails (vCenter
@@ -22,6 +27,8 @@ unreachable, login refused) is reported in its block and does not hide the
 others; the exit status is the worst of all (1 for a failed backend).
 """
 
+import argparse
+import asyncio
 import concurrent.futures
 import configparser
 import io
@@ -75,21 +82,34 @@ def _sections(path):
     return found
 
 
-def _read_section(path, section, is_cinder):
+def _read_sections(path, sections):
+    """{section: option values} of the backend ``sections`` of ``path``.
+
+    One oslo.config parse of the file for all of its sections (parsing it
+    once per section made reading N backends' files cost N times N).
+
+    :param sections: ``[(section, is_cinder)]``.
+    """
     config = cfg.ConfigOpts()
-    conf.register_opts(config, group=section)
-    config.register_opts([cfg.StrOpt('volume_backend_name')], group=section)
+    for section, _is_cinder in sections:
+        conf.register_opts(config, group=section)
+        config.register_opts([cfg.StrOpt('volume_backend_name')],
+                             group=section)
+    found = {}
     try:
         config(args=[], default_config_files=[path], default_config_dirs=[])
-        options = conf.read_options(config, group=section)
+        for section, is_cinder in sections:
+            options = conf.read_options(config, group=section)
+            if is_cinder:
+                options['vcenter_backend_name'] = (
+                    config[section].volume_backend_name or
+                    DEFAULT_CINDER_NAME)
+            found[section] = options
     except cfg.Error as err:
         raise output.UsageError('cannot read %s: %s' % (path, err))
     except exceptions.InvalidConfiguration as err:
         raise output.UsageError('%s (in %s)' % (err, path))
-    if is_cinder:
-        options['vcenter_backend_name'] = (
-            config[section].volume_backend_name or DEFAULT_CINDER_NAME)
-    return options
+    return found
 
 
 def wanted(paths, names=None):
@@ -127,8 +147,13 @@ def find(paths, names=None):
         raise output.UsageError(
             'no backend section in %s: a section with volume_driver = %s '
             'or a [%s] section' % (', '.join(paths), DRIVER, OWN_SECTION))
-    return [Backend(section, path, _read_section(path, section, is_cinder))
-            for path, section, is_cinder in found]
+    by_path = {}
+    for path, section, is_cinder in found:
+        by_path.setdefault(path, []).append((section, is_cinder))
+    values = {path: _read_sections(path, sections)
+              for path, sections in by_path.items()}
+    return [Backend(section, path, values[path][section])
+            for path, section, _is_cinder in found]
 
 
 def one(backends, command):
@@ -182,6 +207,52 @@ def _run_one(args, backend, out):
         return output.EXIT_PROBLEM
 
 
+# False: every backend on a SOAP session in a thread, its reads over
+# VI/JSON when offered (the fan-out before VI/JSON-only sessions); for
+# ``python -m bench.fanout``, which times both in the same run.
+VIJSON_SESSIONS = True
+
+
+def _over_soap(args, backend):
+    """Whether a backend's command runs on a SOAP session (in a thread)."""
+    from vmware_backend.vsphere.json import select
+    return (not VIJSON_SESSIONS or args.command not in FANOUT_COMMANDS or
+            getattr(args, 'fix', False) or getattr(args, 'purge', False) or
+            select.mode_of(backend.options) == select.SOAP)
+
+
+async def _run_backend(args, backend, out, pool):
+    """One backend's command on the event loop; its exit status.
+
+    Over VI/JSON only when its vCenter offers it (see the module doc),
+    else on a SOAP session in a thread of ``pool``.
+    """
+    loop = asyncio.get_running_loop()
+    if _over_soap(args, backend):
+        return await loop.run_in_executor(pool, _run_one, args, backend, out)
+    from vmware_backend.vsphere.json import session as json_session
+    session = json_session.JSONSession(backend.options)
+    try:
+        if await session.start():
+            return await json_session.run_sync_with(
+                session, _run_one, args, backend, out)
+    finally:
+        try:
+            await session.aclose()
+        finally:
+            session.forget_secret()
+    # auto, and this vCenter has no VI/JSON
+    return await loop.run_in_executor(pool, _run_one, args, backend, out)
+
+
+async def _run_all(args, backends, outs):
+    with concurrent.futures.ThreadPoolExecutor(
+            max_workers=len(backends),
+            thread_name_prefix='backend') as pool:
+        return await asyncio.gather(*[
+            _run_backend(args, b, o, pool) for b, o in zip(backends, outs)])
+
+
 def run(args, backends, out):
     """Run ``args.command`` on every backend concurrently; exit status."""
     if len(backends) > 1 and (getattr(args, 'fix', False) or
@@ -190,14 +261,13 @@ def run(args, backends, out):
         raise output.UsageError(
             '--fix and --purge act on one backend at a time: pick it with '
             '--backend NAME (found: %s)' % names)
+    if args.command == 'audit' and getattr(args, 'known_ids', None) is None:
+        # --volume-ids - is stdin: read it once, for every backend
+        args = argparse.Namespace(**vars(args))
+        args.known_ids = commands.read_volume_ids(args.volume_ids)
     lock = threading.Lock()
     outs = [_BackendOutput(out, b, lock) for b in backends]
-    with concurrent.futures.ThreadPoolExecutor(
-            max_workers=len(backends),
-            thread_name_prefix='backend') as pool:
-        futures = [pool.submit(_run_one, args, b, o)
-                   for b, o in zip(backends, outs)]
-        statuses = [f.result() for f in futures]
+    statuses = asyncio.run(_run_all(args, backends, outs))
     _print(out, backends, outs, statuses)
     order = (output.EXIT_OK, output.EXIT_PROBLEM, output.EXIT_USAGE)
     return max(statuses, key=lambda s: order.index(s) if s in order else 3)

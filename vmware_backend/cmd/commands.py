@@ -47,6 +47,16 @@ def _require_vcenter(options):
 
 
 def _session(options):
+    """The session a command reads with.
+
+    The VI/JSON-only one the fan-out prepared for it
+    (:mod:`vmware_backend.cmd.backends`), or a new SOAP session
+    (oslo.vmware) with reads over VI/JSON or SOAP.
+    """
+    from vmware_backend.vsphere.json import session as json_session
+    found = json_session.prepared(options)
+    if found is not None:
+        return found
     from vmware_backend.vsphere import session as vc_session
     return vc_session.VCenterSession(options)
 
@@ -127,7 +137,7 @@ def cmd_volumes(args, options, out):
         start = time.monotonic()
         backend, backings, _foreign, _instances = _owned_backings(
             session, options, out, devices=True)
-        out.progress('Found %d backing(s) of %s in %.1fs (%d SOAP calls).'
+        out.progress('Found %d backing(s) of %s in %.1fs (%d vCenter calls).'
                      % (len(backings), backend, time.monotonic() - start,
                         session.total_requests()))
     finally:
@@ -172,7 +182,10 @@ def confirm(question, stdin=None, stderr=None):
 
 def cmd_audit(args, options, out):
     from vmware_backend.admin import audit
-    known = read_volume_ids(args.volume_ids)
+    # read once by the fan-out for all backends (stdin cannot be re-read)
+    known = getattr(args, 'known_ids', None)
+    if known is None:
+        known = read_volume_ids(args.volume_ids)
     _require_vcenter(options)
     session = _session(options)
     mode = '--purge' if args.purge else '--fix' if args.fix else None

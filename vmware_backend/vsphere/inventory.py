@@ -299,6 +299,13 @@ def read_container(session, type_paths, root=None, page_size=None,
         objects.close()
 
 
+def _json_only(session):
+    """The session's own per-object reads if it is VI/JSON only."""
+    if getattr(type(session), 'json_only', False) is True:
+        return session.json_reads
+    return None
+
+
 def get_properties(session, ref, paths):
     """Some properties of one managed object, in one RetrievePropertiesEx.
 
@@ -307,6 +314,8 @@ def get_properties(session, ref, paths):
     :returns: dict of path -> plain value; unset properties are absent.
     """
     ref = from_suds(ref)
+    if _json_only(session):
+        return _json_only(session).get_properties(ref, paths)
     factory = session.factory
     obj_spec = factory.create('ns0:ObjectSpec')
     obj_spec.obj = to_suds(ref)
@@ -343,6 +352,9 @@ def read_through(session, roots, path, type_paths, page_size=None):
     roots = [from_suds(root) for root in roots]
     if not roots:
         return []
+    if _json_only(session):
+        return _json_only(session).read_through(roots, path, type_paths,
+                                                page_size)
     factory = session.factory
     traversal = factory.create('ns0:TraversalSpec')
     traversal.name = 'readThrough'
@@ -376,6 +388,8 @@ def read_objects(session, refs, type_paths, page_size=None):
     refs = [from_suds(ref) for ref in refs]
     if not refs:
         return []
+    if _json_only(session):
+        return _json_only(session).read_objects(refs, type_paths, page_size)
     factory = session.factory
     object_specs = []
     for ref in refs:

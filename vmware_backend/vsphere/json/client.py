@@ -17,7 +17,9 @@ password is only ever in the Login request body, which is never logged
 session that owns the options).
 """
 
+import os
 import ssl
+import threading
 from urllib import parse
 
 import aiohttp
@@ -53,16 +55,53 @@ class JSONFault(Exception):
         self.body = body
 
 
+_ssl_contexts = {}
+_ssl_lock = threading.Lock()
+
+
+def _context(cafile):
+    """A verifying SSL context, made once per CA file version.
+
+    Loading CAs costs milliseconds of CPU: contexts are kept, keyed by the
+    file's path, size and modification time (a changed file gets a new
+    one), or by None for the system's CAs.
+    """
+    key = None
+    if cafile:
+        stat = os.stat(cafile)
+        key = (cafile, stat.st_size, stat.st_mtime_ns)
+    with _ssl_lock:
+        context = _ssl_contexts.get(key)
+        if context is None:
+            context = ssl.create_default_context(cafile=cafile)
+            _ssl_contexts[key] = context
+        return context
+
+
 def ssl_option(options):
     """The aiohttp ``ssl`` argument for the connection options."""
     if options['vcenter_scheme'] != 'https':
         return None
     ca_file = options.get('vcenter_ca_file')
     if ca_file:
-        return ssl.create_default_context(cafile=ca_file)
+        return _context(ca_file)
     if options.get('vcenter_insecure'):
         return False
-    return ssl.create_default_context()
+    return _context(None)
+
+
+def new_http(options):
+    """An aiohttp session for one vCenter (call it on the event loop).
+
+    No cookies are kept: the session id travels in its header only, and
+    a shared cookie jar would mix vCenters on one host.
+    """
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=options['vcenter_http_timeout']),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        connector=aiohttp.TCPConnector(
+            ssl=ssl_option(options),
+            limit=options.get('vcenter_connection_pool_size', 10)))
 
 
 def _quote(text):
@@ -79,10 +118,12 @@ class Connection:
     :param counter: callable(method) counting each vSphere call sent
         (but Login and Logout: the session's own login is counted once,
         by SOAP).
+    :param http: an aiohttp session to send with (not closed here), or
+        None for one of its own.
     """
 
     def __init__(self, options, release=None, session_key=None,
-                 counter=None):
+                 counter=None, http=None):
         self._options = options
         self.release = release
         self.session_key = session_key
@@ -91,8 +132,10 @@ class Connection:
         self.base = '%s://%s:%s' % (opts['vcenter_scheme'],
                                     opts['vcenter_host'],
                                     opts['vcenter_port'])
-        self._ssl = ssl_option(opts)
-        self._http = None
+        # a shared aiohttp session (see :func:`new_http`) is its owner's
+        # to close; one made here is closed by :meth:`close`
+        self._http = http
+        self._owned = http is None
 
     @property
     def url(self):
@@ -100,18 +143,11 @@ class Connection:
 
     def _client(self):
         if self._http is None:
-            timeout = aiohttp.ClientTimeout(
-                total=self._options['vcenter_http_timeout'])
-            self._http = aiohttp.ClientSession(
-                timeout=timeout,
-                connector=aiohttp.TCPConnector(
-                    ssl=self._ssl,
-                    limit=self._options.get('vcenter_connection_pool_size',
-                                            10)))
+            self._http = new_http(self._options)
         return self._http
 
     async def close(self):
-        if self._http is not None:
+        if self._owned and self._http is not None:
             http, self._http = self._http, None
             await http.close()
 

@@ -27,6 +27,7 @@ import threading
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.vsphere.json import bridge
 from vmware_backend.vsphere.json import client
 from vmware_backend.vsphere.json import codec
 from vmware_backend.vsphere.json.codec import Typed
@@ -96,7 +97,7 @@ async def call(conn, ref, method, target, **params):
     return result
 
 
-async def _quietly(conn, ref, method, target, **params):
+async def quietly(conn, ref, method, target, **params):
     try:
         await call(conn, ref, method, target, **params)
     except Exception as err:  # clean-up is best effort
@@ -137,11 +138,11 @@ async def read_once(conn, content, type_paths, root, page_size, recursive,
     finally:
         try:
             if token:
-                await _quietly(conn, collector, 'CancelRetrievePropertiesEx',
-                               target, token=token)
+                await quietly(conn, collector, 'CancelRetrievePropertiesEx',
+                              target, token=token)
         finally:
             if view is not None:
-                await _quietly(conn, view, 'DestroyView', target)
+                await quietly(conn, view, 'DestroyView', target)
 
 
 async def read_pages(state, conn, type_paths, root, page_size, recursive):
@@ -186,19 +187,23 @@ async def read_pages(state, conn, type_paths, root, page_size, recursive):
 class Runner:
     """Runs coroutines to completion from synchronous code.
 
-    Uses an event loop of its own; on a private thread when the calling
+    Inside :func:`.bridge.run_sync` (the operator CLI's fan-out) on the
+    event loop already running, through :func:`.bridge.await_`. Elsewhere
+    on an event loop of its own; on a private thread when the calling
     thread is already running a loop (asyncio code calling a synchronous
     read).
     """
 
     def __init__(self):
+        self._loop = self._thread = None
+        if bridge.active():
+            return
         self._loop = asyncio.new_event_loop()
         try:
             asyncio.get_running_loop()
             nested = True
         except RuntimeError:
             nested = False
-        self._thread = None
         if nested:
             self._thread = threading.Thread(target=self._loop.run_forever,
                                             name='vijson-reader',
@@ -206,11 +211,15 @@ class Runner:
             self._thread.start()
 
     def run(self, coro):
+        if self._loop is None:
+            return bridge.await_(coro)
         if self._thread is None:
             return self._loop.run_until_complete(coro)
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def close(self):
+        if self._loop is None:
+            return
         if self._thread is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()

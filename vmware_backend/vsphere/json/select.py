@@ -57,6 +57,8 @@ class State:
         self.content = None
         self.session_key = None
         self.offered = None
+        # an aiohttp session its connections share (a JSON-only session's)
+        self.http = None
 
     def _count(self, method):
         count = self._count_ref()
@@ -66,7 +68,7 @@ class State:
     def connection(self):
         return client.Connection(self.options, release=self.release,
                                  session_key=self.session_key,
-                                 counter=self._count)
+                                 counter=self._count, http=self.http)
 
     async def probe(self, conn):
         """Negotiate the release and read the service content."""
@@ -113,12 +115,16 @@ class State:
             runner.close()
 
 
-def _decide(state, mode):
-    """Whether ``state``'s server speaks VI/JSON (probing once)."""
-    runner = reader.Runner()
-    conn = state.connection()
+async def offered(state, conn, mode):
+    """Probe ``state``'s server: whether its reads go over VI/JSON.
+
+    :returns: True (probed: release and service content kept), or False
+        in ``auto`` mode for a server without VI/JSON (logged).
+    :raises exceptions.VCenterConnectionError: ``json`` mode and no
+        VI/JSON, or the server cannot be reached.
+    """
     try:
-        runner.run(state.probe(conn))
+        await state.probe(conn)
         return True
     except (client.NotOffered, client.JSONFault) as err:
         reason = 'it does not serve VI/JSON (%s)' % err
@@ -128,9 +134,6 @@ def _decide(state, mode):
         if mode == JSON or 'no VI/JSON release' not in str(err):
             raise
         reason = str(err)
-    finally:
-        runner.run(conn.close())
-        runner.close()
     if mode == JSON:
         raise exceptions.VCenterConnectionError(
             url=conn.url, reason='%s = json, but %s; set it to auto or '
@@ -139,12 +142,31 @@ def _decide(state, mode):
     return False
 
 
+def _decide(state, mode):
+    """Whether ``state``'s server speaks VI/JSON (probing once)."""
+    runner = reader.Runner()
+    conn = state.connection()
+    try:
+        return runner.run(offered(state, conn, mode))
+    finally:
+        try:
+            runner.run(conn.close())
+        finally:
+            runner.close()
+
+
+def mode_of(options):
+    """``options``' read transport; SOAP in an eventlet process (auto)."""
+    mode = options.get(OPTION) or AUTO
+    if mode == AUTO and eventlet_patched():
+        return SOAP
+    return mode
+
+
 def state_for(session):
     """The session's VI/JSON :class:`State`, or None for SOAP reads."""
-    mode = session.options.get(OPTION) or AUTO
+    mode = mode_of(session.options)
     if mode == SOAP:
-        return None
-    if mode == AUTO and eventlet_patched():
         return None
     with _states_lock:
         state = _states.get(session)
@@ -156,6 +178,17 @@ def state_for(session):
             if state.offered is None:
                 state.offered = _decide(state, mode)
     return state if state.offered else None
+
+
+def adopt(session, state):
+    """Make ``state`` (probed, VI/JSON offered) ``session``'s own.
+
+    For a session that is VI/JSON only (:mod:`.session`): it closes the
+    state itself, no close hook is added.
+    """
+    state.offered = True
+    with _states_lock:
+        _states[session] = state
 
 
 def iter_container(session, type_paths, root, page_size, recursive):
