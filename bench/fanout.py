@@ -1,7 +1,7 @@
 """Operator commands on N backends: concurrently vs one after another.
 
 ``python -m bench --only fanout`` (or ``python -m bench.fanout [N
-[LATENCY_MS]]``) starts N vCenter simulators (with LATENCY_MS, reached
+[LATENCY_MS [ROUNDS]]]``) starts N vCenter simulators (with LATENCY_MS, reached
 through :mod:`bench.latency`, which delays each request that much),
 writes a cinder.conf with one backend section each, and times
 ``vmware-backend-manage pools`` and ``check`` in this process (the parsed
@@ -352,4 +352,5 @@ def main(count=DEFAULT_BACKENDS, rounds=ROUNDS, latency_ms=0):
 if __name__ == '__main__':
     sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else
                   DEFAULT_BACKENDS,
-                  latency_ms=float(sys.argv[2]) if len(sys.argv) > 2 else 0))
+                  latency_ms=float(sys.argv[2]) if len(sys.argv) > 2 else 0,
+                  rounds=int(sys.argv[3]) if len(sys.argv) > 3 else ROUNDS))

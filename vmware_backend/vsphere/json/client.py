@@ -17,6 +17,7 @@ password is only ever in the Login request body, which is never logged
 session that owns the options).
 """
 
+import functools
 import os
 import ssl
 import threading
@@ -104,8 +105,14 @@ def new_http(options):
             limit=options.get('vcenter_connection_pool_size', 10)))
 
 
+@functools.lru_cache(maxsize=4096)
+def _quote_text(text):
+    return parse.quote(text, safe='')
+
+
 def _quote(text):
-    return parse.quote(str(text), safe='')
+    # the same few names (release, types, ids, methods) again and again
+    return _quote_text(str(text))
 
 
 class Connection:

@@ -95,10 +95,16 @@ def parse_date(text):
     return value
 
 
+# JSON scalars: decoded as themselves, without a call (the decoder's hot
+# path: most values of a page are strings and numbers).
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def decode(value, _dates=None):
     """A VI/JSON value as plain Python values (see the module doc)."""
     if isinstance(value, list):
-        return [decode(item, _dates) for item in value]
+        return [item if type(item) in _SCALARS else decode(item, _dates)
+                for item in value]
     if not isinstance(value, dict):
         return value
     type_name = value.get(TYPE)
@@ -123,6 +129,8 @@ def decode(value, _dates=None):
                         if isinstance(item, list) else parse_date(item))
         elif item == '':
             out[key] = None  # suds reads an empty element as None
+        elif type(item) in _SCALARS:
+            out[key] = item
         else:
             out[key] = decode(item, _dates)
     return out
