@@ -20,10 +20,11 @@ from vmware_backend.vsphere.json import session as json_session
 
 
 def backend(name, transport='auto', **options):
-    return backends.Backend(name, '/etc/cinder/cinder.conf', dict(
-        vcenter_host='vc-%s' % name, vcenter_port=443,
-        vcenter_password='pw-%s' % name,
-        vcenter_read_transport=transport, **options))
+    values = dict(vcenter_host='vc-%s' % name, vcenter_port=443,
+                  vcenter_password='pw-%s' % name,
+                  vcenter_read_transport=transport)
+    values.update(options)
+    return backends.Backend(name, '/etc/cinder/cinder.conf', values)
 
 
 class FakeJSONSession:
@@ -38,6 +39,8 @@ class FakeJSONSession:
         FakeJSONSession.made.append(self)
 
     async def start(self):
+        if self.options['vcenter_host'].endswith('crash'):
+            raise RuntimeError('crashed while starting')
         return not self.options['vcenter_host'].endswith('soap-only')
 
     async def aclose(self):
@@ -100,6 +103,15 @@ class FanOutTest(testtools.TestCase):
         self.assertIn('"host": "vc-a"', text)
         self.assertIn('"host": "vc-soap-only"', text)
 
+    def test_a_backend_failing_outside_its_command_is_one_row(self):
+        status, text = self.run_on([backend('crash'), backend('a')])
+        self.assertEqual(output.EXIT_PROBLEM, status)
+        self.assertEqual({'vc-a': (False, True, True)}, self.seen)
+        self.assertIn('RuntimeError: crashed while starting', text)
+        self.assertIn('"host": "vc-a"', text)
+        self.assertTrue(all(s.closed and s.forgotten
+                            for s in FakeJSONSession.made))
+
     def test_fix_runs_over_soap(self):
         status, _text = self.run_on([backend('a')], command='audit',
                                     fix=True, purge=False, known_ids=[])
@@ -134,3 +146,6 @@ class FanOutTest(testtools.TestCase):
             backend('a')))
         self.assertTrue(backends._over_soap(
             types.SimpleNamespace(command='datastores'), backend('a')))
+        # no vCenter configured: nothing to connect to (check reports it)
+        self.assertTrue(backends._over_soap(args, backend('a',
+                                                          vcenter_host='')))

@@ -187,6 +187,24 @@ class PreparedTest(testtools.TestCase):
         self.assertEqual((None, None), asyncio.run(
             json_session.run_sync_with(session, look)))
 
+    def test_any_error_while_starting_is_kept_for_first_use(self):
+        session = json_session.JSONSession(OPTIONS)
+
+        async def broken(*args):
+            raise ValueError('unexpected answer')
+
+        async def main():
+            with mock.patch.object(json_session.select, 'offered', broken):
+                started = await session.start()
+            try:
+                return started, await bridge.run_sync(lambda: session.api)
+            finally:
+                await session.aclose()
+
+        err = self.assertRaises(ValueError, asyncio.run, main())
+        self.assertEqual('unexpected answer', str(err))
+        self.assertTrue(session.closed)
+
     def test_kept_error_is_raised_at_first_use(self):
         session = json_session.JSONSession(OPTIONS)
         session.started = True

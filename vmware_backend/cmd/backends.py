@@ -218,6 +218,7 @@ def _over_soap(args, backend):
     from vmware_backend.vsphere.json import select
     return (not VIJSON_SESSIONS or args.command not in FANOUT_COMMANDS or
             getattr(args, 'fix', False) or getattr(args, 'purge', False) or
+            not backend.options.get('vcenter_host') or
             select.mode_of(backend.options) == select.SOAP)
 
 
@@ -245,12 +246,20 @@ async def _run_backend(args, backend, out, pool):
     return await loop.run_in_executor(pool, _run_one, args, backend, out)
 
 
+async def _one(args, backend, out, pool):
+    try:
+        return await _run_backend(args, backend, out, pool)
+    except Exception as err:   # one backend's bug must not hide the others
+        out.error('%s: %s' % (type(err).__name__, err))
+        return output.EXIT_PROBLEM
+
+
 async def _run_all(args, backends, outs):
     with concurrent.futures.ThreadPoolExecutor(
             max_workers=len(backends),
             thread_name_prefix='backend') as pool:
         return await asyncio.gather(*[
-            _run_backend(args, b, o, pool) for b, o in zip(backends, outs)])
+            _one(args, b, o, pool) for b, o in zip(backends, outs)])
 
 
 def run(args, backends, out):

@@ -198,7 +198,7 @@ class JSONSession:
             if not await select.offered(self.state, self._connection(),
                                         self.mode):
                 return False
-        except exceptions.VMwareBackendException as err:
+        except Exception as err:  # one backend's error, not the fan-out's
             self._error = err
             return True
         select.adopt(self, self.state)
