@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import http.server
 import io
+import json
 import threading
 from unittest import mock
 
@@ -355,3 +356,34 @@ class FanOutTLSTest(test_manage_cli.CliMixin, lb.LifecycleTestCase):
                       entries['vmware-tls']['errors'][0]['hint'])
         self.assertEqual(0, server.handshakes)
         self.assertNotIn('secret-tls-pw', proc.stdout + proc.stderr)
+
+
+class FanOutFallbackTest(test_manage_cli.CliMixin, base.FunctionalTestCase):
+    """auto: a vCenter without VI/JSON is read over SOAP, in a thread."""
+
+    def test_server_without_vijson_runs_on_a_soap_session(self):
+        plain = self.useFixture(base.VcsimFixture(
+            {'hosts': 2, 'datastores': 2, 'vms': 1,
+             'vijson-releases': ''})).server
+        text = (test_backends_cli.section('vmware-soap', plain.options(
+            vcenter_read_transport='auto')) +
+            test_backends_cli.section('vmware-json', self.vcsim.options(
+                vcenter_read_transport='auto')))
+        config = self.write_file(text, suffix='.conf')
+        sink = io.StringIO()
+        with mock.patch.object(vc_session, 'VCenterSession',
+                               wraps=vc_session.VCenterSession) as made, \
+                contextlib.redirect_stdout(sink), \
+                contextlib.redirect_stderr(io.StringIO()):
+            status = manage.main(['--config-file', config, '--format',
+                                  'json', 'pools'])
+        self.assertEqual(0, status, sink.getvalue())
+        # one SOAP session: the backend without VI/JSON's
+        self.assertEqual([plain.port], [c.args[0]['vcenter_port']
+                                        for c in made.call_args_list])
+        entries = {e['backend']: e for e in
+                   json.loads(sink.getvalue())['backends']}
+        for name in ('vmware-soap', 'vmware-json'):
+            self.assertEqual(0, entries[name]['status'])
+            self.assertIn('LocalDS_0', [row['datastore'] for row in
+                                        entries[name]['result']])
