@@ -98,18 +98,26 @@ def parse_date(text):
 # JSON scalars: decoded as themselves, without a call (the decoder's hot
 # path: most values of a page are strings and numbers).
 _SCALARS = frozenset((str, int, float, bool, type(None)))
+_tuple_new = tuple.__new__
+
+
+def _moref(value):
+    # MoRef(type, value) without namedtuple's keyword-argument wrapper
+    return _tuple_new(MoRef, (value['type'], value['value']))
 
 
 def decode(value, _dates=None):
     """A VI/JSON value as plain Python values (see the module doc)."""
     if isinstance(value, list):
-        return [item if type(item) in _SCALARS else decode(item, _dates)
+        return [item if type(item) in _SCALARS else
+                _moref(item) if type(item) is dict and
+                item.get(TYPE) == MOREF else decode(item, _dates)
                 for item in value]
     if not isinstance(value, dict):
         return value
     type_name = value.get(TYPE)
     if type_name == MOREF:
-        return MoRef(value['type'], value['value'])
+        return _moref(value)
     if VALUE in value:
         inner = value[VALUE]
         if type_name == 'dateTime':
@@ -131,6 +139,8 @@ def decode(value, _dates=None):
             out[key] = None  # suds reads an empty element as None
         elif type(item) in _SCALARS:
             out[key] = item
+        elif type(item) is dict and item.get(TYPE) == MOREF:
+            out[key] = _moref(item)
         else:
             out[key] = decode(item, _dates)
     return out
