@@ -96,6 +96,33 @@ class SoapLoginTest(base.FunctionalTestCase):
         self.assertTrue(self.control().terminate_session(key))
         self.assertFalse(self.control().terminate_session(key))
 
+    def test_about_without_suds_matches_suds(self):
+        session = self.new_session()
+        about = session.about
+        self.assertEqual({'RetrieveServiceContent': 1, 'Login': 1},
+                         dict(session.counts_snapshot()))
+        suds_about = session.service_content.about
+        for field in ('fullName', 'apiVersion', 'instanceUuid', 'version'):
+            self.assertEqual(str(getattr(suds_about, field)), about[field])
+        self.assertEqual('VMware vCenter Server 6.5.0 build-5973321',
+                         about['fullName'])
+
+    def test_preload_builds_the_suds_session_once_in_the_background(self):
+        session = self.new_session()
+        self.assertIs(session, session.login(preload=True))
+        session._preloader.join(120)
+        self.assertFalse(session._preloader.is_alive())
+        api = session._api
+        self.assertIsNotNone(api)
+        self.assertIs(api, session.api)
+        self.assertEqual(session.session_key, api.vim.get_http_cookie())
+        self.assertEqual({'RetrieveServiceContent': 1, 'Login': 1},
+                         dict(session.counts_snapshot()))
+        session.login(preload=True)   # nothing more to do
+        self.assertIs(api, session._api)
+        self.assertEqual('Datacenters', session.get_properties(
+            session.service_content.rootFolder, ['name'])['name'])
+
     def test_expiry_before_the_first_suds_call_one_relogin(self):
         session = self.new_session()
         session.login()

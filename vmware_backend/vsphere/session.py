@@ -34,6 +34,7 @@ a process that only logs in (or reads over VI/JSON) never loads them.
 import collections
 import logging
 import os
+import sys
 import threading
 import time
 
@@ -42,6 +43,7 @@ from oslo_vmware import exceptions as vexc
 
 from vmware_backend import conf
 from vmware_backend import exceptions
+from vmware_backend import utils
 from vmware_backend.vsphere import secrets
 from vmware_backend.vsphere import soaplogin
 from vmware_backend.vsphere import taskwait
@@ -76,6 +78,17 @@ def _wsdl_cache_dir(opts):
         from vmware_backend.vsphere import wsdlcache  # suds: loaded late
         return wsdlcache.default_dir()
     return value or None
+
+
+def _apisession():
+    """:mod:`.apisession`, imported when first needed (suds, oslo.vmware)."""
+    if sys.modules.get('eventlet', False) is None:
+        # This process keeps eventlet out (utils.skip_eventlet): oslo.vmware
+        # runs on native threads, chosen only now that it loads (the login
+        # needs neither; a backend chosen before stays).
+        utils.use_threading_backend()
+    from vmware_backend.vsphere import apisession
+    return apisession
 
 
 def _vim_util():
@@ -158,13 +171,22 @@ class VCenterSession(taskwait.TaskWaits):
     def _probe(self):
         """The suds plugin counting this session's requests (made late)."""
         if self._probe_made is None:
-            from vmware_backend.vsphere import apisession  # suds
+            apisession = _apisession()
             with self._count_lock:
                 if self._probe_made is None:
                     self._probe_made = apisession.RequestProbe(
                         self.request_counts, self._count_lock,
                         self.byte_counts)
         return self._probe_made
+
+    @property
+    def about(self):
+        """vCenter's ``ServiceContent.about`` text fields, as a dict.
+
+        From the login's answer: no suds needed (``fullName``,
+        ``apiVersion``, ``instanceUuid``...).
+        """
+        return dict(self.login()._soap.content.get('about') or {})
 
     @property
     def session_key(self):
@@ -213,7 +235,7 @@ class VCenterSession(taskwait.TaskWaits):
         return self._api
 
     def _build_api(self, soap):
-        from vmware_backend.vsphere import apisession  # suds: loaded late
+        apisession = _apisession()
         opts = self._options
         wsdl_loc = opts.get('vcenter_wsdl_location')
         if conf.wsdl_path(wsdl_loc):
