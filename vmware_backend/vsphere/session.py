@@ -152,19 +152,10 @@ class VCenterSession(taskwait.TaskWaits):
         if self._soap is None:
             with self._soap_lock:
                 if self._soap is None:
-                    opts = self._options
-                    conf.check_files(opts)
-                    self._soap = soaplogin.SoapLogin(
-                        self.url, opts['vcenter_host'],
-                        opts['vcenter_username'], opts['vcenter_password'],
-                        retry_count=opts['vcenter_api_retry_count'],
-                        timeout=opts['vcenter_http_timeout'],
-                        cacert=opts.get('vcenter_ca_file'),
-                        insecure=opts['vcenter_insecure'],
-                        pool_size=opts['vcenter_connection_pool_size'],
-                        counter=self.count_request,
-                        byte_counter=self.byte_counts,
-                        count_lock=self._count_lock)
+                    conf.check_files(self._options)
+                    self._soap = soaplogin.from_options(
+                        self.url, self._options, self.count_request,
+                        self.byte_counts, self._count_lock)
         return self._soap
 
     @property
@@ -225,8 +216,7 @@ class VCenterSession(taskwait.TaskWaits):
         use, on the login's HTTP session: no second Login.
         """
         if self._api is None:
-            soap = self._login_state()
-            soap.ensure()
+            soap = self.login()._soap
             with self._api_lock:
                 if self._api is None:
                     api = self._build_api(soap)

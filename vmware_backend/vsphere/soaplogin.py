@@ -340,6 +340,19 @@ class SoapLogin:
                                           hint=hint)
 
 
+def from_options(url, opts, counter=None, byte_counter=None,
+                 count_lock=None):
+    """A :class:`SoapLogin` for ``url`` with the ``vcenter_*`` options."""
+    return SoapLogin(
+        url, opts['vcenter_host'], opts['vcenter_username'],
+        opts['vcenter_password'], retry_count=opts['vcenter_api_retry_count'],
+        timeout=opts['vcenter_http_timeout'],
+        cacert=opts.get('vcenter_ca_file'),
+        insecure=opts['vcenter_insecure'],
+        pool_size=opts['vcenter_connection_pool_size'], counter=counter,
+        byte_counter=byte_counter, count_lock=count_lock)
+
+
 _SPACE = re.compile(r'\s+')
 
 
