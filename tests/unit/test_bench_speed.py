@@ -18,7 +18,10 @@ class StartupReportTest(testtools.TestCase):
                      'sources': ['x', 'memory']} for s in sudses]
         text = startup.report({'no cache': runs(2.0, 4.0, 3.0),
                                'first run': runs(6.0, 6.0, 6.0),
-                               'warm': runs(0.3, 0.9, 0.2)})
+                               'warm': runs(0.3, 0.9, 0.2),
+                               'bare': [{'process': 0.05, 'cpu': 0.02},
+                                        {'process': 0.07, 'cpu': 0.03},
+                                        {'process': 0.04, 'cpu': 0.02}]})
         lines = text.splitlines()
         # login s, ratio, suds s, ratio, CPU s, ratio, second s, source
         self.assertEqual(['no', 'cache', '0.200', '0.07', '3.000', '1.00',
@@ -29,6 +32,8 @@ class StartupReportTest(testtools.TestCase):
                           '0.150', '0.10', '0.100', 'x'], lines[4].split())
         self.assertIn('login alone in the process: 0.010 s (warm), 0.100 s '
                       'CPU at logged in (warm)', lines[5])
+        self.assertEqual('bare interpreter (this module only): spawn to '
+                         'running 0.050 s, 0.020 s CPU', lines[6])
 
 
 class FanoutReportTest(testtools.TestCase):
