@@ -18,6 +18,7 @@ import fixtures
 from oslo_config import cfg
 import testtools
 
+from tests.functional import base
 from tests import threading_backend  # noqa: F401  (must precede oslo_vmware)
 from vmware_backend.admin import health
 from vmware_backend import conf
@@ -253,11 +254,18 @@ class StartupFilesTest(testtools.TestCase):
             self.assertIn(missing, str(err))
 
     def test_unreachable_wsdl_url_is_named(self):
+        # vCenter answers (the login is made without the WSDL); the WSDL
+        # URL does not.
+        server = base.shared_vcsim()
         url = 'http://127.0.0.1:1/sdk/vimService.wsdl'
-        session = vc_session.VCenterSession(self._options(
-            vcenter_wsdl_location=url))
+        session = vc_session.VCenterSession(conf.option_defaults(
+            **server.options(vcenter_wsdl_location=url,
+                             vcenter_wsdl_cache_dir='')))
         self.addCleanup(session.close)
         err = self.assertRaises(exceptions.VCenterConnectionError,
                                 lambda: session.api)
         self.assertIn('vcenter_wsdl_location', str(err))
         self.assertIn(url, str(err))
+        # The session made for it is closed.
+        session.close()
+        self.assertEqual(1, session.counts_snapshot()['Logout'])

@@ -12,21 +12,28 @@ from bench import startup
 class StartupReportTest(testtools.TestCase):
 
     def test_medians_and_ratios_to_no_cache(self):
-        def runs(*firsts):
-            return [{'first': f, 'second': 0.1, 'first_cpu': f / 2,
-                     'process': f + 1, 'sources': ['x', 'memory']}
-                    for f in firsts]
+        def runs(*sudses):
+            return [{'login_process': 0.2, 'login': 0.01, 'login_cpu': 0.1,
+                     'suds_process': s, 'suds_cpu': s / 2, 'second': 0.1,
+                     'sources': ['x', 'memory']} for s in sudses]
         text = startup.report({'no cache': runs(2.0, 4.0, 3.0),
                                'first run': runs(6.0, 6.0, 6.0),
-                               'warm': runs(0.3, 0.9, 0.2)})
+                               'warm': runs(0.3, 0.9, 0.2),
+                               'bare': [{'process': 0.05, 'cpu': 0.02},
+                                        {'process': 0.07, 'cpu': 0.03},
+                                        {'process': 0.04, 'cpu': 0.02}]})
         lines = text.splitlines()
-        # first s, ratio, CPU s, ratio, process s, second s, source
-        self.assertEqual(['no', 'cache', '3.000', '1.00', '1.500', '1.00',
-                          '4.000', '0.100', 'x'], lines[2].split())
-        self.assertEqual(['first', 'run', '6.000', '2.00', '3.000', '2.00',
-                          '7.000', '0.100', 'x'], lines[3].split())
-        self.assertEqual(['warm', '0.300', '0.10', '0.150', '0.10',
-                          '1.300', '0.100', 'x'], lines[4].split())
+        # login s, ratio, suds s, ratio, CPU s, ratio, second s, source
+        self.assertEqual(['no', 'cache', '0.200', '0.07', '3.000', '1.00',
+                          '1.500', '1.00', '0.100', 'x'], lines[2].split())
+        self.assertEqual(['first', 'run', '0.200', '0.07', '6.000', '2.00',
+                          '3.000', '2.00', '0.100', 'x'], lines[3].split())
+        self.assertEqual(['warm', '0.200', '0.07', '0.300', '0.10',
+                          '0.150', '0.10', '0.100', 'x'], lines[4].split())
+        self.assertIn('login alone in the process: 0.010 s (warm), 0.100 s '
+                      'CPU at logged in (warm)', lines[5])
+        self.assertEqual('bare interpreter (this module only): spawn to '
+                         'running 0.050 s, 0.020 s CPU', lines[6])
 
 
 class FanoutReportTest(testtools.TestCase):

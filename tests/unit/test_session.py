@@ -14,6 +14,7 @@ from vmware_backend import exceptions
 from vmware_backend.vsphere import apisession
 from vmware_backend.vsphere import secrets
 from vmware_backend.vsphere import session as vc_session
+from vmware_backend.vsphere import soaplogin
 from vmware_backend.vsphere import transport
 
 
@@ -240,14 +241,15 @@ class ReloginTest(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
+        soap = soaplogin.SoapLogin('https://vc:443/sdk', 'vc', 'u', 'p')
         self.api = apisession.APISession('vc', 'u', 'p', 0, 0.1,
-                                         create_session=False)
+                                         create_session=False, login=soap)
         self.logins = []
 
         def login():
             self.logins.append(1)
-            self.api._session_id = 'session-%d' % len(self.logins)
-        self.api._login = login
+            soap.key = 'session-%d' % len(self.logins)
+        soap.login = login
 
     def test_first_login_and_shared_relogin(self):
         self.assertTrue(self.api.relogin(None))
@@ -348,7 +350,7 @@ class CheckedTransportTest(testtools.TestCase):
     """Defect 3: an HTML error page never reaches suds as a SOAP reply."""
 
     def _send(self, status, content_type, body):
-        checked = transport.CheckedTransport()
+        checked = apisession.CheckedTransport()
         checked.session.post = lambda *a, **k: types.SimpleNamespace(
             status_code=status, headers={'Content-Type': content_type},
             content=body)

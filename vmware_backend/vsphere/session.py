@@ -4,7 +4,11 @@
 what the backend needs on top of it:
 
 * a lazy, bounded login whose errors name the server and the user (never the
-  password);
+  password), made without suds (:mod:`.soaplogin`: two small SOAP
+  envelopes); suds, oslo.vmware's session and the parsed service
+  description (:mod:`.wsdlcache`) are loaded on the first call that needs
+  them (:attr:`VCenterSession.api`), and share the login's HTTP session
+  and cookie (see :meth:`VCenterSession.login` and ``preload``);
 * a counter of the SOAP requests really sent, per method name, fed by a suds
   plugin on the request path (benchmarks and the demo report it);
 * task waits that notice completion within milliseconds and give up after a
@@ -20,28 +24,30 @@ what the backend needs on top of it:
   failure is reported at once with a hint; the password is masked in every
   log record (:mod:`.secrets`).
 
-:mod:`.apisession` (the oslo.vmware session underneath) and
-:mod:`.transport` (what went wrong on the wire) are parts of this module,
-split off to keep each small.
+:mod:`.apisession` (the oslo.vmware session underneath),
+:mod:`.soaplogin` (the login) and :mod:`.transport` (what went wrong on
+the wire) are parts of this module, split off to keep each small. suds and
+oslo.vmware are imported where they are first needed, not with this module:
+a process that only logs in (or reads over VI/JSON) never loads them.
 """
 
 import collections
 import logging
 import os
+import sys
 import threading
 import time
 
 from oslo_log import log as oslo_logging
 from oslo_vmware import exceptions as vexc
-from oslo_vmware import pbm as oslo_pbm
-from oslo_vmware import vim_util
 
 from vmware_backend import conf
 from vmware_backend import exceptions
-from vmware_backend.vsphere import apisession
+from vmware_backend import utils
 from vmware_backend.vsphere import secrets
+from vmware_backend.vsphere import soaplogin
+from vmware_backend.vsphere import taskwait
 from vmware_backend.vsphere import transport
-from vmware_backend.vsphere import wsdlcache
 
 LOG = oslo_logging.getLogger(__name__)
 
@@ -54,7 +60,7 @@ _SUDS_LOGGERS = ('suds', 'suds.client', 'suds.transport',
                  'suds.transport.http', 'suds.mx', 'suds.mx.core',
                  'suds.mx.literal')
 
-FIRST_POLL_DELAY = 0.01
+FIRST_POLL_DELAY = taskwait.FIRST_POLL_DELAY
 # Calls that change nothing, safe to send again after a lost answer.
 # (CreateContainerView makes a view, but a second one only lives until the
 # session ends.)
@@ -69,11 +75,28 @@ def _wsdl_cache_dir(opts):
     # None (unset): the user's cache directory; '' : memory only.
     value = opts.get('vcenter_wsdl_cache_dir')
     if value is None:
+        from vmware_backend.vsphere import wsdlcache  # suds: loaded late
         return wsdlcache.default_dir()
     return value or None
 
 
-class VCenterSession:
+def _apisession():
+    """:mod:`.apisession`, imported when first needed (suds, oslo.vmware)."""
+    if sys.modules.get('eventlet', False) is None:
+        # This process keeps eventlet out (utils.skip_eventlet): oslo.vmware
+        # runs on native threads, chosen only now that it loads (the login
+        # needs neither; a backend chosen before stays).
+        utils.use_threading_backend()
+    from vmware_backend.vsphere import apisession
+    return apisession
+
+
+def _vim_util():
+    from oslo_vmware import vim_util  # suds: loaded when first needed
+    return vim_util
+
+
+class VCenterSession(taskwait.TaskWaits):
     """A lazily opened, counted session with one vCenter.
 
     :param options: dict of option values as returned by
@@ -84,12 +107,13 @@ class VCenterSession:
         self._options = dict(options)
         self._api = None
         self._api_lock = threading.Lock()
+        self._soap = None
+        self._soap_lock = threading.Lock()
+        self._preloader = None
+        self._probe_made = None
         self._count_lock = threading.Lock()
         self.request_counts = collections.Counter()
         self.byte_counts = collections.Counter()
-        self._probe = apisession.RequestProbe(self.request_counts,
-                                              self._count_lock,
-                                              self.byte_counts)
         self._close_hooks = []
         self._secret = (options.get('vcenter_password'),
                         options.get('vcenter_username'))
@@ -110,20 +134,99 @@ class VCenterSession:
     def options(self):
         return dict(self._options)
 
+    def login(self, preload=False):
+        """Log in (once; thread-safe) without loading suds; returns self.
+
+        :param preload: then load suds and the service description in a
+            background thread (:meth:`preload`).
+        :raises exceptions.VCenterLoginError: vCenter refused the login.
+        :raises exceptions.VCenterConnectionError: no usable answer
+            (:class:`exceptions.VCenterTLSError`: the certificate).
+        """
+        self._login_state().ensure()
+        if preload:
+            self.preload()
+        return self
+
+    def _login_state(self):
+        if self._soap is None:
+            with self._soap_lock:
+                if self._soap is None:
+                    conf.check_files(self._options)
+                    self._soap = soaplogin.from_options(
+                        self.url, self._options, self.count_request,
+                        self.byte_counts, self._count_lock)
+        return self._soap
+
+    @property
+    def _probe(self):
+        """The suds plugin counting this session's requests (made late)."""
+        if self._probe_made is None:
+            apisession = _apisession()
+            with self._count_lock:
+                if self._probe_made is None:
+                    self._probe_made = apisession.RequestProbe(
+                        self.request_counts, self._count_lock,
+                        self.byte_counts)
+        return self._probe_made
+
+    @property
+    def about(self):
+        """vCenter's ``ServiceContent.about`` text fields, as a dict.
+
+        From the login's answer: no suds needed (``fullName``,
+        ``apiVersion``, ``instanceUuid``...).
+        """
+        return dict(self.login()._soap.content.get('about') or {})
+
+    @property
+    def session_key(self):
+        """The vCenter session's key (None before the login)."""
+        if self._api is not None:
+            return self._api._session_id
+        return self._soap.key if self._soap is not None else None
+
+    def preload(self):
+        """Load suds and the service description in a daemon thread.
+
+        For a process that will make a suds call soon (the driver): the
+        load (imports, unpickling: hundreds of milliseconds) overlaps with
+        what the process does until then. Errors are left for the first
+        use of :attr:`api` to raise.
+        """
+        if self._api is not None or self._preloader is not None:
+            return
+
+        def load():
+            try:
+                self.api
+            except Exception as err:  # reported by the next .api
+                LOG.debug('Preloading the vSphere service description '
+                          'failed: %s', err)
+
+        self._preloader = threading.Thread(
+            target=load, name='vcenter-preload', daemon=True)
+        self._preloader.start()
+
     @property
     def api(self):
-        """The logged-in oslo.vmware session (logs in on first use)."""
+        """The logged-in oslo.vmware session (logs in on first use).
+
+        Builds the suds client (imports, the service description) on first
+        use, on the login's HTTP session: no second Login.
+        """
         if self._api is None:
+            soap = self.login()._soap
             with self._api_lock:
                 if self._api is None:
-                    api = self._build_api()
-                    api.relogin(None)
+                    api = self._build_api(soap)
+                    api.vim
                     self._api = api
         return self._api
 
-    def _build_api(self):
+    def _build_api(self, soap):
+        apisession = _apisession()
         opts = self._options
-        conf.check_files(opts)
         wsdl_loc = opts.get('vcenter_wsdl_location')
         if conf.wsdl_path(wsdl_loc):
             wsdl_loc = 'file://' + os.path.abspath(conf.wsdl_path(wsdl_loc))
@@ -142,6 +245,7 @@ class VCenterSession:
             op_id_prefix='vmware_backend',
             probe=self._probe,
             url=self.url,
+            login=soap,
             wsdl_cache_dir=_wsdl_cache_dir(opts))
 
     @property
@@ -276,68 +380,6 @@ class VCenterSession:
         raise exceptions.VCenterOutcomeUnknown(
             url=self.url, method=method, target=target, reason=reason)
 
-    def wait_for_task(self, task, target=None, action=None):
-        """Wait for ``task`` and return its ``info`` on success.
-
-        Polls immediately, then backs off from 10 ms up to
-        ``vcenter_task_poll_interval``; gives up after
-        ``vcenter_task_timeout`` seconds, cancelling the task (best
-        effort). A poll that fails (lost answer, HTTP 5xx, expired
-        session: the task itself is still there) is logged and the task
-        polled again until the deadline.
-
-        :raises exceptions.VCenterFault: the task failed; names the fault.
-        :raises exceptions.TaskTimeout: the deadline passed.
-        """
-        timeout = self._options['vcenter_task_timeout']
-        max_delay = self._options['vcenter_task_poll_interval']
-        deadline = time.monotonic() + timeout
-        delay = FIRST_POLL_DELAY
-        name, where, state = action or 'task', target or '?', None
-        while True:
-            try:
-                info = self._poll(task)
-            except exceptions.VCenterTLSError:
-                raise
-            except exceptions.VCenterConnectionError as err:
-                state = 'unknown, the last poll failed: %s' % err
-                LOG.warning('Polling %s (%s on %s) failed: %s; polling '
-                            'again.', _describe(task), name, where, err)
-            else:
-                name = action or getattr(info, 'name', None) or 'task'
-                where = target or getattr(info, 'entityName', None) or '?'
-                state = info.state
-                if state == 'success':
-                    return info
-                if state == 'error':
-                    raise _task_fault(info, name, where)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._cancel(task, name, where)
-                raise exceptions.TaskTimeout(
-                    task=vim_util.get_moref_value(task), name=name,
-                    target=where, timeout=timeout, state=state)
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, max_delay)
-
-    def _poll(self, task):
-        info = self.get_properties(task, ['info']).get('info')
-        if info is None:
-            raise exceptions.VCenterConnectionError(
-                url=self.url, reason='no info in the answer about %s'
-                % _describe(task))
-        return info
-
-    def _cancel(self, task, name, target):
-        """Ask vCenter to cancel a task that ran out of time (best effort)."""
-        try:
-            self.invoke('CancelTask', task, target=target)
-            LOG.warning('Cancelled %s on %s after its deadline.', name,
-                        target)
-        except exceptions.VMwareBackendException as err:
-            LOG.warning('Could not cancel %s on %s after its deadline: %s',
-                        name, target, err)
-
     def get_properties(self, moref, paths, target=None):
         """Read ``paths`` of one managed object in one call.
 
@@ -349,7 +391,7 @@ class VCenterSession:
         obj.obj = moref
         obj.skip = False
         prop = factory.create('ns0:PropertySpec')
-        prop.type = vim_util.get_moref_type(moref)
+        prop.type = _vim_util().get_moref_type(moref)
         prop.all = False
         prop.pathSet = list(paths)
         spec = factory.create('ns0:PropertyFilterSpec')
@@ -382,6 +424,7 @@ class VCenterSession:
             if conf.wsdl_path(location):
                 location = 'file://' + os.path.abspath(
                     conf.wsdl_path(location))
+            from oslo_vmware import pbm as oslo_pbm  # loaded when needed
             location = location or oslo_pbm.get_pbm_wsdl_location(version)
             if not location:
                 raise exceptions.VCenterConnectionError(
@@ -418,12 +461,18 @@ class VCenterSession:
         return getattr(info, 'result', None)
 
     def logout(self):
-        """Close the vCenter session if one is open."""
-        if self._api is not None:
-            try:
-                self._api.logout()
-            finally:
-                self._api = None
+        """Close the vCenter session if one is open (no suds needed)."""
+        preloader = self._preloader
+        if preloader is not None:
+            preloader.join()
+            self._preloader = None
+        try:
+            if self._soap is not None:
+                self._soap.logout()
+        finally:
+            if self._api is not None:
+                self._api._session_id = None
+            self._api = None
 
     def close(self):
         """Log out and stop masking this session's secret in logs."""
@@ -438,24 +487,10 @@ class VCenterSession:
                 self._secret = None
 
 
-def _describe(moref):
-    try:
-        return '%s:%s' % (vim_util.get_moref_type(moref),
-                          vim_util.get_moref_value(moref))
-    except Exception:
-        return str(moref)
+_describe = taskwait.describe
 
 
 def _to_fault(err, action, target):
     return exceptions.VCenterFault(fault=transport.fault_name(err),
                                    action=action, target=target,
                                    detail=transport.fault_text(err))
-
-
-def _task_fault(info, name, target):
-    error = getattr(info, 'error', None)
-    fault_obj = getattr(error, 'fault', None)
-    fault = type(fault_obj).__name__ if fault_obj is not None else 'Fault'
-    detail = getattr(error, 'localizedMessage', None) or fault
-    return exceptions.VCenterFault(fault=fault, action=name, target=target,
-                                   detail=detail)

@@ -4,10 +4,14 @@ oslo.vmware's transport hands every HTTP answer to suds as if it were a
 SOAP reply (suds ignores the status code), so an HTML error page of a load
 balancer or a starting vCenter (HTTP 500/503) reaches the caller as
 "No such SOAP method X" (an ``AttributeError`` while unmarshalling) or a
-parse error, not as a transport error. :class:`CheckedTransport` refuses
-such answers where they arrive, with an :class:`HTTPStatusError` naming the
+parse error, not as a transport error. :func:`looks_like_soap` tells such
+answers apart where they arrive (in :class:`.apisession.CheckedTransport`
+and :mod:`.soaplogin`), which raise an :class:`HTTPStatusError` naming the
 status; oslo.vmware turns it into a ``VimConnectionException``, like any
 other ``requests`` error.
+
+This module imports neither suds nor oslo.vmware: the login
+(:mod:`.soaplogin`) uses it before they are loaded.
 
 The helpers below classify an error by the exceptions it was caused by:
 a TLS certificate verification failure (which no retry can heal), or a
@@ -18,7 +22,6 @@ import http
 import re
 import ssl
 
-from oslo_vmware import service
 import requests
 from urllib3 import exceptions as urllib3_exc
 
@@ -41,19 +44,13 @@ class HTTPStatusError(requests.HTTPError):
                             'no content type'))
 
 
-class CheckedTransport(service.RequestsTransport):
-    """oslo.vmware's transport, refusing answers that are not SOAP."""
-
-    def send(self, request):
-        reply = super().send(request)
-        if not _SOAP_ENVELOPE.search((reply.message or b'')[:2048]):
-            headers = reply.headers or {}
-            raise HTTPStatusError(reply.code, _reason(reply.code),
-                                  headers.get('Content-Type'))
-        return reply
+def looks_like_soap(content):
+    """Whether an HTTP answer's body is a SOAP envelope."""
+    return bool(_SOAP_ENVELOPE.search((content or b'')[:2048]))
 
 
-def _reason(status):
+def reason_phrase(status):
+    """The HTTP reason phrase of ``status`` ('' when unknown)."""
     try:
         return http.HTTPStatus(status).phrase
     except ValueError:
