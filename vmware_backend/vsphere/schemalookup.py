@@ -203,10 +203,10 @@ def build(self, name):
 
 
 def install():
-    """Put the memoising look-ups, the locked unmarshalling and the
-    prototype copies on suds.
+    """Put the memo, the reply lock and the prototypes on suds.
 
-    On ``SchemaObject``, ``Binding`` and ``Builder``, once.
+    The memoising look-ups on ``SchemaObject``, the locked unmarshalling
+    on ``Binding`` and the prototype copies on ``Builder``, once.
     """
     sxbase.SchemaObject.get_child = get_child
     sxbase.SchemaObject.get_attribute = get_attribute
