@@ -12,6 +12,8 @@ from vmware_backend.volume import plain_objects
 # Written out: STATE_PROPERTIES plus what every look-up adds.
 STATE_PATHS = ('name', 'snapshot', 'datastore', 'config.instanceUuid',
                'config.extraConfig')
+# create_snapshot: SNAPSHOT_PROPERTIES and the instanceUuid, no markers.
+SNAPSHOT_PATHS = ('snapshot', 'datastore', 'config.instanceUuid')
 
 
 class PathsReadTest(test_driver.DriverTestBase):
@@ -28,7 +30,8 @@ class PathsReadTest(test_driver.DriverTestBase):
     def test_create_snapshot_reads_no_devices(self):
         self.add_backing(self.vol)
         self.driver.create_snapshot(self.snap)
-        self.assertEqual([STATE_PATHS], self.paths_read())
+        self.assertEqual([SNAPSHOT_PATHS], self.paths_read())
+        self.ops.create_snapshot.assert_called_once()
 
     def test_delete_snapshot_reads_no_devices(self):
         self.add_backing(self.vol, snapshots=[self.snap.name])
@@ -55,6 +58,16 @@ class PathsReadTest(test_driver.DriverTestBase):
         (datastores, volume_id), _kw = self.ops.attachment_marks.call_args
         self.assertEqual(self.vol.id, volume_id)
         self.assertEqual(1, len(datastores))
+
+    def test_snapshot_attachment_check_gets_the_datastores(self):
+        self.add_backing(self.vol)
+        self.ops.attachment_marks.return_value = {'vm-7': 'disk'}
+        self.assertRaises(exceptions.SnapshotIsBusy,
+                          self.driver.create_snapshot, self.snap)
+        (datastores, volume_id), _kw = self.ops.attachment_marks.call_args
+        self.assertEqual(self.vol.id, volume_id)
+        self.assertEqual(1, len(datastores))
+        self.ops.create_snapshot.assert_not_called()
 
     def test_extend_still_reads_the_devices(self):
         self.add_backing(self.vol)

@@ -26,6 +26,8 @@ BACKING_PROPERTIES = ('name', 'config.hardware.device', 'config.extraConfig',
 # delete_volume): no device list (kilobytes), host or pool. A look-up adds
 # config.instanceUuid and config.extraConfig to any path set.
 STATE_PROPERTIES = ('name', 'snapshot', 'datastore')
+# create_snapshot: the snapshot tree and the datastores, no markers.
+SNAPSHOT_PROPERTIES = ('snapshot', 'datastore')
 # A retype that moves nothing: the disk (its I/O allocation) only.
 DISK_PROPERTIES = ('config.hardware.device',)
 # initialize_connection: is the backing on a datastore the instance's host
