@@ -97,6 +97,8 @@ class PrototypeTest(testtools.TestCase):
     """Objects created from memoised prototypes, against suds' own."""
 
     BUILT = ('VirtualMachineConfigSpec', 'VirtualDeviceConfigSpec',
+             'ObjectSpec', 'PropertySpec', 'PropertyFilterSpec',
+             'RetrieveOptions', 'ManagedObjectReference',
              'VirtualDisk', 'OptionValue', 'ObjectContent',
              'VirtualMachineConfigInfo')
 
@@ -150,9 +152,28 @@ class PrototypeTest(testtools.TestCase):
 
     def test_objects_other_than_data_are_built_every_time(self):
         from suds import sudsobject
-        prop = sudsobject.Factory.property('Mixed', 'text')
-        self.assertFalse(schemalookup._plain_tree(prop))
         self.assertFalse(schemalookup._plain_tree([object()]))
+        self.assertFalse(schemalookup._plain_tree(
+            sudsobject.Factory.object('X', {'a': object()})))
+
+    def test_properties_are_copied_too(self):
+        # A managed object reference is a suds Property (text content and
+        # a type attribute).
+        from suds import sudsobject
+        prop = sudsobject.Factory.property('Mixed', 'text')
+        prop._type = 'Folder'
+        self.assertTrue(schemalookup._plain_tree(prop))
+        copy = schemalookup._copy(prop)
+        self.assertIsNot(prop, copy)
+        self.assertIsInstance(copy, type(prop))
+        self.assertEqual(('text', 'Folder'), (copy.value, copy._type))
+        self.assertEqual(prop.__keylist__, copy.__keylist__)
+        spec = self.registered.factory.create('ns0:ObjectSpec')
+        again = self.registered.factory.create('ns0:ObjectSpec')
+        want = self.plain.factory.create('ns0:ObjectSpec')
+        self.assertEqual(str(want), str(spec))
+        if isinstance(spec.obj, sudsobject.Object):
+            self.assertIsNot(spec.obj, again.obj)
         self.assertTrue(schemalookup._plain_tree(
             [None, 'a', 1, sudsobject.Factory.object('X', {'a': [2]})]))
 

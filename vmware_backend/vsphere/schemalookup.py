@@ -139,14 +139,16 @@ def _plain_tree(value):
     """Whether ``value`` holds only what :func:`_copy` copies faithfully.
 
     Data objects (``sudsobject.Object`` subclasses made by
-    ``Factory.object``, not ``Property``), lists, and immutable leaves.
+    ``Factory.object`` or ``Factory.property``, e.g. a managed object
+    reference), lists, and immutable leaves.
     """
     if isinstance(value, list):
         return all(_plain_tree(item) for item in value)
     if isinstance(value, sudsobject.Object):
-        if isinstance(value, (sudsobject.Property, sudsobject.Metadata)):
+        if isinstance(value, sudsobject.Metadata):
             return False
-        return all(_plain_tree(item) for _name, item in value)
+        return all(_plain_tree(value.__dict__[name])
+                   for name in value.__keylist__)
     return value is None or isinstance(value, (str, int, float, bool))
 
 
@@ -162,7 +164,10 @@ def _copy(value):
         return value
     # Straight into the instances' dicts: what suds' __setattr__ does
     # (the key list and the value), without its linear key search.
-    new = value.__class__()
+    if isinstance(value, sudsobject.Property):
+        new = value.__class__(None)
+    else:
+        new = value.__class__()
     source = value.__metadata__.__dict__
     target = new.__metadata__.__dict__
     target['__keylist__'] = list(source['__keylist__'])
