@@ -46,7 +46,7 @@ class SnapshotMixin:
         Refused while a linked clone reads from it.
         """
         volume_id = snapshot.volume_id
-        found = self._backing(volume_id, vsphere_ops.STATE_PROPERTIES)
+        found = self._backing(volume_id, vsphere_ops.TREE_PROPERTIES)
         if found is None:
             return
         ref, props = found

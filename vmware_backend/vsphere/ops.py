@@ -28,6 +28,12 @@ BACKING_PROPERTIES = ('name', 'config.hardware.device', 'config.extraConfig',
 STATE_PROPERTIES = ('name', 'snapshot', 'datastore')
 # create_snapshot: the snapshot tree and the datastores, no markers.
 SNAPSHOT_PROPERTIES = ('snapshot', 'datastore')
+# extend_volume: the disk, snapshots (refused) and datastores
+# (attachment marks); no markers.
+EXTEND_PROPERTIES = ('config.hardware.device', 'snapshot', 'datastore')
+# delete_snapshot: the snapshot tree (with the markers a look-up adds, for
+# the linked clones reading from it).
+TREE_PROPERTIES = ('snapshot',)
 # A retype that moves nothing: the disk (its I/O allocation) only.
 DISK_PROPERTIES = ('config.hardware.device',)
 # initialize_connection: is the backing on a datastore the instance's host
