@@ -3,7 +3,7 @@
 from docutils import core as docutils_core
 import testtools
 
-from bench import intree
+from bench import intree_report as intree
 
 
 def sample(calls, wall, received=1024, cpu=0.001, methods=None):
