@@ -17,7 +17,7 @@ from vmware_backend import utils
 
 
 # Parts run on their own, not part of the default run.
-EXTRA_PARTS = ('startup', 'fanout', 'operator', 'vijson')
+EXTRA_PARTS = ('startup', 'fanout', 'operator', 'vijson', 'intree')
 
 
 def parse_args(argv):
@@ -66,7 +66,11 @@ def parse_args(argv):
                              'against the earlier whole-inventory read '
                              '(bench/operator_reads.py); "vijson": a 5 000-VM '
                              'inventory read over VI/JSON vs SOAP '
-                             '(bench/vijson.py)')
+                             '(bench/vijson.py); "intree": every lifecycle '
+                             'operation with this driver and Cinder 29\'s '
+                             'in-tree VMDK driver on one simulator, calls, '
+                             'bytes and times side by side (bench/intree.py, '
+                             'needs Cinder; --repeat, default 5)')
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error('--repeat must be at least 1')
@@ -126,6 +130,9 @@ def main(argv=None):
     if args.only == 'vijson':
         from bench import vijson
         return vijson.main()
+    if args.only == 'intree':
+        from bench import intree
+        return intree.main(args.repeat, args.output)
     # oslo.vmware selects oslo.service's backend when it is imported: choose
     # native threads first, then load the simulator-driving part.
     with warnings.catch_warnings():

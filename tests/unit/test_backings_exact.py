@@ -197,3 +197,52 @@ class LeftoverTest(test_driver.DriverTestBase):
         for ref in made:
             self.ops.properties.assert_any_call(
                 ref, ('config.extraConfig', 'config.instanceUuid'))
+
+
+class LookupWithoutMarkersTest(test_driver.DriverTestBase):
+    """Look-ups that leave ``config.extraConfig`` out (markers=False)."""
+
+    def setUp(self):
+        super().setUp()
+        self.vol = plain_objects.volume(size=1)
+
+    def test_remembered_backing_read_without_markers(self):
+        ref = self.add_backing(self.vol)
+        self.driver._hints[self.vol.id] = ref
+        found_ref, props = self.driver._backing(
+            self.vol.id, ('datastore',), markers=False)
+        self.assertIs(ref, found_ref)
+        self.assertNotIn('config.extraConfig', props)
+        self.ops.properties.assert_called_once_with(
+            ref, ('datastore', 'config.instanceUuid'))
+
+    def test_duplicates_are_read_again_with_markers_and_resolved(self):
+        newer = self.add_backing(self.vol, extra={CREATED: '1700000002'})
+        older = self.add_backing(self.vol, extra={CREATED: '1700000001'})
+        ref, props = self.driver._backing(self.vol.id, ('datastore',),
+                                          markers=False)
+        self.assertIs(older, ref)
+        self.assertIn('config.extraConfig', props)
+        self.ops.destroy.assert_called_once_with(
+            newer, 'duplicate backing of volume %s' % self.vol.id)
+        self.assertEqual(
+            [('datastore', 'config.instanceUuid')] * 2 +
+            [('datastore', 'config.instanceUuid', 'config.extraConfig')] * 2,
+            [c[0][1] for c in self.ops.properties.call_args_list])
+
+    def test_duplicate_gone_before_the_second_read_is_skipped(self):
+        keeper = self.add_backing(self.vol, extra={CREATED: '1700000001'})
+        other = self.add_backing(self.vol, extra={CREATED: '1700000002'})
+        reads = []
+
+        def properties(vm, paths, target=None):
+            reads.append(paths)
+            if len(reads) == 3:  # the first re-read with markers
+                del self.vc.vms[vsphere_ops.moref_value(other)]
+            return self.vc.properties(vm, paths, target)
+
+        self.ops.properties.side_effect = properties
+        ref, _props = self.driver._backing(self.vol.id, ('datastore',),
+                                           markers=False)
+        self.assertIs(keeper, ref)
+        self.ops.destroy.assert_not_called()

@@ -1245,6 +1245,28 @@ class ConnectionTest(DriverTestBase):
         self.assertRaises(exceptions.BackingNotFound,
                           self.driver.initialize_connection, self.vol, {})
 
+    def test_reads_only_the_datastore_unless_it_moves(self):
+        self.connect(visible=('datastore-7', SOURCE_DS))
+        self.assertEqual(
+            [(vsphere_ops.moref_value(self.ref),
+              ('datastore', 'config.instanceUuid')),
+             ('vm-inst', ('runtime.host',))],
+            [(vsphere_ops.moref_value(c.args[0]), tuple(c.args[1]))
+             for c in self.ops.properties.call_args_list])
+
+    def test_a_move_reads_the_markers_and_disk_first(self):
+        self.connect()
+        self.assertEqual(
+            [(vsphere_ops.moref_value(self.ref),
+              ('datastore', 'config.instanceUuid')),
+             ('vm-inst', ('runtime.host',)),
+             (vsphere_ops.moref_value(self.ref),
+              ('name', 'config.hardware.device', 'config.extraConfig',
+               'snapshot', 'datastore', 'runtime.host', 'resourcePool',
+               'parent', 'config.instanceUuid'))],
+            [(vsphere_ops.moref_value(c.args[0]), tuple(c.args[1]))
+             for c in self.ops.properties.call_args_list])
+
     def test_terminate_changes_nothing(self):
         self.assertIsNone(self.driver.terminate_connection(
             self.vol, {'instance': 'vm-inst'}))
@@ -1469,3 +1491,26 @@ class CloneTimeoutTest(CloneTestBase):
         self.ops.set_extra_config.assert_called_once_with(
             self.src_ref, marked(vol.id, self.src_snap.name),
             mock.ANY)
+
+
+class RetypeReadsTest(DriverTestBase):
+    """What a retype reads of the backing."""
+
+    def test_no_move_reads_the_disk_only(self):
+        vol = plain_objects.volume(size=1, specs={'vmware:vmdk_type': 'thin'})
+        ref = self.add_backing(vol)
+        new_type = {'extra_specs': {'vmware:vmdk_type': 'thin',
+                                    'vmware:clone_type': 'linked'}}
+        self.assertTrue(self.driver.retype(None, vol, new_type, {}, None))
+        self.assertEqual(
+            [(vsphere_ops.moref_value(ref),
+              ('config.hardware.device', 'config.instanceUuid'))],
+            [(vsphere_ops.moref_value(c.args[0]), tuple(c.args[1]))
+             for c in self.ops.properties.call_args_list])
+        self.ops.reconfigure.assert_not_called()
+        self.ops.relocate.assert_not_called()
+
+    def test_missing_backing_is_still_an_error(self):
+        vol = plain_objects.volume(size=1)
+        self.assertRaises(exceptions.BackingNotFound, self.driver.retype,
+                          None, vol, {'extra_specs': {}}, {}, None)

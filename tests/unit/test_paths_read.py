@@ -12,6 +12,13 @@ from vmware_backend.volume import plain_objects
 # Written out: STATE_PROPERTIES plus what every look-up adds.
 STATE_PATHS = ('name', 'snapshot', 'datastore', 'config.instanceUuid',
                'config.extraConfig')
+# create_snapshot: SNAPSHOT_PROPERTIES and the instanceUuid, no markers.
+SNAPSHOT_PATHS = ('snapshot', 'datastore', 'config.instanceUuid')
+# delete_snapshot: the tree and the markers.
+TREE_PATHS = ('snapshot', 'config.instanceUuid', 'config.extraConfig')
+# extend_volume: disk, snapshots, datastores; no markers.
+EXTEND_PATHS = ('config.hardware.device', 'snapshot', 'datastore',
+                'config.instanceUuid')
 
 
 class PathsReadTest(test_driver.DriverTestBase):
@@ -28,12 +35,14 @@ class PathsReadTest(test_driver.DriverTestBase):
     def test_create_snapshot_reads_no_devices(self):
         self.add_backing(self.vol)
         self.driver.create_snapshot(self.snap)
-        self.assertEqual([STATE_PATHS], self.paths_read())
+        self.assertEqual([SNAPSHOT_PATHS], self.paths_read())
+        self.ops.create_snapshot.assert_called_once()
 
     def test_delete_snapshot_reads_no_devices(self):
         self.add_backing(self.vol, snapshots=[self.snap.name])
         self.driver.delete_snapshot(self.snap)
-        self.assertEqual([STATE_PATHS], self.paths_read())
+        self.assertEqual([TREE_PATHS], self.paths_read())
+        self.ops.remove_snapshot.assert_called_once()
 
     def test_delete_volume_reads_no_devices(self):
         self.add_backing(self.vol)
@@ -56,7 +65,30 @@ class PathsReadTest(test_driver.DriverTestBase):
         self.assertEqual(self.vol.id, volume_id)
         self.assertEqual(1, len(datastores))
 
+    def test_snapshot_attachment_check_gets_the_datastores(self):
+        self.add_backing(self.vol)
+        self.ops.attachment_marks.return_value = {'vm-7': 'disk'}
+        self.assertRaises(exceptions.SnapshotIsBusy,
+                          self.driver.create_snapshot, self.snap)
+        (datastores, volume_id), _kw = self.ops.attachment_marks.call_args
+        self.assertEqual(self.vol.id, volume_id)
+        self.assertEqual(1, len(datastores))
+        self.ops.create_snapshot.assert_not_called()
+
     def test_extend_still_reads_the_devices(self):
         self.add_backing(self.vol)
         self.driver.extend_volume(self.vol, 3)
-        self.assertIn('config.hardware.device', self.paths_read()[0])
+        self.assertEqual([EXTEND_PATHS], self.paths_read())
+        self.ops.reconfigure.assert_called_once()
+
+    def test_extend_still_refuses_snapshots_and_attachments(self):
+        self.add_backing(self.vol, snapshots=['snapshot-x'])
+        err = self.assertRaises(exceptions.InvalidVolume,
+                                self.driver.extend_volume, self.vol, 3)
+        self.assertIn('it has snapshots', str(err))
+        other = plain_objects.volume(size=2)
+        self.add_backing(other)
+        self.ops.attachment_marks.return_value = {'vm-7': 'disk'}
+        self.assertRaises(exceptions.VolumeIsBusy,
+                          self.driver.extend_volume, other, 3)
+        self.ops.reconfigure.assert_not_called()

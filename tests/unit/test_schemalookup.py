@@ -93,6 +93,91 @@ class SchemaLookupTest(testtools.TestCase):
         self.assertIn('capacityInKB', disk.__keylist__)
 
 
+class PrototypeTest(testtools.TestCase):
+    """Objects created from memoised prototypes, against suds' own."""
+
+    BUILT = ('VirtualMachineConfigSpec', 'VirtualDeviceConfigSpec',
+             'ObjectSpec', 'PropertySpec', 'PropertyFilterSpec',
+             'RetrieveOptions', 'ManagedObjectReference',
+             'VirtualDisk', 'OptionValue', 'ObjectContent',
+             'VirtualMachineConfigInfo')
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registered = new_client()
+        schemalookup.register(schemalookup.schemas_of(cls.registered.wsdl))
+        cls.plain = new_client()
+
+    def test_installed_on_suds(self):
+        from suds import builder
+        self.assertIs(schemalookup.build, builder.Builder.build)
+
+    def test_copies_equal_what_suds_builds(self):
+        for name in self.BUILT:
+            for _round in range(3):
+                got = self.registered.factory.create('ns0:%s' % name)
+                want = self.plain.factory.create('ns0:%s' % name)
+                self.assertEqual(str(want), str(got), name)
+                self.assertEqual(type(want).__name__, type(got).__name__)
+                self.assertEqual(want.__keylist__, got.__keylist__)
+                self.assertEqual(want.__metadata__.ordering,
+                                 got.__metadata__.ordering)
+                self.assertEqual(want.__metadata__.sxtype.name,
+                                 got.__metadata__.sxtype.name)
+
+    def test_copies_share_nothing_mutable(self):
+        spec = self.registered.factory.create('ns0:VirtualMachineConfigSpec')
+        spec.name = 'changed'
+        spec.deviceChange.append('changed')
+        spec.__metadata__.ordering.append('changed')
+        again = self.registered.factory.create('ns0:VirtualMachineConfigSpec')
+        self.assertIsNone(again.name)
+        self.assertEqual([], again.deviceChange)
+        self.assertNotIn('changed', again.__metadata__.ordering)
+        # Nested data objects are new objects too.
+        info = self.registered.factory.create('ns0:ObjectContent')
+        other = self.registered.factory.create('ns0:ObjectContent')
+        self.assertIsNot(info.obj, other.obj)
+
+    def test_prototype_kept_only_for_registered_descriptions(self):
+        schema_type = self.plain.wsdl.schema.types[
+            ('OptionValue', NS)]
+        self.plain.factory.create('ns0:OptionValue')
+        self.assertNotIn(schemalookup._CACHE, schema_type.__dict__)
+        registered = self.registered.wsdl.schema.types[('OptionValue', NS)]
+        self.registered.factory.create('ns0:OptionValue')
+        self.assertIn('prototype',
+                      registered.__dict__[schemalookup._CACHE])
+
+    def test_objects_other_than_data_are_built_every_time(self):
+        from suds import sudsobject
+        self.assertFalse(schemalookup._plain_tree([object()]))
+        self.assertFalse(schemalookup._plain_tree(
+            sudsobject.Factory.object('X', {'a': object()})))
+
+    def test_properties_are_copied_too(self):
+        # A managed object reference is a suds Property (text content and
+        # a type attribute).
+        from suds import sudsobject
+        prop = sudsobject.Factory.property('Mixed', 'text')
+        prop._type = 'Folder'
+        self.assertTrue(schemalookup._plain_tree(prop))
+        copy = schemalookup._copy(prop)
+        self.assertIsNot(prop, copy)
+        self.assertIsInstance(copy, type(prop))
+        self.assertEqual(('text', 'Folder'), (copy.value, copy._type))
+        self.assertEqual(prop.__keylist__, copy.__keylist__)
+        spec = self.registered.factory.create('ns0:ObjectSpec')
+        again = self.registered.factory.create('ns0:ObjectSpec')
+        want = self.plain.factory.create('ns0:ObjectSpec')
+        self.assertEqual(str(want), str(spec))
+        if isinstance(spec.obj, sudsobject.Object):
+            self.assertIsNot(spec.obj, again.obj)
+        self.assertTrue(schemalookup._plain_tree(
+            [None, 'a', 1, sudsobject.Factory.object('X', {'a': [2]})]))
+
+
 class ReplyLockTest(testtools.TestCase):
     """Registered descriptions' answers are unmarshalled under one lock.
 

@@ -81,7 +81,8 @@ class BackingAccess(settle.SettleMixin):
             else:
                 self._hints[volume_id] = ref
 
-    def _backing(self, volume_id, paths=vsphere_ops.BACKING_PROPERTIES):
+    def _backing(self, volume_id, paths=vsphere_ops.BACKING_PROPERTIES,
+                 markers=True):
         """(moref, properties) of the backing of ``volume_id`` or None.
 
         Tries the cached moref first; when vCenter says it is gone (or it
@@ -89,30 +90,52 @@ class BackingAccess(settle.SettleMixin):
         instanceUuid, once. Several VMs with the id are resolved by
         :meth:`_resolve_duplicates`.
 
+        :param markers: read ``config.extraConfig`` too (the markers);
+            without it, only when several VMs carry the id (to tell them
+            apart), with one more read each.
         :raises exceptions.InvalidVolume: ``volume_id`` is not a UUID
             (checked before anything is sent to vCenter).
         """
-        found = self._lookup_all(volume_id, paths)
+        found = self._lookup_all(volume_id, paths, markers)
         if not found:
             return None
         if len(found) > 1:
+            if not markers:
+                found = self._with_markers(found, paths)
             return self._resolve_duplicates(volume_id, found)
         return found[0]
 
-    def _lookup_all(self, volume_id, paths=vsphere_ops.BACKING_PROPERTIES):
+    def _with_markers(self, found, paths):
+        """``found`` read again with ``config.extraConfig``."""
+        paths = tuple(paths) + ('config.instanceUuid', 'config.extraConfig')
+        again = []
+        for ref, _props in found:
+            try:
+                again.append((ref, self.ops.properties(ref, paths)))
+            except exceptions.VCenterFault as err:
+                if not err.object_gone:
+                    raise
+        return again
+
+    def _lookup_all(self, volume_id, paths=vsphere_ops.BACKING_PROPERTIES,
+                    markers=True):
         """[(moref, properties)] of the VMs carrying ``volume_id``.
 
         A valid cached moref is trusted alone: it was set by this process
         when it created the backing or resolved a look-up (duplicates are
         resolved there), so the common path stays one call.
 
+        :param markers: add ``config.extraConfig`` to ``paths``
+            (``config.instanceUuid`` is always added).
         :raises exceptions.InvalidVolume: ``volume_id`` is not a UUID.
         """
         volume_types.checked_id(volume_id)
         with self._hint_lock:
             hint = self._hints.get(volume_id)
         paths = tuple(paths)
-        for extra_path in ('config.instanceUuid', 'config.extraConfig'):
+        added = ('config.instanceUuid', 'config.extraConfig') if markers \
+            else ('config.instanceUuid',)
+        for extra_path in added:
             if extra_path not in paths:
                 paths += (extra_path,)
         if hint is not None:
@@ -194,8 +217,8 @@ class BackingAccess(settle.SettleMixin):
         return keeper
 
     def _require_backing(self, volume_id,
-                         paths=vsphere_ops.BACKING_PROPERTIES):
-        found = self._backing(volume_id, paths)
+                         paths=vsphere_ops.BACKING_PROPERTIES, markers=True):
+        found = self._backing(volume_id, paths, markers)
         if found is None:
             raise exceptions.BackingNotFound(volume=volume_id)
         return found

@@ -33,7 +33,8 @@ class ConnectionMixin:
         staged = self._stage_for_backup(volume, connector)
         if staged is not None:
             return staged
-        ref, props = self._require_backing(volume.id)
+        ref, props = self._require_backing(
+            volume.id, vsphere_ops.PLACE_PROPERTIES, markers=False)
         instance = (connector or {}).get('instance')
         if instance:
             self._make_visible_to(volume, ref, props, instance)
@@ -73,6 +74,8 @@ class ConnectionMixin:
                    vsphere_ops.ref_list(props.get('datastore'))]
         if any(value in mounted for value in current):
             return
+        # To move it: its markers and disk (read again, all of them).
+        ref, props = self._require_backing(volume.id)
         extra = vsphere_ops.extra_config_dict(props)
         if extra.get(specs.KEY_PARENT) or specs.clone_markers(extra):
             raise exceptions.VolumeAttachmentError(

@@ -176,7 +176,8 @@ class LifecycleMixin:
                 volume=volume.id,
                 reason='it is attached; this driver does not extend '
                        'attached volumes')
-        ref, props = self._require_backing(volume.id)
+        ref, props = self._require_backing(
+            volume.id, vsphere_ops.EXTEND_PROPERTIES, markers=False)
         self._refuse_if_attached(volume.id, props)
         disk = self._disk(props, volume.id)
         current_kb = disk.capacityInKB

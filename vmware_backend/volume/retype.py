@@ -109,9 +109,14 @@ class RetypeMixin:
             volume_types.storage_policy(retyped)
         moves = disk_type is not None or policy_change or pool_name not in (
             None, volume_types.pool_name(volume))
-        ref, props = self._require_backing(volume.id)
         if moves:
+            ref, props = self._require_backing(volume.id)
             self._movable(volume, props, 'retype')
+        else:
+            # Only the disk's I/O allocation may change: no markers,
+            # snapshots or placement needed.
+            ref, props = self._require_backing(
+                volume.id, vsphere_ops.DISK_PROPERTIES, markers=False)
         with undo_mod.Undo('volume %s' % volume.id) as undo:
             qos_changed = self._retype_qos(retyped, ref, props, undo)
             if not moves:

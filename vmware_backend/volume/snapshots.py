@@ -22,8 +22,10 @@ class SnapshotMixin:
                 snapshot=snapshot.id,
                 reason='volume %s is attached; the instance writes to its '
                        'disk directly' % volume.id)
-        ref, props = self._require_backing(volume.id,
-                                           vsphere_ops.STATE_PROPERTIES)
+        # The snapshot tree and the datastores (attachment marks); no
+        # markers of its own needed.
+        ref, props = self._require_backing(
+            volume.id, vsphere_ops.SNAPSHOT_PROPERTIES, markers=False)
         self._refuse_if_attached(volume.id, props, snapshot=snapshot)
         if vsphere_ops.find_snapshot(props, name) is not None:
             LOG.info('Snapshot %s already exists.', name)
@@ -44,7 +46,7 @@ class SnapshotMixin:
         Refused while a linked clone reads from it.
         """
         volume_id = snapshot.volume_id
-        found = self._backing(volume_id, vsphere_ops.STATE_PROPERTIES)
+        found = self._backing(volume_id, vsphere_ops.TREE_PROPERTIES)
         if found is None:
             return
         ref, props = found

@@ -26,6 +26,19 @@ BACKING_PROPERTIES = ('name', 'config.hardware.device', 'config.extraConfig',
 # delete_volume): no device list (kilobytes), host or pool. A look-up adds
 # config.instanceUuid and config.extraConfig to any path set.
 STATE_PROPERTIES = ('name', 'snapshot', 'datastore')
+# create_snapshot: the snapshot tree and the datastores, no markers.
+SNAPSHOT_PROPERTIES = ('snapshot', 'datastore')
+# extend_volume: the disk, snapshots (refused) and datastores
+# (attachment marks); no markers.
+EXTEND_PROPERTIES = ('config.hardware.device', 'snapshot', 'datastore')
+# delete_snapshot: the snapshot tree (with the markers a look-up adds, for
+# the linked clones reading from it).
+TREE_PROPERTIES = ('snapshot',)
+# A retype that moves nothing: the disk (its I/O allocation) only.
+DISK_PROPERTIES = ('config.hardware.device',)
+# initialize_connection: is the backing on a datastore the instance's host
+# mounts? (The disk and markers are read again only to move it.)
+PLACE_PROPERTIES = ('datastore',)
 INSTANCE_PROPERTIES = ('name', 'config.hardware.device',
                        'config.extraConfig', 'runtime.host')
 

@@ -30,6 +30,8 @@ so the lock costs no parallelism.
 import threading
 
 from suds.bindings import binding as suds_binding
+from suds import builder as suds_builder
+from suds import sudsobject
 from suds.xsd import sxbase
 
 _registered = set()        # id() of the Schema objects of finished graphs
@@ -41,6 +43,7 @@ _get_attribute = sxbase.SchemaObject.get_attribute
 _attributes = sxbase.SchemaObject.attributes
 _DEFAULT_FILTER = _attributes.__defaults__[0]
 _get_reply = suds_binding.Binding.get_reply
+_build = suds_builder.Builder.build
 _reply_lock = threading.Lock()
 _CACHE = '_vmware_backend_lookups'
 
@@ -132,12 +135,86 @@ def get_reply(self, *args, **kwargs):
         return _get_reply(self, *args, **kwargs)
 
 
-def install():
-    """Put the memoising look-ups and the locked unmarshalling on suds.
+def _plain_tree(value):
+    """Whether ``value`` holds only what :func:`_copy` copies faithfully.
 
-    On ``SchemaObject`` and ``Binding``, once.
+    Data objects (``sudsobject.Object`` subclasses made by
+    ``Factory.object`` or ``Factory.property``, e.g. a managed object
+    reference), lists, and immutable leaves.
+    """
+    if isinstance(value, list):
+        return all(_plain_tree(item) for item in value)
+    if isinstance(value, sudsobject.Object):
+        if isinstance(value, sudsobject.Metadata):
+            return False
+        return all(_plain_tree(value.__dict__[name])
+                   for name in value.__keylist__)
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _copy(value):
+    """A copy of a :func:`_plain_tree` value sharing only the immutables.
+
+    The metadata's schema type is shared (the description is read-only);
+    its ``ordering`` list is copied.
+    """
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    if not isinstance(value, sudsobject.Object):
+        return value
+    # Straight into the instances' dicts: what suds' __setattr__ does
+    # (the key list and the value), without its linear key search.
+    if isinstance(value, sudsobject.Property):
+        new = value.__class__(None)
+    else:
+        new = value.__class__()
+    source = value.__metadata__.__dict__
+    target = new.__metadata__.__dict__
+    target['__keylist__'] = list(source['__keylist__'])
+    for key in source['__keylist__']:
+        item = source[key]
+        target[key] = list(item) if isinstance(item, list) else item
+    source = value.__dict__
+    target = new.__dict__
+    target['__keylist__'] = list(source['__keylist__'])
+    for key in source['__keylist__']:
+        target[key] = _copy(source[key])
+    return new
+
+
+def build(self, name):
+    """``Builder.build``: a copy of a memoised prototype per schema type.
+
+    suds' factory walks the type's whole schema tree for every object it
+    creates (about 1 ms for a PropertyFilterSpec, several per request);
+    for the registered descriptions the first object built of a type is
+    kept, untouched, and each later ``create`` gets a copy of it. Types
+    whose objects hold anything but data objects, lists and immutable
+    values are built by suds every time.
+    """
+    memo = None if isinstance(name, str) else _memo(name)
+    if memo is None:
+        return _build(self, name)
+    prototype = memo.get('prototype')
+    if prototype is None:
+        built = _build(self, name)
+        prototype = memo['prototype'] = (built,) if _plain_tree(built) \
+            else (None,)
+        if prototype[0] is None:
+            return built
+    if prototype[0] is None:
+        return _build(self, name)
+    return _copy(prototype[0])
+
+
+def install():
+    """Put the memo, the reply lock and the prototypes on suds.
+
+    The memoising look-ups on ``SchemaObject``, the locked unmarshalling
+    on ``Binding`` and the prototype copies on ``Builder``, once.
     """
     sxbase.SchemaObject.get_child = get_child
     sxbase.SchemaObject.get_attribute = get_attribute
     sxbase.SchemaObject.attributes = attributes
     suds_binding.Binding.get_reply = get_reply
+    suds_builder.Builder.build = build
