@@ -103,6 +103,11 @@ manage_volume_ref = source-id,%s
 manage_snapshot_ref = source-name,unmanaged-%s
 backup_driver = posix
 disk_format = vmdk
+# Multi-attach volume types (multiattach='<is> True': vSphere multi-writer
+# disks); tempest keeps the switch under compute, also for its volume API
+# test VolumeRetypeMultiattachTest. No compute test runs (nova = false).
+[compute-feature-enabled]
+volume_multiattach = true
 [volume-feature-enabled]
 multi_backend = true
 snapshot = true

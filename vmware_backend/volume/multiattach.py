@@ -1,0 +1,91 @@
+"""Multi-attach: one volume attached to several instance VMs at once.
+
+vSphere lets several VMs open one virtual disk when the disk is eagerly
+zeroed thick and its backing's ``sharing`` is ``sharingMultiWriter`` on
+every VM that opens it (the backing and each instance). The volume type
+asks for it with Cinder's own extra spec ``multiattach='<is> True'``
+(:func:`~vmware_backend.volume.volume_types.multiattach`); the disk type
+and clone type that follow are checked in :func:`~vmware_backend.volume.
+volume_types.profile`. The backing's disk on vCenter is what the driver
+trusts afterwards: a disk with the multi-writer flag may be attached to
+several instances, any other disk to one.
+
+vSphere does not snapshot a disk with the multi-writer flag, so snapshots
+of such a volume (and linked clones of it, which need one) are refused.
+"""
+
+from oslo_log import log as logging
+
+from vmware_backend import exceptions
+from vmware_backend.volume import volume_types
+from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import specs
+
+LOG = logging.getLogger(__name__)
+
+NO_SNAPSHOT = ('its disk has vSphere\'s multi-writer flag and vSphere does '
+               'not snapshot such a disk; retype the volume to a type '
+               'without %s=%r first (while it is detached)' % (
+                   volume_types.SPEC_MULTIATTACH,
+                   volume_types.MULTIATTACH_YES))
+
+
+class MultiAttachMixin:
+    """The backing disk's sharing flag; mixed into the driver."""
+
+    def _shared(self, props, volume_id):
+        """Whether the backing's disk has the multi-writer flag."""
+        return specs.sharing_of(self._disk(props, volume_id)) == \
+            specs.SHARING_MULTI_WRITER
+
+    def _set_sharing(self, volume_id, ref, props, multiattach):
+        """Give the backing's disk the sharing ``multiattach`` asks for.
+
+        :returns: the sharing it had before, or None when it already had
+            the wanted one (nothing sent to vCenter).
+        """
+        disk = self._disk(props, volume_id)
+        before = specs.sharing_of(disk)
+        wanted = specs.sharing(multiattach)
+        if before == wanted:
+            return None
+        self.ops.reconfigure(
+            ref, specs.disk_sharing_spec(self.session.factory, disk, wanted),
+            'volume %s' % volume_id)
+        LOG.info('Volume %s: disk sharing now %s.', volume_id, wanted)
+        return before
+
+    def _set_sharing_of(self, volume_id, ref, multiattach):
+        """:meth:`_set_sharing` after reading the backing's disk."""
+        props = self.ops.properties(ref, vsphere_ops.BACKING_PROPERTIES,
+                                    target='volume %s' % volume_id)
+        return self._set_sharing(volume_id, ref, props, multiattach)
+
+    def _clone_profile(self, volume, source_props, source_id):
+        """The clone's profile: multi-attach when its source is.
+
+        Cinder makes a clone of a multi-attach volume multi-attach too,
+        whatever the clone's type says, after the driver made it.
+        """
+        return volume_types.profile(
+            volume, self.options,
+            multiattach_=self._shared(source_props, source_id))
+
+    def _refuse_second_attach(self, volume_id, props, instance):
+        """Refuse attaching a disk without multi-writer to a second VM.
+
+        :returns: the attachment marks of other VMs ({} if none).
+        """
+        marks = self.ops.attachment_marks(
+            vsphere_ops.ref_list(props.get('datastore')), volume_id)
+        marks.pop(instance, None)
+        if marks and not self._shared(props, volume_id):
+            raise exceptions.VolumeAttachmentError(
+                action='attach', volume=volume_id, instance=instance,
+                reason='it is attached to VM(s) %s and is not a '
+                       'multi-attach volume; detach it first, or retype it '
+                       'to a volume type with %s=%r while it is detached' % (
+                           ', '.join(sorted(marks)),
+                           volume_types.SPEC_MULTIATTACH,
+                           volume_types.MULTIATTACH_YES))
+        return marks
