@@ -8,6 +8,7 @@ import collections
 import difflib
 import math
 import numbers
+import re
 import uuid
 
 from vmware_backend import conf
@@ -272,6 +273,21 @@ def in_use(volume):
                                           'detaching') or
             _loaded(volume, 'attach_status') == 'attached' or
             _loaded(volume, 'previous_status') == 'in-use')
+
+
+_IMAGE_VOLUME_NAME = re.compile(
+    r'^image-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+
+
+def is_image_volume(volume):
+    """Whether Cinder made the volume as an image's volume.
+
+    Cinder's volume manager (``_clone_image_volume``: image-volume cache
+    entries, and image locations with ``image_upload_use_cinder_backend``)
+    names the clone it makes of a volume ``image-<image id>``.
+    """
+    return bool(_IMAGE_VOLUME_NAME.match(
+        str(loaded_field(volume, 'display_name') or '')))
 
 
 def loaded_field(obj, name):
