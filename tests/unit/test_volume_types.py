@@ -171,3 +171,18 @@ class MultiattachProfileTest(testtools.TestCase):
                           'vmware:clone_type': 'linked'}), self.options)
         self.assertIn("vmware:clone_type='linked'", str(err))
         self.assertIn('set vmware:clone_type=full or remove it', str(err))
+
+
+class ImageVolumeTest(testtools.TestCase):
+    """Cinder's image-volumes: display_name image-<image uuid>."""
+
+    def test_names(self):
+        good = 'image-0f8fad5b-d9cb-469f-a165-70867728950e'
+        self.assertTrue(volume_types.is_image_volume(
+            volume(display_name=good)))
+        for name in (None, '', 'image-', 'image-abc', good + 'x',
+                     'x' + good, 'Image-0f8fad5b-d9cb-469f-a165-70867728950e',
+                     'image-0F8FAD5B-D9CB-469F-A165-70867728950E'):
+            self.assertFalse(volume_types.is_image_volume(
+                volume(display_name=name)), name)
+        self.assertFalse(volume_types.is_image_volume(volume()))

@@ -128,7 +128,8 @@ def cache_entries(cs, project, image_id, host=None):
     return [v for v in entries if host is None or host_of(v) == host]
 
 
-def check(cs, conf, project, image_id, backend, problems):
+def pinned_type(cs, backend):
+    """(volume type, pool): a linked-clone type pinned to one pool."""
     pools = [p.name for p in cs.pools.list(detailed=False)
              if p.name.split('#')[0].endswith('@' + backend)]
     if not pools:
@@ -139,6 +140,10 @@ def check(cs, conf, project, image_id, backend, problems):
     vtype.set_keys({'volume_backend_name': backend,
                     'pool_name': pool.split('#', 1)[1],
                     'vmware:clone_type': 'linked'})
+    return vtype, pool
+
+
+def check(cs, conf, project, image_id, vtype, pool, problems):
     made = []
     try:
         before = cache_entries(cs, project, image_id, pool)
@@ -182,7 +187,6 @@ def check(cs, conf, project, image_id, backend, problems):
                                 entry.id, rows[entry.id]['parent']))
     finally:
         delete_all(cs, list(reversed(made)), 'volumes A and B')
-        cs.volume_types.delete(vtype.id)
 
 
 def main():
@@ -196,8 +200,9 @@ def main():
     cs = cinder()
     problems = []
     t0 = time.monotonic()
+    vtype, pool = pinned_type(cs, args.backend)
     try:
-        check(cs, conf, project, args.image_id, args.backend, problems)
+        check(cs, conf, project, args.image_id, vtype, pool, problems)
     finally:
         # Cache entries outlive their images: remove every one (also those
         # of tempest's image tests) so that no backing is left.
@@ -206,6 +211,8 @@ def main():
         log('deleting %d volume(s) of the internal tenant (cache entries)'
             % len(internal))
         delete_all(cs, internal, 'cache entries')
+        # The cache entry has the type too: deleted last.
+        cs.volume_types.delete(vtype.id)
     left = set(backings(conf)) & set(internal)
     if left:
         problems.append('backings left of cache entries %s' % sorted(left))
