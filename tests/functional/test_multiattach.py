@@ -176,6 +176,24 @@ class MultiattachTest(lb.LifecycleTestCase):
                          .capacityInKB)
         self.assertEqual([], self.state(volume.id).snapshot_names)
 
+    def test_from_snapshot_of_plain_volume(self):
+        source = self.create(size=1, specs={'vmware:clone_type': 'linked'})
+        snapshot = lb.make_snapshot(source)
+        self.driver.create_snapshot(snapshot)
+        self.addCleanup(self.driver.delete_snapshot, snapshot)
+        volume = lb.make_volume(1, MULTI)
+        self.driver.create_volume_from_snapshot(volume, snapshot)
+        self.track(volume)
+        backing = self.disk_of(volume)
+        self.assertEqual('sharingMultiWriter', backing.sharing)
+        self.assertIs(True, backing.eagerlyScrub)
+        self.assertIs(False, backing.thinProvisioned)
+        # Full: no parent record, the source's snapshot is free again.
+        self.assertIsNone(lb.vsphere_ops.extra_config_dict(
+            self.state(volume.id).props).get(specs.KEY_PARENT))
+        self.assertIn(getattr(self.disk_of(source), 'sharing', None),
+                      (None, 'sharingNone'))
+
 
 class MultiattachPlacementTest(lb.LifecycleTestCase):
     """An attached multi-attach volume is never moved for another host."""
