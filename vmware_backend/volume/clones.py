@@ -87,16 +87,6 @@ class CloneMixin:
             return
         ref, props = self._require_backing(src_vref.id)
         profile = self._clone_profile(volume, props, src_vref.id)
-        if profile.clone_type == 'linked' and \
-                volume_types.is_image_volume(volume):
-            # Cinder's image-volume (cache entry, or an image's location
-            # with image_upload_use_cinder_backend) is cloned from a user's
-            # volume: linked, it would keep that volume from being deleted.
-            LOG.info('Volume %s is Cinder\'s image-volume %s: making a full '
-                     'clone of volume %s, not a linked one.', volume.id,
-                     volume_types.loaded_field(volume, 'display_name'),
-                     src_vref.id)
-            profile = profile._replace(clone_type='full')
         # The disk decides, not Cinder's record of the source's size: a
         # linked clone cannot be larger than the disk it reads from.
         source_kb = self._disk(props, src_vref.id).capacityInKB

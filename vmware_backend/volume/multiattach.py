@@ -62,14 +62,26 @@ class MultiAttachMixin:
         return self._set_sharing(volume_id, ref, props, multiattach)
 
     def _clone_profile(self, volume, source_props, source_id):
-        """The clone's profile: multi-attach when its source is.
+        """The profile a clone of ``source_id`` is made with.
 
-        Cinder makes a clone of a multi-attach volume multi-attach too,
-        whatever the clone's type says, after the driver made it.
+        Multi-attach when its source is: Cinder makes a clone of a
+        multi-attach volume multi-attach too, whatever the clone's type
+        says, after the driver made it. Full, never linked, for Cinder's
+        image-volumes (image-volume cache entries, or an image's location
+        with ``image_upload_use_cinder_backend``): they are cloned from a
+        user's volume, which a linked clone would keep from being deleted.
         """
-        return volume_types.profile(
+        profile = volume_types.profile(
             volume, self.options,
             multiattach_=self._shared(source_props, source_id))
+        if profile.clone_type == 'linked' and \
+                volume_types.is_image_volume(volume):
+            LOG.info('Volume %s is Cinder\'s image-volume %s: making a full '
+                     'clone of volume %s, not a linked one.', volume.id,
+                     volume_types.loaded_field(volume, 'display_name'),
+                     source_id)
+            profile = profile._replace(clone_type='full')
+        return profile
 
     def _refuse_second_attach(self, volume_id, props, instance):
         """Refuse attaching a disk without multi-writer to a second VM.
