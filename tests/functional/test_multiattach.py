@@ -155,26 +155,55 @@ class MultiattachTest(lb.LifecycleTestCase):
         self.assertIn(getattr(self.disk_of(clone), 'sharing', None),
                       (None, 'sharingNone'))
 
-    def test_snapshot_refused_full_clone_shared(self):
-        volume = self.create(size=1, specs=MULTI)
+    def test_snapshot_clone_move_refused(self):
+        # vSphere (KB 1034165): no snapshot, clone or Storage vMotion of a
+        # VM with a multi-writer disk.
+        volume = self.create(size=1, specs=MULTI,
+                             host='node1@vmware-1#LocalDS_0')
         volume.multiattach = True
+        before = self.state(volume.id)
         snapshot = lb.make_snapshot(volume)
         err = self.assertRaises(exceptions.SnapshotIsBusy,
                                 self.driver.create_snapshot, snapshot)
         self.assertIn('multi-writer', str(err))
-        self.assertEqual([], self.state(volume.id).snapshot_names)
-        # A clone (Cinder makes it multi-attach too): full, shared, eager.
-        clone = lb.make_volume(2)
-        self.driver.create_cloned_volume(clone, volume)
+        self.assertIn("without multiattach='<is> True'", str(err))
+        for extra in ({}, {'vmware:clone_type': 'linked'}):
+            clone = lb.make_volume(1, extra)
+            err = self.assertRaises(exceptions.InvalidVolume,
+                                    self.driver.create_cloned_volume, clone,
+                                    volume)
+            self.assertIn('does not clone', str(err))
+            self.assertGone(clone.id)
+        stats = self.driver.get_volume_stats(refresh=True)
+        [pool] = [p for p in stats['pools']
+                  if p['datastore_name'] == 'LocalDS_1']
+        host = {'host': 'node1@vmware-1#%s' % pool['pool_name'],
+                'capabilities': dict(pool, volume_backend_name=stats[
+                    'volume_backend_name'])}
+        err = self.assertRaises(exceptions.InvalidVolume,
+                                self.driver.migrate_volume, None, volume,
+                                host)
+        self.assertIn('Storage vMotion', str(err))
+        after = self.state(volume.id)
+        self.assertEqual([], after.snapshot_names)
+        self.assertEqual(before.datastore_values, after.datastore_values)
+        self.assertEqual('sharingMultiWriter', after.disk.backing.sharing)
+
+    def test_full_clone_of_plain_volume_into_multiattach_type(self):
+        source = self.create(size=1, specs={'vmware:vmdk_type': 'thin'})
+        clone = lb.make_volume(2, MULTI)
+        self.driver.create_cloned_volume(clone, source)
         self.track(clone)
         backing = self.disk_of(clone)
         self.assertEqual('sharingMultiWriter', backing.sharing)
         self.assertIs(True, backing.eagerlyScrub)
+        self.assertIs(False, backing.thinProvisioned)
         self.assertIsNone(lb.vsphere_ops.extra_config_dict(
             self.state(clone.id).props).get(specs.KEY_PARENT))
-        self.assertEqual(2 * 1024 * 1024, self.state(clone.id).disk
-                         .capacityInKB)
-        self.assertEqual([], self.state(volume.id).snapshot_names)
+        self.assertEqual(2 * 1024 * 1024,
+                         self.state(clone.id).disk.capacityInKB)
+        self.assertIn(getattr(self.disk_of(source), 'sharing', None),
+                      (None, 'sharingNone'))
 
     def test_from_snapshot_of_plain_volume(self):
         source = self.create(size=1, specs={'vmware:clone_type': 'linked'})
@@ -228,6 +257,16 @@ class MultiattachPlacementTest(lb.LifecycleTestCase):
             {'instance': vsphere_ops.moref_value(far)})
         self.assertIn(vsphere_ops.moref_value(near), str(err))
         self.assertIn('cannot move', str(err))
+        self.assertEqual([ds1.value], self.state(volume.id).datastore_values)
+        self.assertEqual(0, (self.session.counts_snapshot() -
+                             calls)['RelocateVM_Task'])
+        # Detached everywhere: still not moved (multi-writer disk).
+        self.driver.detach_volume(near, volume)
+        err = self.assertRaises(
+            exceptions.VolumeAttachmentError,
+            self.driver.initialize_connection, volume,
+            {'instance': vsphere_ops.moref_value(far)})
+        self.assertIn('Storage vMotion', str(err))
         self.assertEqual([ds1.value], self.state(volume.id).datastore_values)
         self.assertEqual(0, (self.session.counts_snapshot() -
                              calls)['RelocateVM_Task'])

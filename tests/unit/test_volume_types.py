@@ -149,10 +149,10 @@ class MultiattachProfileTest(testtools.TestCase):
                 'vmware:vmdk_type': 'eagerZeroedThick',
                 'vmware:clone_type': 'full',
                 'vmware:adapter_type': 'paraVirtual'}), options)))
+        # A clone of a multi-attach volume (Cinder sets the field).
         self.assertEqual(
             ('eagerZeroedThick', 'lsiLogic', 'full', True),
-            tuple(volume_types.profile(volume(), options,
-                                       multiattach_=True)))
+            tuple(volume_types.profile(volume(multiattach=True), options)))
 
     def test_conflicting_disk_type_refused(self):
         for disk_type in ('thin', 'thick'):

@@ -5,6 +5,7 @@ from oslo_log import log as logging
 
 from vmware_backend import exceptions
 from vmware_backend.volume import backups
+from vmware_backend.volume import multiattach
 from vmware_backend.volume import qos
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
@@ -93,6 +94,11 @@ class ConnectionMixin:
                        'move; attach it to an instance on a host that '
                        'mounts datastore(s) %s' % (
                            ', '.join(sorted(others)), ', '.join(current)))
+        if self._shared(props, volume.id):
+            raise exceptions.VolumeAttachmentError(
+                action='attach', volume=volume.id, instance=instance,
+                reason='its host cannot see the volume\'s datastore(s) %s '
+                       'and %s' % (', '.join(current), multiattach.NO_MOVE))
         size = self._disk(props, volume.id).capacityInKB // (1024 * 1024)
         place = self.placement.choose(
             size, volume_types.profile(volume, self.options).disk_type,

@@ -10,8 +10,9 @@ volume_types.profile`. The backing's disk on vCenter is what the driver
 trusts afterwards: a disk with the multi-writer flag may be attached to
 several instances, any other disk to one.
 
-vSphere does not snapshot a disk with the multi-writer flag, so snapshots
-of such a volume (and linked clones of it, which need one) are refused.
+vSphere does not snapshot, clone or move (Storage vMotion) a VM whose disk
+has the multi-writer flag (VMware KB 1034165), so snapshots, clones and
+moves to another datastore of such a volume are refused, naming the fix.
 """
 
 from oslo_log import log as logging
@@ -23,11 +24,16 @@ from vmware_backend.vsphere import specs
 
 LOG = logging.getLogger(__name__)
 
-NO_SNAPSHOT = ('its disk has vSphere\'s multi-writer flag and vSphere does '
-               'not snapshot such a disk; retype the volume to a type '
-               'without %s=%r first (while it is detached)' % (
-                   volume_types.SPEC_MULTIATTACH,
-                   volume_types.MULTIATTACH_YES))
+# What vSphere does not do with a VM whose disk has the multi-writer flag
+# (VMware KB 1034165: snapshots, cloning, Storage vMotion), and the fix.
+_UNSUPPORTED = ('its disk has vSphere\'s multi-writer flag and vSphere does '
+                'not %%s a VM with such a disk; retype the volume to a type '
+                'without %s=%r first (while it is detached)' % (
+                    volume_types.SPEC_MULTIATTACH,
+                    volume_types.MULTIATTACH_YES))
+NO_SNAPSHOT = _UNSUPPORTED % 'snapshot'
+NO_CLONE = _UNSUPPORTED % 'clone'
+NO_MOVE = _UNSUPPORTED % 'move (Storage vMotion)'
 
 
 class MultiAttachMixin:
@@ -64,16 +70,17 @@ class MultiAttachMixin:
     def _clone_profile(self, volume, source_props, source_id):
         """The profile a clone of ``source_id`` is made with.
 
-        Multi-attach when its source is: Cinder makes a clone of a
-        multi-attach volume multi-attach too, whatever the clone's type
-        says, after the driver made it. Full, never linked, for Cinder's
+        A multi-attach source is refused (vSphere does not clone it). Full,
+        never linked, for Cinder's
         image-volumes (image-volume cache entries, or an image's location
         with ``image_upload_use_cinder_backend``): they are cloned from a
         user's volume, which a linked clone would keep from being deleted.
         """
-        profile = volume_types.profile(
-            volume, self.options,
-            multiattach_=self._shared(source_props, source_id))
+        if self._shared(source_props, source_id):
+            raise exceptions.InvalidVolume(
+                volume=source_id, reason='cannot make volume %s from it: %s'
+                % (volume.id, NO_CLONE))
+        profile = volume_types.profile(volume, self.options)
         if profile.clone_type == 'linked' and \
                 volume_types.is_image_volume(volume):
             LOG.info('Volume %s is Cinder\'s image-volume %s: making a full '

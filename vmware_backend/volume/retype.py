@@ -13,6 +13,7 @@ import types
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.volume import multiattach
 from vmware_backend.volume import qos
 from vmware_backend.volume import undo as undo_mod
 from vmware_backend.volume import volume_types
@@ -226,6 +227,9 @@ class RetypeMixin:
             LOG.info('Volume %s is already on %s.', volume.id,
                      place.datastore_name)
             return
+        if self._shared(props, volume.id):
+            raise exceptions.InvalidVolume(volume=volume.id,
+                                           reason=multiattach.NO_MOVE)
         if disk_type is not None and vsphere_ops.snapshot_trees(props):
             raise exceptions.InvalidVolume(
                 volume=volume.id,

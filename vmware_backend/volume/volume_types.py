@@ -107,7 +107,7 @@ def multiattach(volume):
     return extra_specs(volume).get(SPEC_MULTIATTACH) == MULTIATTACH_YES
 
 
-def profile(volume, options, multiattach_=None):
+def profile(volume, options):
     """Disk, adapter and clone type of ``volume``, checked.
 
     A multi-attach volume (see :func:`multiattach`) gets an
@@ -115,15 +115,13 @@ def profile(volume, options, multiattach_=None):
     the multi-writer flag) and full clones; a type asking for another disk
     type or for linked clones is refused.
 
-    :param multiattach_: True for a volume Cinder will make multi-attach
-        whatever its type says (a clone of a multi-attach volume).
     :raises exceptions.InvalidExtraSpec: naming the spec and the allowed
         values; :class:`exceptions.UnknownExtraSpec` for a ``vmware:`` key
         this driver does not know, with the closest known one.
     """
     specs = extra_specs(volume)
     _check_spec_keys(specs, volume)
-    shared = bool(multiattach_) or multiattach(volume)
+    shared = multiattach(volume)
     disk_default = options['vcenter_default_disk_type']
     clone_default = options['vcenter_default_clone_type']
     if shared:
