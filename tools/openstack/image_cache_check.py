@@ -121,11 +121,21 @@ def delete_all(cs, ids, what):
     wait('%s deleted' % what, gone)
 
 
-def cache_entries(cs, project, image_id, host=None):
+def backend_pool(host):
+    """``backend#pool`` of ``host@backend#pool``.
+
+    In a Cinder cluster (VMWARE_BACKEND_OPENSTACK_CLUSTER=1) either node
+    may hold a volume.
+    """
+    return host.split('@', 1)[-1]
+
+
+def cache_entries(cs, project, image_id, host):
     entries = cs.volumes.list(search_opts={
         'all_tenants': 1, 'project_id': project,
         'name': 'image-%s' % image_id})
-    return [v for v in entries if host is None or host_of(v) == host]
+    return [v for v in entries
+            if backend_pool(host_of(v)) == backend_pool(host)]
 
 
 def pinned_type(cs, backend):
