@@ -360,6 +360,9 @@ backend_url = $coordination
 $(authtoken cinder)
 $(backend_section vmware-1 DC0_C0)
 $(backend_section vmware-2 DC0_C1)
+# Cinder's image-volume cache on one backend (tools/openstack/
+# image_cache_check.py); vmware-1 keeps the plain download path.
+image_volume_cache_enabled = True
 EOF
     chmod 600 "$etc/cinder.conf"
 }
@@ -442,7 +445,10 @@ main() {
     "$VENV/bin/python" "$REPO/tools/openstack/keystone_setup.py" \
         --service-password "$SERVICE_PASSWORD" \
         --cinder-url "http://127.0.0.1:$CINDER_PORT/v3/%(project_id)s" \
-        --glance-url "http://127.0.0.1:$GLANCE_PORT"
+        --glance-url "http://127.0.0.1:$GLANCE_PORT" \
+        --internal-tenant-conf "$STATE/etc/cinder/internal-tenant.conf"
+    # Cinder's internal tenant (owner of image-volume cache entries).
+    cat "$STATE/etc/cinder/internal-tenant.conf" >>"$STATE/etc/cinder/cinder.conf"
     wait_for rabbitmq 120 port_open "$RABBIT_PORT"
     if [ "$CLUSTER" = 1 ]; then wait_for redis 30 port_open "$REDIS_PORT"; fi
     start_glance

@@ -88,7 +88,7 @@ class PoolsTest(PlacementTestBase):
             'thin_provisioning_support': True,
             'thick_provisioning_support': True,
             'online_extend_support': False,
-            'multiattach': False,
+            'multiattach': True,
             'QoS_support': True,
             'datastore_type': 'VMFS',
             'datastore_name': 'LocalDS_0',

@@ -512,7 +512,7 @@ class StatsTest(DriverTestCase):
             self.assertLessEqual(pool['free_capacity_gb'], 900.0)
             self.assertEqual(5, pool['reserved_percentage'])
             self.assertEqual(10.0, pool['max_over_subscription_ratio'])
-            self.assertEqual((True, True, False, False),
+            self.assertEqual((True, True, True, False),
                              (pool['thin_provisioning_support'],
                               pool['thick_provisioning_support'],
                               pool['multiattach'],

@@ -323,7 +323,7 @@ class StatsTest(testtools.TestCase):
             'thin_provisioning_support': True,
             'thick_provisioning_support': True,
             'online_extend_support': False,
-            'multiattach': False,
+            'multiattach': True,
             'QoS_support': True,
             'datastore_type': 'NFS',
             'datastore_name': 'ds1',

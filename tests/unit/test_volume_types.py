@@ -23,20 +23,20 @@ class ProfileTest(testtools.TestCase):
         self.options = conf.option_defaults()
 
     def test_defaults_without_type(self):
-        self.assertEqual(('thin', 'lsiLogic', 'full'),
+        self.assertEqual(('thin', 'lsiLogic', 'full', False),
                          tuple(volume_types.profile(volume(), self.options)))
 
     def test_configured_defaults(self):
         options = conf.option_defaults(vcenter_default_disk_type='thick',
                                        vcenter_default_adapter_type='ide')
-        self.assertEqual(('thick', 'ide', 'full'),
+        self.assertEqual(('thick', 'ide', 'full', False),
                          tuple(volume_types.profile(volume(), options)))
 
     def test_specs_win(self):
         vol = volume(specs={'vmware:vmdk_type': 'eagerZeroedThick',
                             'vmware:adapter_type': 'paraVirtual',
                             'vmware:clone_type': 'linked'})
-        self.assertEqual(('eagerZeroedThick', 'paraVirtual', 'linked'),
+        self.assertEqual(('eagerZeroedThick', 'paraVirtual', 'linked', False),
                          tuple(volume_types.profile(vol, self.options)))
 
     def test_unknown_value_names_spec_and_allowed(self):
@@ -111,3 +111,78 @@ class NamesTest(testtools.TestCase):
                 raise AssertionError('lazy load of %s' % name)
 
         self.assertFalse(volume_types.in_use(Ovo(status='extending')))
+
+
+class MultiattachProfileTest(testtools.TestCase):
+    """Cinder's multiattach extra spec and what it implies for the disk."""
+
+    def setUp(self):
+        super().setUp()
+        self.options = conf.option_defaults()
+
+    def test_cinder_spelling_only(self):
+        for value in ('<is> True',):
+            self.assertTrue(volume_types.multiattach(
+                volume(specs={'multiattach': value})))
+        # Cinder's API (volume/api.py _is_multiattach) takes no other.
+        for value in ('True', 'true', '<is> true', '<is> False', ''):
+            self.assertFalse(volume_types.multiattach(
+                volume(specs={'multiattach': value})), value)
+        self.assertFalse(volume_types.multiattach(volume()))
+
+    def test_volume_field(self):
+        # A clone of a multi-attach volume: Cinder sets the field.
+        self.assertTrue(volume_types.multiattach(volume(multiattach=True)))
+        self.assertFalse(volume_types.multiattach(volume(multiattach=False)))
+
+    def test_eager_zeroed_full_by_default(self):
+        options = conf.option_defaults(vcenter_default_disk_type='thin',
+                                       vcenter_default_clone_type='linked')
+        self.assertEqual(
+            ('eagerZeroedThick', 'lsiLogic', 'full', True),
+            tuple(volume_types.profile(
+                volume(specs={'multiattach': '<is> True'}), options)))
+        self.assertEqual(
+            ('eagerZeroedThick', 'paraVirtual', 'full', True),
+            tuple(volume_types.profile(volume(specs={
+                'multiattach': '<is> True',
+                'vmware:vmdk_type': 'eagerZeroedThick',
+                'vmware:clone_type': 'full',
+                'vmware:adapter_type': 'paraVirtual'}), options)))
+        # A clone of a multi-attach volume (Cinder sets the field).
+        self.assertEqual(
+            ('eagerZeroedThick', 'lsiLogic', 'full', True),
+            tuple(volume_types.profile(volume(multiattach=True), options)))
+
+    def test_conflicting_disk_type_refused(self):
+        for disk_type in ('thin', 'thick'):
+            err = self.assertRaises(
+                exceptions.InvalidExtraSpec, volume_types.profile,
+                volume(specs={'multiattach': '<is> True',
+                              'vmware:vmdk_type': disk_type}), self.options)
+            self.assertIn("vmware:vmdk_type=%r" % disk_type, str(err))
+            self.assertIn('set vmware:vmdk_type=eagerZeroedThick or remove '
+                          'it', str(err))
+
+    def test_linked_clone_refused(self):
+        err = self.assertRaises(
+            exceptions.InvalidExtraSpec, volume_types.profile,
+            volume(specs={'multiattach': '<is> True',
+                          'vmware:clone_type': 'linked'}), self.options)
+        self.assertIn("vmware:clone_type='linked'", str(err))
+        self.assertIn('set vmware:clone_type=full or remove it', str(err))
+
+
+class ImageVolumeTest(testtools.TestCase):
+    """Cinder's image-volumes: display_name image-<image uuid>."""
+
+    def test_names(self):
+        good = 'image-0f8fad5b-d9cb-469f-a165-70867728950e'
+        self.assertTrue(volume_types.is_image_volume(
+            volume(display_name=good)))
+        for name in (None, '', 'image-', 'image-abc', good + 'x',
+                     'x' + good, 'Image-0f8fad5b-d9cb-469f-a165-70867728950e',
+                     'image-0F8FAD5B-D9CB-469F-A165-70867728950E'):
+            self.assertFalse(volume_types.is_image_volume(
+                volume(display_name=name)), name)
+        self.assertFalse(volume_types.is_image_volume(volume()))

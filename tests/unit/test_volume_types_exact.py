@@ -25,7 +25,8 @@ class ExactTest(testtools.TestCase):
         profile = vt.profile(types.SimpleNamespace(id='v', volume_type=None),
                              conf.option_defaults())
         self.assertEqual("VolumeProfile(disk_type='thin', "
-                         "adapter_type='lsiLogic', clone_type='full')",
+                         "adapter_type='lsiLogic', clone_type='full', "
+                         "multiattach=False)",
                          repr(profile))
 
     def test_extra_specs_attribute_wins_over_dict_access(self):

@@ -24,6 +24,12 @@ def main():
     parser.add_argument('--cinder-url', required=True)
     parser.add_argument('--glance-url', required=True)
     parser.add_argument('--region', default='RegionOne')
+    parser.add_argument(
+        '--internal-tenant-conf', metavar='FILE',
+        help='write a cinder.conf [DEFAULT] snippet naming the service '
+             'project and the cinder user as Cinder\'s internal tenant '
+             '(cinder_internal_tenant_project_id/_user_id: the owner of the '
+             'image-volume cache entries)')
     args = parser.parse_args()
 
     auth = identity.Password(
@@ -39,11 +45,17 @@ def main():
     service_role = ks.roles.list(name='service')
     service_role = (service_role[0] if service_role
                     else ks.roles.create('service'))
+    users = {}
     for name in ('cinder', 'glance'):
-        user = ks.users.create(name, domain='default',
-                               password=args.service_password)
+        user = users[name] = ks.users.create(name, domain='default',
+                                             password=args.service_password)
         ks.roles.grant(admin_role, user=user, project=service_project)
         ks.roles.grant(service_role, user=user, project=service_project)
+    if args.internal_tenant_conf:
+        with open(args.internal_tenant_conf, 'w') as f:
+            f.write('[DEFAULT]\ncinder_internal_tenant_project_id = %s\n'
+                    'cinder_internal_tenant_user_id = %s\n'
+                    % (service_project.id, users['cinder'].id))
 
     for name, stype, url in (
             ('cinder', 'block-storage', args.cinder_url),

@@ -86,6 +86,7 @@ class CloneMixin:
         if self._already_created(volume, size):
             return
         ref, props = self._require_backing(src_vref.id)
+        profile = self._clone_profile(volume, props, src_vref.id)
         # The disk decides, not Cinder's record of the source's size: a
         # linked clone cannot be larger than the disk it reads from.
         source_kb = self._disk(props, src_vref.id).capacityInKB
@@ -239,7 +240,7 @@ class CloneMixin:
         :param policy: the volume type's storage policy, given to the
             clone and its disk in the clone spec.
         """
-        profile = volume_types.profile(volume, self.options)
+        profile = self._clone_profile(volume, source_props, source_id)
         linked = profile.clone_type == 'linked' and snapshot_ref is not None
         source_disk = self._disk(source_props, source_id)
         if linked and specs.gib_to_kib(size) > source_disk.capacityInKB:
@@ -283,6 +284,9 @@ class CloneMixin:
             if grow:
                 with self._cleanup_on_failure(volume.id):
                     self._grow_clone(volume.id, clone, size)
+            if profile.multiattach:
+                with self._cleanup_on_failure(volume.id):
+                    self._set_sharing_of(volume.id, clone, True)
         except Exception as err:
             if mark:
                 self._release_failed_clone(volume.id, source_id, source_ref,

@@ -5,6 +5,7 @@ from oslo_log import log as logging
 
 from vmware_backend import exceptions
 from vmware_backend.volume import backups
+from vmware_backend.volume import multiattach
 from vmware_backend.volume import qos
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
@@ -22,9 +23,11 @@ class ConnectionMixin:
     def initialize_connection(self, volume, connector):
         """Connection info in the format Nova's vmwareapi driver reads.
 
+        Called once per attachment (several for a multi-attach volume).
         When ``connector['instance']`` names an instance VM whose host
         cannot see the backing's datastore, the backing is first moved to a
-        datastore that host mounts. ``qos_specs``: the volume type's QoS
+        datastore that host mounts; never while other VMs have the volume
+        attached (refused). ``qos_specs``: the volume type's QoS
         specs when their consumer is ``front-end`` or ``both`` (the form
         Cinder's volume manager and Nova read), else None. Never contains
         credentials. For Cinder's backup service the disk is staged in a
@@ -82,6 +85,23 @@ class ConnectionMixin:
                 action='attach', volume=volume.id, instance=instance,
                 reason='its host cannot see the volume\'s datastore and '
                        'linked clones tie the volume to it')
+        others = self.ops.attachment_marks(
+            vsphere_ops.ref_list(props.get('datastore')), volume.id)
+        others.pop(instance, None)
+        if others:
+            # A multi-attach volume in use elsewhere: never moved.
+            raise exceptions.VolumeAttachmentError(
+                action='attach', volume=volume.id, instance=instance,
+                reason='its host cannot see the volume\'s datastore and '
+                       'VM(s) %s have the volume attached, so it cannot '
+                       'move; attach it to an instance on a host that '
+                       'mounts datastore(s) %s' % (
+                           ', '.join(sorted(others)), ', '.join(current)))
+        if self._shared(props, volume.id):
+            raise exceptions.VolumeAttachmentError(
+                action='attach', volume=volume.id, instance=instance,
+                reason='its host cannot see the volume\'s datastore(s) %s '
+                       'and %s' % (', '.join(current), multiattach.NO_MOVE))
         size = self._disk(props, volume.id).capacityInKB // (1024 * 1024)
         place = self.placement.choose(
             size, volume_types.profile(volume, self.options).disk_type,
@@ -99,13 +119,18 @@ class ConnectionMixin:
     def attach_volume(self, instance_ref, volume):
         """Attach the volume's vmdk file to an instance VM.
 
+        A volume whose disk has the multi-writer flag (multi-attach) may be
+        attached to several instances, each opening it multi-writer too;
+        any other volume already attached to another VM is refused.
+
         The instance's disk gets the front-end QoS of the volume type (see
         :func:`qos.front_end_allocation`). Attaching an already attached
         volume is a no-op (idempotent).
         """
         io = qos.front_end_allocation(volume)
         inst = self._instance(instance_ref)
-        disk = self._disk(self._require_backing(volume.id)[1], volume.id)
+        props = self._require_backing(volume.id)[1]
+        disk = self._disk(props, volume.id)
         inst_props = self.ops.properties(inst, vsphere_ops.INSTANCE_PROPERTIES)
         devices = vsphere_ops.devices_of(inst_props)
         file_name = disk.backing.fileName
@@ -113,6 +138,8 @@ class ConnectionMixin:
             LOG.info('Volume %s is already attached to %s.', volume.id,
                      vsphere_ops.moref_value(inst))
             return
+        self._refuse_second_attach(volume.id, props,
+                                   vsphere_ops.moref_value(inst))
         adapter = volume_types.profile(volume, self.options).adapter_type
         key, unit, bus = specs.find_slot(devices, adapter)
         if key is None:
@@ -127,7 +154,8 @@ class ConnectionMixin:
         spec = specs.attach_disk_spec(
             self.session.factory, file_name, key, unit, volume.id,
             disk_uuid=getattr(disk.backing, 'uuid', None),
-            new_controller=new_controller)
+            new_controller=new_controller,
+            multiattach=self._shared(props, volume.id))
         specs.set_io_allocation(self.session.factory, spec, **io._asdict())
         self.ops.reconfigure(inst, spec, 'instance %s'
                              % vsphere_ops.moref_value(inst))
@@ -136,6 +164,8 @@ class ConnectionMixin:
 
     def detach_volume(self, instance_ref, volume):
         """Remove the volume's disk from the instance, keeping its file.
+
+        Other instances a multi-attach volume is attached to keep it.
 
         Detaching a volume that is not attached is a no-op (idempotent).
         """

@@ -352,7 +352,7 @@ def pool_stats(pool, vcenter_id=''):
         'thick_provisioning_support': True,
         # Attached volumes are extended through the instance, not here.
         'online_extend_support': False,
-        'multiattach': False,
+        'multiattach': True,
         'QoS_support': True,
         'datastore_type': pool.type,
         'datastore_name': pool.datastore_name,

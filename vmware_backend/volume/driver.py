@@ -28,6 +28,7 @@ from vmware_backend.volume import lifecycle
 from vmware_backend.volume import locking
 from vmware_backend.volume import manage
 from vmware_backend.volume import manage_snapshots
+from vmware_backend.volume import multiattach
 from vmware_backend.volume import policies
 from vmware_backend.volume import retype
 from vmware_backend.volume import snapshots
@@ -45,6 +46,7 @@ class _Parts(lifecycle.LifecycleMixin, snapshots.SnapshotMixin,
              manage.ManageMixin, manage_snapshots.ManageSnapshotsMixin,
              retype.RetypeMixin, policies.StoragePolicyMixin,
              images.ImageMixin, backups.BackupStagingMixin,
+             multiattach.MultiAttachMixin,
              backings.BackingAccess):
     """The concern modules put together, without locks."""
 
@@ -227,7 +229,9 @@ class VMwareVolumeDriver(_Parts):
                     self.options['vcenter_max_over_subscription_ratio'],
                 'thin_provisioning_support': True,
                 'thick_provisioning_support': True,
-                'multiattach': False,
+                # vSphere multi-writer disks (volume types with
+                # multiattach='<is> True', see volume/multiattach.py).
+                'multiattach': True,
                 'online_extend_support': False,
                 'pools': pools,
             }

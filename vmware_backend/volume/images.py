@@ -292,7 +292,8 @@ class ImageMixin:
             specs.backing_name(volume_types.volume_name(volume)),
             volume.id, size, disk_type, adapter, place.datastore_name,
             self.options['vcenter_backing_memory_mb'],
-            owner=self.backend_id)
+            owner=self.backend_id,
+            multiattach=volume_types.multiattach(volume))
         import_spec = specs.create(self.session.factory,
                                    'VirtualMachineImportSpec',
                                    configSpec=spec)

@@ -43,7 +43,7 @@ class LifecycleMixin:
             specs.backing_name(volume_types.volume_name(volume)),
             volume.id, size, profile.disk_type, profile.adapter_type,
             place.datastore_name, self.options['vcenter_backing_memory_mb'],
-            owner=self.backend_id)
+            owner=self.backend_id, multiattach=profile.multiattach)
         specs.set_io_allocation(self.session.factory, spec, **io)
         if policy is not None:
             storage_policies.apply_to_backing(self.session.factory, spec,

@@ -13,6 +13,7 @@ import types
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.volume import multiattach
 from vmware_backend.volume import qos
 from vmware_backend.volume import undo as undo_mod
 from vmware_backend.volume import volume_types
@@ -24,6 +25,15 @@ from vmware_backend.vsphere import storage_policies
 LOG = logging.getLogger(__name__)
 
 LOCATION_PREFIX = 'vmware_backend'
+
+
+def disk_format(disk):
+    """thin, thick or eagerZeroedThick, from a disk's backing."""
+    backing = disk.backing
+    if getattr(backing, 'thinProvisioned', False):
+        return 'thin'
+    return 'eagerZeroedThick' if getattr(backing, 'eagerlyScrub', False) \
+        else 'thick'
 
 
 class RetypeMixin:
@@ -88,7 +98,11 @@ class RetypeMixin:
 
         :returns: True when done; False when ``host`` is another backend.
         """
-        old = volume_types.profile(volume, self.options)
+        # The types alone: Cinder's API changes the volume's multiattach
+        # field around the retype.
+        old = volume_types.profile(types.SimpleNamespace(
+            id=volume.id, volume_type=getattr(volume, 'volume_type', None)),
+            self.options)
         retyped = types.SimpleNamespace(id=volume.id, volume_type=new_type)
         new = volume_types.profile(retyped, self.options)
         qos.allocation(retyped)  # a bad QoS value changes nothing
@@ -109,27 +123,54 @@ class RetypeMixin:
             volume_types.storage_policy(retyped)
         moves = disk_type is not None or policy_change or pool_name not in (
             None, volume_types.pool_name(volume))
-        if moves:
+        whole = moves or new.multiattach or old.multiattach
+        if whole:
             ref, props = self._require_backing(volume.id)
-            self._movable(volume, props, 'retype')
         else:
             # Only the disk's I/O allocation may change: no markers,
             # snapshots or placement needed.
             ref, props = self._require_backing(
                 volume.id, vsphere_ops.DISK_PROPERTIES, markers=False)
+        if new.multiattach and \
+                disk_format(self._disk(props, volume.id)) != new.disk_type:
+            disk_type = new.disk_type
+            moves = True
+        sharing = self._shared(props, volume.id) != new.multiattach
+        if sharing and not whole:
+            # A multi-writer disk its type does not ask for: the whole
+            # backing is needed to change it.
+            ref, props = self._require_backing(volume.id)
+        if moves or sharing:
+            self._movable(volume, props, 'retype')
+        if sharing and new.multiattach and vsphere_ops.snapshot_trees(props):
+            raise exceptions.InvalidVolume(
+                volume=volume.id,
+                reason='it has snapshots; vSphere does not share a disk '
+                       'with snapshots between VMs (multi-writer), delete '
+                       'them first')
         with undo_mod.Undo('volume %s' % volume.id) as undo:
             qos_changed = self._retype_qos(retyped, ref, props, undo)
-            if not moves:
+            if not moves and not sharing:
                 return True
             if qos_changed:
                 # The disk read before carries the old allocation: a policy
                 # edit built from it would put that back.
                 ref, props = self._require_backing(volume.id)
+            if sharing and not new.multiattach:
+                # Single-writer first, then the format: a disk never has
+                # the multi-writer flag without being eagerly zeroed.
+                self._set_sharing(volume.id, ref, props, False)
+                undo.push('giving the disk the multi-writer flag back',
+                          lambda: self._set_sharing_of(volume.id, ref, True))
+                ref, props = self._require_backing(volume.id)
             if policy_change:
                 self._reapply_policy(volume, ref, props, pool_name, policy,
                                      undo)
-            self._relocate(volume, ref, props, pool_name, disk_type,
-                           'retype', policy=policy)
+            if moves:
+                self._relocate(volume, ref, props, pool_name, disk_type,
+                               'retype', policy=policy)
+            if sharing and new.multiattach:
+                self._set_sharing_of(volume.id, ref, True)
         return True
 
     def _retype_qos(self, retyped, ref, props, undo):
@@ -198,6 +239,9 @@ class RetypeMixin:
             LOG.info('Volume %s is already on %s.', volume.id,
                      place.datastore_name)
             return
+        if self._shared(props, volume.id):
+            raise exceptions.InvalidVolume(volume=volume.id,
+                                           reason=multiattach.NO_MOVE)
         if disk_type is not None and vsphere_ops.snapshot_trees(props):
             raise exceptions.InvalidVolume(
                 volume=volume.id,

@@ -4,6 +4,7 @@
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.volume import multiattach
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import ops as vsphere_ops
 
@@ -22,6 +23,13 @@ class SnapshotMixin:
                 snapshot=snapshot.id,
                 reason='volume %s is attached; the instance writes to its '
                        'disk directly' % volume.id)
+        if volume_types.multiattach(volume):
+            # Cinder's flag, kept equal to the disk's multi-writer flag by
+            # create and retype: no device list read for every snapshot.
+            raise exceptions.SnapshotIsBusy(
+                snapshot=snapshot.id,
+                reason='volume %s is a multi-attach volume: %s'
+                       % (volume.id, multiattach.NO_SNAPSHOT))
         # The snapshot tree and the datastores (attachment marks); no
         # markers of its own needed.
         ref, props = self._require_backing(

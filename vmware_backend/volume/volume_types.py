@@ -8,6 +8,7 @@ import collections
 import difflib
 import math
 import numbers
+import re
 import uuid
 
 from vmware_backend import conf
@@ -20,6 +21,12 @@ SPEC_CLONE_TYPE = 'vmware:clone_type'
 # The name of a vCenter VM storage policy (SPBM) for the backing and disk.
 SPEC_STORAGE_PROFILE = 'vmware:storage_profile'
 SPEC_NAMESPACE = 'vmware:'
+# Cinder's own extra spec of a multi-attach volume type, and the only value
+# Cinder's API (volume/api.py ``_is_multiattach``) takes for "yes".
+SPEC_MULTIATTACH = 'multiattach'
+MULTIATTACH_YES = '<is> True'
+# vSphere's multi-writer sharing needs an eagerly zeroed thick disk.
+MULTIATTACH_DISK_TYPE = 'eagerZeroedThick'
 
 # The largest virtual disk vSphere creates (VMFS 5/6, NFS, vSAN): 62 TiB.
 MAX_SIZE_GB = 62 * 1024
@@ -27,7 +34,7 @@ MAX_SIZE_GB = 62 * 1024
 _ID_QUOTE_CHARS = 60
 
 VolumeProfile = collections.namedtuple(
-    'VolumeProfile', 'disk_type adapter_type clone_type')
+    'VolumeProfile', 'disk_type adapter_type clone_type multiattach')
 
 _ALLOWED = {
     SPEC_DISK_TYPE: conf.DISK_TYPES,
@@ -87,8 +94,26 @@ def _check_spec_keys(specs, volume):
             known=', '.join(known))
 
 
+def multiattach(volume):
+    """Whether the volume is (or, by its type, becomes) multi-attach.
+
+    As Cinder decides it: the volume's ``multiattach`` field (Cinder also
+    sets it on a clone of a multi-attach volume) or the type's extra spec
+    ``multiattach`` equal to ``'<is> True'`` (Cinder's API takes no other
+    spelling).
+    """
+    if loaded_field(volume, 'multiattach') is True:
+        return True
+    return extra_specs(volume).get(SPEC_MULTIATTACH) == MULTIATTACH_YES
+
+
 def profile(volume, options):
     """Disk, adapter and clone type of ``volume``, checked.
+
+    A multi-attach volume (see :func:`multiattach`) gets an
+    eagerZeroedThick disk (vSphere shares only those between VMs, with
+    the multi-writer flag) and full clones; a type asking for another disk
+    type or for linked clones is refused.
 
     :raises exceptions.InvalidExtraSpec: naming the spec and the allowed
         values; :class:`exceptions.UnknownExtraSpec` for a ``vmware:`` key
@@ -96,13 +121,37 @@ def profile(volume, options):
     """
     specs = extra_specs(volume)
     _check_spec_keys(specs, volume)
+    shared = multiattach(volume)
+    disk_default = options['vcenter_default_disk_type']
+    clone_default = options['vcenter_default_clone_type']
+    if shared:
+        _refuse_for_multiattach(specs, volume, SPEC_DISK_TYPE,
+                                MULTIATTACH_DISK_TYPE,
+                                'vSphere shares a disk between VMs '
+                                '(multi-writer) only when it is eagerly '
+                                'zeroed thick')
+        _refuse_for_multiattach(specs, volume, SPEC_CLONE_TYPE, 'full',
+                                'a linked clone\'s disk reads from a '
+                                'snapshot, and vSphere neither snapshots '
+                                'nor shares such a disk with multi-writer')
+        disk_default, clone_default = MULTIATTACH_DISK_TYPE, 'full'
     return VolumeProfile(
-        disk_type=_spec(specs, SPEC_DISK_TYPE,
-                        options['vcenter_default_disk_type'], volume),
+        disk_type=_spec(specs, SPEC_DISK_TYPE, disk_default, volume),
         adapter_type=_spec(specs, SPEC_ADAPTER_TYPE,
                            options['vcenter_default_adapter_type'], volume),
-        clone_type=_spec(specs, SPEC_CLONE_TYPE,
-                         options['vcenter_default_clone_type'], volume))
+        clone_type=_spec(specs, SPEC_CLONE_TYPE, clone_default, volume),
+        multiattach=shared)
+
+
+def _refuse_for_multiattach(specs, volume, key, wanted, why):
+    value = specs.get(key)
+    if value in (None, '', wanted):
+        return
+    raise exceptions.InvalidExtraSpec(
+        volume=describe(volume), spec=key, value=value,
+        allowed='%s only, with %s=%r (%s); set %s=%s or remove it from '
+                'the volume type' % (wanted, SPEC_MULTIATTACH,
+                                     MULTIATTACH_YES, why, key, wanted))
 
 
 def storage_policy(volume):
@@ -222,6 +271,21 @@ def in_use(volume):
                                           'detaching') or
             _loaded(volume, 'attach_status') == 'attached' or
             _loaded(volume, 'previous_status') == 'in-use')
+
+
+_IMAGE_VOLUME_NAME = re.compile(
+    r'^image-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+
+
+def is_image_volume(volume):
+    """Whether Cinder made the volume as an image's volume.
+
+    Cinder's volume manager (``_clone_image_volume``: image-volume cache
+    entries, and image locations with ``image_upload_use_cinder_backend``)
+    names the clone it makes of a volume ``image-<image id>``.
+    """
+    return bool(_IMAGE_VOLUME_NAME.match(
+        str(loaded_field(volume, 'display_name') or '')))
 
 
 def loaded_field(obj, name):

@@ -38,6 +38,10 @@ IDE_UNITS = 2
 DEFAULT_IDE_CONTROLLER_KEY = 200
 
 DISK_MODE_BACKING = 'persistent'
+# VirtualDiskFlatVer2BackingInfo.sharing (vSphere 6.0+): a multi-attach
+# volume's disk is opened by several VMs at once (multi-writer).
+SHARING_NONE = 'sharingNone'
+SHARING_MULTI_WRITER = 'sharingMultiWriter'
 DISK_MODE_ATTACHED = 'independent_persistent'
 
 LINKED_MOVE_TYPE = 'createNewChildDiskBacking'
@@ -174,21 +178,38 @@ def _flat_backing(factory, file_name, disk_type, disk_mode):
     return backing
 
 
+def sharing(multiattach):
+    """The disk backing's ``sharing`` value for a (non) multi-attach disk."""
+    return SHARING_MULTI_WRITER if multiattach else SHARING_NONE
+
+
+def sharing_of(disk):
+    """A disk's ``sharing`` (unset, as before vSphere 6.0: none)."""
+    return getattr(disk.backing, 'sharing', None) or SHARING_NONE
+
+
 def new_disk_spec(factory, size_kb, disk_type, controller_key, unit_number,
-                  datastore_name, key=-100):
-    """A device spec creating a new disk file of ``size_kb``."""
+                  datastore_name, key=-100, multiattach=False):
+    """A device spec creating a new disk file of ``size_kb``.
+
+    ``multiattach``: with the multi-writer sharing flag (the disk type
+    must then be eagerZeroedThick, see :mod:`vmware_backend.volume.
+    volume_types`).
+    """
+    backing = _flat_backing(factory, '[%s]' % datastore_name, disk_type,
+                            DISK_MODE_BACKING)
+    if multiattach:
+        backing.sharing = SHARING_MULTI_WRITER
     disk = create(factory, 'VirtualDisk', key=key,
                   controllerKey=controller_key, unitNumber=unit_number,
-                  capacityInKB=size_kb,
-                  backing=_flat_backing(factory, '[%s]' % datastore_name,
-                                        disk_type, DISK_MODE_BACKING))
+                  capacityInKB=size_kb, backing=backing)
     return create(factory, 'VirtualDeviceConfigSpec', operation='add',
                   fileOperation='create', device=disk)
 
 
 def backing_config_spec(factory, name, volume_id, size_gb, disk_type,
                         adapter_type, datastore_name, memory_mb,
-                        extra_entries=None, owner=None):
+                        extra_entries=None, owner=None, multiattach=False):
     """Config spec of a new backing VM holding one disk of ``size_gb``.
 
     The backing has minimal hardware (otherGuest, 1 vCPU, no NIC), its
@@ -206,7 +227,8 @@ def backing_config_spec(factory, name, volume_id, size_gb, disk_type,
         changes.append(controller_spec(factory, adapter_type,
                                        controller_key))
     changes.append(new_disk_spec(factory, gib_to_kib(size_gb), disk_type,
-                                 controller_key, 0, datastore_name))
+                                 controller_key, 0, datastore_name,
+                                 multiattach=multiattach))
     entries = backing_extra_config(volume_id, owner=owner)
     entries.update(extra_entries or {})
     return create(
@@ -232,6 +254,14 @@ def extend_disk_spec(factory, disk, new_size_gb):
     disk.capacityInKB = gib_to_kib(new_size_gb)
     if hasattr(disk, 'capacityInBytes'):
         disk.capacityInBytes = gib_to_kib(new_size_gb) * 1024
+    change = create(factory, 'VirtualDeviceConfigSpec', operation='edit',
+                    device=disk)
+    return create(factory, 'VirtualMachineConfigSpec', deviceChange=[change])
+
+
+def disk_sharing_spec(factory, disk, sharing_value):
+    """Reconfigure spec setting the ``sharing`` of ``disk``'s backing."""
+    disk.backing.sharing = sharing_value
     change = create(factory, 'VirtualDeviceConfigSpec', operation='edit',
                     device=disk)
     return create(factory, 'VirtualMachineConfigSpec', deviceChange=[change])
@@ -288,17 +318,22 @@ def clone_spec(factory, name, volume_id, location, snapshot=None,
 
 
 def attach_disk_spec(factory, file_name, controller_key, unit_number,
-                     volume_id, disk_uuid=None, new_controller=None):
+                     volume_id, disk_uuid=None, new_controller=None,
+                     multiattach=False):
     """Reconfigure spec attaching an existing vmdk file to an instance VM.
 
     No file operation: the disk is the volume's own file. The disk mode is
     independent-persistent so instance snapshots leave the volume alone.
     ``new_controller`` is a controller spec to add in the same reconfigure.
+    ``multiattach``: the instance opens the disk with the multi-writer
+    flag too (every VM sharing the file must).
     """
     disk = create(factory, 'VirtualDisk', key=-100,
                   controllerKey=controller_key, unitNumber=unit_number,
                   backing=_flat_backing(factory, file_name, None,
                                         DISK_MODE_ATTACHED))
+    if multiattach:
+        disk.backing.sharing = SHARING_MULTI_WRITER
     if disk_uuid:
         disk.backing.uuid = disk_uuid
     changes = [create(factory, 'VirtualDeviceConfigSpec', operation='add',
