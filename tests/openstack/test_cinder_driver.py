@@ -291,6 +291,7 @@ class ComplianceTest(testtools.TestCase):
                  'create_export', 'ensure_export', 'remove_export',
                  'manage_existing', 'manage_existing_get_size', 'unmanage',
                  'get_manageable_volumes', 'retype', 'migrate_volume',
+                 'before_volume_copy',
                  'manage_existing_snapshot',
                  'manage_existing_snapshot_get_size', 'unmanage_snapshot',
                  'copy_image_to_volume', 'copy_volume_to_image',

@@ -124,3 +124,26 @@ class TwoBackendsTest(tcd.DriverTestCase):
         self.assertEqual('DC0_C0', self.placed(clone.id)[0])
         self.driver.delete_volume(clone)
         self.driver.delete_snapshot(snapshot)
+
+    def test_generic_migration_is_refused_before_any_attach(self):
+        """A retype changing more than the backend: Cinder's generic path.
+
+        Cinder calls before_volume_copy after creating the new volume on
+        the destination and before attaching both; the refusal there names
+        what to do, and nothing was attached or changed on vCenter.
+        """
+        plain = self.objects.volume_type()
+        volume = self.create(plain, size=1, pool='LocalDS_0')
+        new_volume = self.objects.volume(plain, size=1)
+        new_volume.host = self.destination('LocalDS_1')['host']
+        err = self.assertRaises(
+            cinder_exception.InvalidVolume, self.driver.before_volume_copy,
+            self.context, volume, new_volume, remote='dest')
+        self.assertIn("Cinder's generic migration (to volume %s on %s) is "
+                      "not supported" % (new_volume.id, new_volume.host),
+                      str(err))
+        self.assertIn('retype to a type that differs only by '
+                      'volume_backend_name first', str(err))
+        self.assertEqual(('DC0_C0', ['LocalDS_0'], 'Volumes',
+                          'vmware-1@OpenStack/Volumes'),
+                         self.placed(volume.id))

@@ -153,3 +153,24 @@ class DiskTypeTest(testtools.TestCase):
         self.assertEqual('thick', migration.disk_type_of(disk()))
         self.assertEqual('eagerZeroedThick', migration.disk_type_of(
             disk(thinProvisioned=False, eagerlyScrub=True)))
+
+
+class GenericCopyTest(testtools.TestCase):
+
+    def test_refused_naming_the_way_out(self):
+        src = types.SimpleNamespace(id='11111111-2222-3333-4444-555555555555')
+        dest = types.SimpleNamespace(id='66666666-2222-3333-4444-555555555555',
+                                     host='node@vmware-2#datastore-1')
+        err = self.assertRaises(exceptions.InvalidVolume,
+                                _Driver().before_volume_copy, None, src, dest,
+                                remote='dest')
+        self.assertEqual(
+            "Invalid volume 11111111-2222-3333-4444-555555555555: Cinder's "
+            "generic migration (to volume 66666666-2222-3333-4444-"
+            "555555555555 on node@vmware-2#datastore-1) is not supported: "
+            "Cinder's generic migration would attach both volumes through "
+            "os-brick, which needs vCenter credentials in the connection "
+            "info. To retype onto another backend and change other type "
+            "properties, retype to a type that differs only by "
+            "volume_backend_name first (the driver migrates it), then retype "
+            "on the new backend", str(err))

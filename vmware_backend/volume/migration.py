@@ -112,6 +112,27 @@ class MigrationMixin:
         return Destination(name, location, backend,
                            specs.backend_id(backend, location.folder))
 
+    def before_volume_copy(self, context, src_vol, dest_vol, remote=None):
+        """Refuse Cinder's generic migration of ``src_vol``.
+
+        Cinder calls it only there (``_migrate_volume_generic``), after
+        making ``dest_vol`` and before attaching both through os-brick,
+        which cannot work with this driver. Cinder goes there directly
+        for a retype changing more than the backend (QoS, other extra
+        specs), without asking :meth:`migrate_volume`.
+
+        :raises exceptions.InvalidVolume: always, saying what to do.
+        """
+        raise exceptions.InvalidVolume(
+            volume=src_vol.id,
+            reason='Cinder\'s generic migration (to volume %s on %s) is not '
+                   'supported: %s. To retype onto another backend and change '
+                   'other type properties, retype to a type that differs '
+                   'only by volume_backend_name first (the driver migrates '
+                   'it), then retype on the new backend'
+                   % (dest_vol.id, getattr(dest_vol, 'host', None),
+                      _GENERIC.split('; ')[0]))
+
     def _migrate_to(self, volume, dest, policy, disk_type=None, what='migrate',
                     before_move=None):
         """Move the backing of ``volume`` to the backend ``dest``.
