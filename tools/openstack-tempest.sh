@@ -28,12 +28,7 @@ export VMWARE_BACKEND_OPENSTACK_BACKUP=$BACKUP
 flag() { [ "$1" = 1 ] && echo true || echo false; }
 
 # Tests left out, each with the reason (printed with the results).
-EXCLUDED=(
-    # Cinder's generic (host-copy) migration attaches both volumes through
-    # os-brick on the cinder-volume host, which needs vCenter credentials
-    # in the connection info; the driver migrates within a backend only.
-    'admin\.test_volume_retype\.VolumeRetypeWithMigrationTest\.|generic migration between backends (host copy): not supported by the driver'
-)
+EXCLUDED=()
 if [ "$IMAGES" != 1 ]; then
     EXCLUDED+=(
         'test_volumes_extend\.VolumesExtendTest\.test_volume_extend\[|creates its volume from an image: copy_image_to_volume'

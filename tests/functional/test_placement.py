@@ -94,8 +94,15 @@ class PoolsTest(PlacementTestBase):
             'datastore_name': 'LocalDS_0',
         }, {k: v for k, v in pools['LocalDS_0'].items()
             if k != 'location_info'})
-        self.assertTrue(pools['LocalDS_0']['location_info'].endswith(
-            ':' + ref.value))
+        content = self.session.service_content
+        cluster = self.session.invoke(
+            'FindByInventoryPath', content.searchIndex,
+            inventoryPath='DC0/host/DC0_C0')
+        # vCenter, datastore, the clusters of its usable hosts, the folder.
+        self.assertEqual(
+            'vmware_backend:%s:%s:%s:OpenStack/Volumes' % (
+                content.about.instanceUuid, ref.value, cluster.value),
+            pools['LocalDS_0']['location_info'])
         self.assertEqual(0.0, pools['LocalDS_2']['free_capacity_gb'])
         self.assertEqual('NFS', pools['LocalDS_4']['datastore_type'])
 

@@ -24,10 +24,12 @@ class RetypeMigrateTest(lb.LifecycleTestCase):
         volume = self.create(size=1, host='node1@vmware-1#LocalDS_0')
         before = self.state(volume.id)
         self.assertEqual(['LocalDS_0'], self.datastores(volume))
-        # Another backend (other vCenter id): not ours, nothing moves.
-        self.assertEqual((False, None), self.driver.migrate_volume(
-            None, volume, self.pool_host(
-                'LocalDS_1', location_info='vmware_backend:other:ds-1')))
+        # Another vCenter: refused (Cinder's generic migration cannot
+        # work with this driver), nothing moves.
+        self.assertRaises(
+            exceptions.InvalidVolume, self.driver.migrate_volume, None,
+            volume, self.pool_host(
+                'LocalDS_1', location_info='vmware_backend:other:ds-1'))
         self.assertEqual(['LocalDS_0'], self.datastores(volume))
         self.assertEqual((True, None), self.driver.migrate_volume(
             None, volume, self.pool_host('LocalDS_1')))
@@ -75,7 +77,9 @@ class RetypeMigrateTest(lb.LifecycleTestCase):
             {'extra_specs': {'vmware:adapter_type': 'paraVirtual'}}, {},
             self.pool_host('LocalDS_0'))
         self.assertIn('vmware:adapter_type', str(err))
-        # Another backend: False (Cinder migrates generically).
-        self.assertFalse(self.driver.retype(
-            None, volume, new_type, {}, self.pool_host(
-                'LocalDS_1', location_info='vmware_backend:x:ds-9')))
+        # Another vCenter: refused, naming why.
+        err = self.assertRaises(
+            exceptions.InvalidVolume, self.driver.retype, None, volume,
+            new_type, {}, self.pool_host(
+                'LocalDS_1', location_info='vmware_backend:x:ds-9'))
+        self.assertIn('not a backend of this driver on vCenter', str(err))

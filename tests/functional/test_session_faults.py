@@ -347,9 +347,11 @@ class PasswordInLogsTest(_Faults, testtools.TestCase):
         self.options = conf.option_defaults(**self.vcsim.options())
 
     def _debug_everywhere(self):
-        """Root and every suds*/oslo_vmware* logger to DEBUG.
+        """Root and every suds*/oslo_vmware*/urllib3* logger to DEBUG.
 
-        As a log configuration applied after the login would do it.
+        As a log configuration applied after the login would do it (an
+        earlier test in the process may have left oslo.log's default
+        ``urllib3.connectionpool=WARN``).
         """
         capture = _Capture()
         capture.setFormatter(logging.Formatter('%(name)s %(message)s'))
@@ -357,7 +359,7 @@ class PasswordInLogsTest(_Faults, testtools.TestCase):
         root.addHandler(capture)
         self.addCleanup(root.removeHandler, capture)
         names = [''] + [name for name in logging.root.manager.loggerDict
-                        if name.startswith(('suds', 'oslo_vmware'))]
+                        if name.startswith(('suds', 'oslo_vmware', 'urllib3'))]
         for name in names:
             logger = logging.getLogger(name)
             self.addCleanup(logger.setLevel, logger.level)

@@ -291,6 +291,7 @@ class ComplianceTest(testtools.TestCase):
                  'create_export', 'ensure_export', 'remove_export',
                  'manage_existing', 'manage_existing_get_size', 'unmanage',
                  'get_manageable_volumes', 'retype', 'migrate_volume',
+                 'before_volume_copy',
                  'manage_existing_snapshot',
                  'manage_existing_snapshot_get_size', 'unmanage_snapshot',
                  'copy_image_to_volume', 'copy_volume_to_image',
@@ -501,7 +502,7 @@ class StatsTest(DriverTestCase):
         # Pools are named by their datastores' ids (stable over renames),
         # the id location_info carries too.
         for pool in stats['pools']:
-            self.assertEqual(pool['location_info'].split(':', 2)[2],
+            self.assertEqual(pool['location_info'].split(':', 4)[2],
                              pool['pool_name'])
         self.assertEqual(2048.0, stats['total_capacity_gb'])
         self.assertEqual(round(sum(p['free_capacity_gb']
@@ -1096,10 +1097,15 @@ class RetypeMigrateTest(DriverTestCase):
             self.context, volume, self.host_of('LocalDS_1')))
         self.assertEqual(['LocalDS_1'],
                          self.datastore_names(self.state(volume.id)))
+        # Another vCenter: refused (Cinder's generic migration would need
+        # vCenter credentials in the connection info).
         other = self.host_of('LocalDS_0')
-        other['capabilities']['volume_backend_name'] = 'another'
-        self.assertEqual((False, None), self.driver.migrate_volume(
-            self.context, volume, other))
+        other['capabilities']['location_info'] = (
+            'vmware_backend:another-vc:datastore-1:domain-c1:OpenStack/x')
+        err = self.assertRaises(
+            cinder_exception.InvalidVolume, self.driver.migrate_volume,
+            self.context, volume, other)
+        self.assertIn('not a backend of this driver on vCenter', str(err))
         paravirtual = self.objects.volume_type(**{
             'vmware:vmdk_type': 'thick', 'vmware:adapter_type': 'paraVirtual'})
         self.assertRaises(cinder_exception.InvalidVolumeType,

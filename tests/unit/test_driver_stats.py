@@ -63,8 +63,10 @@ class FixedPlacement(placement_mod.PlacementService):
         return dict(self.fixed_rejected)
 
     def inventory(self, refresh=False):
-        # No cluster, host or datastore objects: the pools are fixed.
-        return datastore.Inventory({}, {}, {}, {}, {})
+        # The pools are fixed; their host's cluster is all the statistics
+        # read (location_info).
+        return datastore.Inventory({}, {}, {}, {R('HostSystem', 'host-1'): {
+            'parent': R('ClusterComputeResource', 'domain-c7')}}, {})
 
 
 class StatsTest(testtools.TestCase):
@@ -116,7 +118,8 @@ class StatsTest(testtools.TestCase):
             'QoS_support': True,
             'datastore_type': 'VMFS',
             'datastore_name': 'dc:ds-a',
-            'location_info': 'vmware_backend:vc-uuid-1:datastore-11',
+            'location_info': 'vmware_backend:vc-uuid-1:datastore-11:'
+                             'domain-c7:OpenStack/Volumes',
         }, {
             'pool_name': 'dc:ds-b',
             'total_capacity_gb': 2.5,
@@ -131,7 +134,8 @@ class StatsTest(testtools.TestCase):
             'QoS_support': True,
             'datastore_type': 'VMFS',
             'datastore_name': 'dc:ds-b',
-            'location_info': 'vmware_backend:vc-uuid-1:datastore-12',
+            'location_info': 'vmware_backend:vc-uuid-1:datastore-12:'
+                             'domain-c7:OpenStack/Volumes',
         }], pools)
 
     def test_refresh_false_returns_the_cached_stats(self):

@@ -424,6 +424,14 @@ class VMwareBackendCinderDriver(_BaseDriver):
     def migrate_volume(self, context, volume, host):
         return self.core.migrate_volume(context, volume, host)
 
+    # Cinder's generic migration (a retype changing more than the backend)
+    # calls it before attaching both volumes through os-brick: refused
+    # there, before any attach; Cinder then removes its new volume.
+    @_translated
+    def before_volume_copy(self, context, src_vol, dest_vol, remote=None):
+        return self.core.before_volume_copy(context, src_vol, dest_vol,
+                                            remote=remote)
+
     # Images ----------------------------------------------------------------
 
     # Cinder's generic image copy would attach the volume to the

@@ -28,6 +28,7 @@ from vmware_backend.volume import lifecycle
 from vmware_backend.volume import locking
 from vmware_backend.volume import manage
 from vmware_backend.volume import manage_snapshots
+from vmware_backend.volume import migration
 from vmware_backend.volume import multiattach
 from vmware_backend.volume import policies
 from vmware_backend.volume import retype
@@ -44,7 +45,8 @@ CLONE_SNAPSHOT_PREFIX = clones.CLONE_SNAPSHOT_PREFIX
 class _Parts(lifecycle.LifecycleMixin, snapshots.SnapshotMixin,
              clones.CloneMixin, connections.ConnectionMixin,
              manage.ManageMixin, manage_snapshots.ManageSnapshotsMixin,
-             retype.RetypeMixin, policies.StoragePolicyMixin,
+             retype.RetypeMixin, migration.MigrationMixin,
+             policies.StoragePolicyMixin,
              images.ImageMixin, backups.BackupStagingMixin,
              multiattach.MultiAttachMixin,
              backings.BackingAccess):

@@ -15,14 +15,17 @@ that finds no room in cached data is retried once on fresh data.
 """
 
 import collections
+import dataclasses
 import random
 import threading
 import time
 
 from oslo_log import log as logging
 
+from vmware_backend import conf
 from vmware_backend import exceptions
 from vmware_backend.volume import datastore
+from vmware_backend.volume import locations
 from vmware_backend.volume import pool_names
 from vmware_backend.vsphere import inventory as inv
 
@@ -100,10 +103,23 @@ class PlacementService:
         return list(self._current(refresh)[0].pools)
 
     def pools(self, refresh=False):
-        """Cinder's per-pool statistics (a list of dicts)."""
+        """Cinder's per-pool statistics (a list of dicts).
+
+        ``location_info`` is the full one of :mod:`.locations` (vCenter,
+        datastore, clusters, volume folder).
+        """
         vcenter_id = self._vcenter_id()
-        return [datastore.pool_stats(pool, vcenter_id)
-                for pool in self.usable_pools(refresh)]
+        usable = self.usable_pools(refresh)
+        inventory = self.inventory()
+        folder = self._options['vcenter_volume_folder']
+        result = []
+        for pool in usable:
+            stats = datastore.pool_stats(pool, vcenter_id)
+            stats['location_info'] = locations.location_info(
+                vcenter_id, pool.datastore,
+                locations.clusters_of(inventory, pool.hosts), folder)
+            result.append(stats)
+        return result
 
     def rejected(self, refresh=False):
         """Datastore name -> why it is not a pool."""
@@ -245,6 +261,45 @@ class PlacementService:
                                        rng=self._rng)
         name = state.inventory.datastores.get(ref, {}).get('name', ref.value)
         reason = rejected.get(name, 'not found')
+        raise exceptions.NoValidDatastore(
+            'Datastore %s cannot hold %s: %s' % (name, target, reason),
+            volume=target, reasons=reason)
+
+    def place_at(self, location, target='a backing'):
+        """A :class:`datastore.Placement` at another backend's pool.
+
+        Reads the inventory again (a migration is rare, and the other
+        backend may use datastores and clusters this one never reads).
+
+        :param location: a :class:`locations.Location` with clusters: the
+            datastore, and the clusters whose usable hosts may run it.
+        :raises exceptions.NoValidDatastore: no usable host of those
+            clusters mounts the datastore, naming why.
+        """
+        state = self._current(refresh=True)[0]
+        inventory = state.inventory
+        clusters = set(location.clusters)
+        names = sorted({inventory.compute_resources.get(c, {}).get('name')
+                        or c.value for c in clusters})
+        options = dict(self._options, vcenter_cluster_names=names,
+                       vcenter_datastore_regex=None,
+                       vcenter_datastore_types=list(conf.DATASTORE_TYPES))
+        pools, rejected = datastore.build_pools(inventory, options)
+        for pool in pools:
+            if pool.datastore != location.datastore:
+                continue
+            hosts = tuple(h for h in pool.hosts
+                          if inventory.hosts[h]['parent'] in clusters)
+            if hosts:
+                return datastore.place(
+                    inventory, dataclasses.replace(pool, hosts=hosts),
+                    rng=self._rng)
+        name = inventory.datastores.get(location.datastore, {}).get(
+            'name', location.datastore.value)
+        reason = rejected.get(name) or (
+            'no usable host of cluster(s) %s mounts it' % ', '.join(names)
+            if location.datastore in inventory.datastores
+            else 'no such datastore in vCenter')
         raise exceptions.NoValidDatastore(
             'Datastore %s cannot hold %s: %s' % (name, target, reason),
             volume=target, reasons=reason)

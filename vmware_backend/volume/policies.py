@@ -45,7 +45,8 @@ class StoragePolicyMixin:
         """Refuse a move of ``volume`` to a datastore the policy excludes."""
         if policy is None:
             return
-        refs, _why = self._compliant(policy)
+        refs = storage_policies.matching_datastores(
+            self.session, policy.profile_id, [datastore])
         if datastore not in refs:
             raise exceptions.InvalidVolume(
                 volume=volume.id,

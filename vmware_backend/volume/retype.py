@@ -6,6 +6,11 @@ locator giving the disk's new format (thin, thick, eagerZeroedThick).
 Detached volumes only (an attached disk belongs to the running instance
 too); linked clones and volumes linked clones read from are refused, since
 moving either side would break or copy the shared chain.
+
+A destination that is another backend of this driver on the same vCenter
+is reached by :mod:`.migration` (relocation to its cluster, datastore and
+folder, and its owner mark); any other is refused (see there why Cinder's
+generic migration cannot work with this driver).
 """
 
 import types
@@ -13,6 +18,7 @@ import types
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.volume import locations
 from vmware_backend.volume import multiattach
 from vmware_backend.volume import qos
 from vmware_backend.volume import undo as undo_mod
@@ -23,8 +29,6 @@ from vmware_backend.vsphere import specs
 from vmware_backend.vsphere import storage_policies
 
 LOG = logging.getLogger(__name__)
-
-LOCATION_PREFIX = 'vmware_backend'
 
 
 def disk_format(disk):
@@ -42,17 +46,19 @@ class RetypeMixin:
     def _target_pool(self, host):
         """Our pool name in Cinder's ``host`` dict, or None if not ours.
 
-        Ours: the pool's ``location_info`` names this vCenter and the
-        backend name is ours.
+        Ours: the pool's ``location_info`` names this vCenter and our
+        volume folder, and the backend name is ours.
         """
         capabilities = (host or {}).get('capabilities') or {}
-        location = str(capabilities.get('location_info') or '')
-        parts = location.split(':')
-        if len(parts) != 3 or parts[0] != LOCATION_PREFIX or \
-                parts[1] != self.placement._vcenter_id():
+        location = locations.parse(capabilities.get('location_info'))
+        if location is None or \
+                location.vcenter_id != self.placement._vcenter_id():
             return None
         backend = capabilities.get('volume_backend_name')
         if backend and backend != self.options['vcenter_backend_name']:
+            return None
+        if location.folder not in (None,
+                                   self.options['vcenter_volume_folder']):
             return None
         name = str((host or {}).get('host') or '')
         return name.split('#', 1)[1] if '#' in name else None
@@ -70,12 +76,22 @@ class RetypeMixin:
                        'vSphere would copy or break the shared disk chain')
 
     def migrate_volume(self, ctxt, volume, host):
-        """Move the backing to another pool of this backend.
+        """Move the backing to another pool of this or another backend.
+
+        Another backend must be one of this driver on the same vCenter
+        (:mod:`.migration`).
 
         :returns: ``(True, None)`` when moved (or already there),
-            ``(False, None)`` when ``host`` is another backend (Cinder then
-            uses its generic migration).
+            ``(False, None)`` when ``host`` names no pool of this backend.
+        :raises exceptions.InvalidVolume: ``host`` is no backend of this
+            driver on this vCenter (Cinder's generic migration would fail),
+            or the volume cannot move (linked clone, source of one).
+        :raises exceptions.VolumeIsBusy: it is attached.
         """
+        dest = self._destination(volume, host)
+        if dest is not None:
+            self._migrate_to(volume, dest, self._storage_policy(volume))
+            return True, None
         pool_name = self._target_pool(host)
         if pool_name is None:
             return False, None
@@ -96,7 +112,13 @@ class RetypeMixin:
         and is put back if the relocation after it fails. ``diff`` is not
         needed.
 
-        :returns: True when done; False when ``host`` is another backend.
+        With ``host`` another backend of this driver on this vCenter (Cinder
+        itself migrates then, see :meth:`migrate_volume`), the backing moves
+        there with the new disk type, QoS and storage policy.
+
+        :returns: True when done; False when ``host`` names no pool.
+        :raises exceptions.InvalidVolume: ``host`` is no backend of this
+            driver on this vCenter.
         """
         # The types alone: Cinder's API changes the volume's multiattach
         # field around the retype.
@@ -113,14 +135,19 @@ class RetypeMixin:
                 allowed='%s (the current one: changing the adapter type is '
                         'not supported; create a new volume from this one)'
                         % old.adapter_type)
+        dest = self._destination(volume, host) if host else None
         pool_name = self._target_pool(host)
-        if host and pool_name is None:
+        if host and dest is None and pool_name is None:
             return False
         disk_type = new.disk_type if new.disk_type != old.disk_type \
             else None
         policy = self._storage_policy(retyped)
         policy_change = volume_types.storage_policy(volume) != \
             volume_types.storage_policy(retyped)
+        if dest is not None:
+            self._retype_to(volume, retyped, dest, disk_type, policy,
+                            policy_change)
+            return True
         moves = disk_type is not None or policy_change or pool_name not in (
             None, volume_types.pool_name(volume))
         whole = moves or new.multiattach or old.multiattach
@@ -173,6 +200,23 @@ class RetypeMixin:
                 self._set_sharing_of(volume.id, ref, True)
         return True
 
+    def _retype_to(self, volume, retyped, dest, disk_type, policy,
+                   policy_change):
+        """retype onto another backend: QoS, policy, then the move."""
+        ref, props = self._require_backing(volume.id)
+        self._movable(volume, props, 'retype')
+        with undo_mod.Undo('volume %s' % volume.id) as undo:
+            if self._retype_qos(retyped, ref, props, undo):
+                ref, props = self._require_backing(volume.id)
+
+            def apply_policy(ref, props, place):
+                self._reapply_policy(volume, ref, props, None, policy, undo,
+                                     ds=place.datastore)
+
+            self._migrate_to(volume, dest, policy, disk_type, 'retype',
+                             before_move=apply_policy if policy_change
+                             else None)
+
     def _retype_qos(self, retyped, ref, props, undo):
         """Give the disk the new type's I/O allocation (undoable).
 
@@ -198,15 +242,17 @@ class RetypeMixin:
                  dict(wanted._asdict()))
         return True
 
-    def _reapply_policy(self, volume, ref, props, pool_name, policy, undo):
+    def _reapply_policy(self, volume, ref, props, pool_name, policy, undo,
+                        ds=None):
         """Apply the new type's storage policy (None: remove it).
 
-        The datastore it ends on must comply (checked first); a failure
-        of the later relocate puts the policy it had back.
+        The datastore it ends on (``ds``, else the pool's, else the
+        current one) must comply (checked first); a failure of the later
+        relocate puts the policy it had back.
         """
-        if pool_name:
+        if ds is None and pool_name:
             ds = self.placement.find_datastore(pool_name)
-        else:
+        elif ds is None:
             ds = inventory.from_suds(vsphere_ops.ref_list(
                 props.get('datastore'))[0])
         self._check_compliant(volume, policy, ds, pool_name or ds.value)
