@@ -41,8 +41,9 @@ EXCLUDED=(
 if [ "${VMWARE_BACKEND_OPENSTACK_CLUSTER:-0}" = 1 ]; then
     # In a Cinder cluster os-vol-host-attr:host names the service that did
     # the work: cinder-volume sets it to its own host on create, the
-    # scheduler to the first live service of the cluster on manage and
-    # retype; these two tests want the same host before and after.
+    # scheduler to the host of the cluster's entry in its host manager
+    # (the first service it saw up) on manage and retype; these two tests
+    # want the same host before and after.
     EXCLUDED+=(
         'admin\.test_volume_manage\.VolumeManageAdminTest\.test_unmanage_manage_volume\b|active-active: compares os-vol-host-attr:host (node1@ or node2@: whichever service of the cluster handled the request)'
         'admin\.test_volume_retype\.VolumeRetypeWithoutMigrationTest\.test_available_volume_retype\b|active-active: compares os-vol-host-attr:host (node1@ or node2@: whichever service of the cluster handled the request)'
