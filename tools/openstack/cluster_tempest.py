@@ -18,7 +18,8 @@ down, asks for the clean-up and records what was in flight
   active-active outcome: the service died mid-request, the resource ended
   in error or stuck, and is deletable); any other failure is not.
 
-Exit status 1 on a violation, a failure not explained, or no kill.
+Exit status 1 on a violation, a failure not explained, no test run, or no
+kill.
 """
 
 import argparse
@@ -40,7 +41,7 @@ UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
 
 
 def failed_tests(workspace):
-    """[(test id, details text)] of the last run's failures."""
+    """How many tests ran; [(test id, details text)] of the failures."""
     stream = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), 'stestr'), 'last',
          '--subunit'], cwd=workspace, capture_output=True).stdout
@@ -60,7 +61,7 @@ def failed_tests(workspace):
                         for t in content.iter_text())
                 for content in test['details'].values())
             failed.append((test['id'].split('[')[0], text))
-    return failed
+    return sum(1 for t in tests if t['status'] != 'exists'), failed
 
 
 def last_error(text):
@@ -99,7 +100,9 @@ def main():
     problems += cc.converge(cs, conf, {}, reset)
     problems += cc.delete_all(cs, conf)
 
-    failed = failed_tests(os.path.join(args.state, 'tempest'))
+    ran, failed = failed_tests(os.path.join(args.state, 'tempest'))
+    if not ran:
+        problems.append('tempest ran no test')
     explained = collections.Counter()
     cc.log('tempest failures: %d' % len(failed))
     for test_id, text in failed:
