@@ -21,6 +21,9 @@
 #   VMWARE_BACKEND_OPENSTACK_CLUSTER 1: two cinder-volume services (hosts
 #       node1, node2) in one Cinder cluster, locks in redis-server (needs a
 #       driver with SUPPORTS_ACTIVE_ACTIVE; Cinder refuses to start otherwise)
+#   VMWARE_BACKEND_OPENSTACK_TASK_DELAY_MS  vcsim completes every *_Task
+#       this many ms after it started (default 0: at once); the cluster
+#       check uses it so that a kill finds work in flight
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -129,7 +132,8 @@ start_vcsim() {
     WSDL=$(sed -n 's/^vSphere WSDL: //p' <<<"$out")
     VC_USER=vcsim-user VC_PASSWORD=$(secret)
     start vcsim "$VCSIM_BIN" -listen 127.0.0.1:0 -clusters 2 \
-        -username "$VC_USER" -password "$VC_PASSWORD"
+        -username "$VC_USER" -password "$VC_PASSWORD" \
+        -task-delay-ms "${VMWARE_BACKEND_OPENSTACK_TASK_DELAY_MS:-0}"
     wait_for vcsim 120 grep -q '^VCSIM_READY' "$STATE/log/vcsim.log"
     VC_PORT=$(sed -n 's/^VCSIM_URL=.*:\([0-9]*\)\/.*/\1/p' \
         "$STATE/log/vcsim.log")

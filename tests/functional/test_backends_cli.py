@@ -151,6 +151,18 @@ class BackendsCliTest(test_manage_cli.CliMixin, base.FunctionalTestCase):
         self.assertEqual('vmware-1@OpenStack/Volumes',
                          entries[0]['result']['backend'])
 
+    def test_volume_ids_from_stdin_reach_every_backend(self):
+        ids = [base.new_id(), base.new_id()]
+        proc = self.cli('--format', 'json', 'audit', '--volume-ids', '-',
+                        '--backend', 'vmware-1', '--backend', 'vmware-2',
+                        config=self.cinder_conf, stdin='\n'.join(ids) + '\n')
+        entries = self.entries(proc)
+        # Read once, handed to both (the second backend read an empty
+        # stream before, and found every backing unknown to Cinder).
+        self.assertEqual({'vmware-1': 2, 'vmware-2': 2},
+                         {name: e['result']['known_ids']
+                          for name, e in entries.items()})
+
     def test_fix_needs_one_backend(self):
         proc = self.cli('audit', '--volume-ids', '-', '--fix', '--yes',
                         config=self.cinder_conf, stdin='')

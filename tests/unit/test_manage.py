@@ -177,6 +177,16 @@ class VolumeIdsTest(testtools.TestCase):
             '-', stdin=io.StringIO('1e2c4a5e-96f0-4d2b-9d5b-0c1f8f2d1a3b\n'))
         self.assertEqual({'1e2c4a5e-96f0-4d2b-9d5b-0c1f8f2d1a3b'}, ids)
 
+    def test_process_stdin_is_read_once_for_every_reader(self):
+        stdin = self.useFixture(fixtures.MonkeyPatch(
+            'sys.stdin', io.StringIO('1e2c4a5e-96f0-4d2b-9d5b-0c1f8f2d1a3b\n'
+                                     ))).new_value
+        first = commands.read_volume_ids('-')
+        second = commands.read_volume_ids('-')
+        self.assertEqual({'1e2c4a5e-96f0-4d2b-9d5b-0c1f8f2d1a3b'}, first)
+        self.assertEqual(first, second)
+        self.assertEqual('', stdin.read())
+
     def test_unreadable_file(self):
         err = self.assertRaises(cmd_output.UsageError,
                                 commands.read_volume_ids, '/nonexistent/ids')

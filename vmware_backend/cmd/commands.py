@@ -8,6 +8,7 @@ oslo.service's backend.
 """
 
 import sys
+import threading
 import time
 
 from vmware_backend.cmd import output
@@ -147,6 +148,24 @@ def cmd_volumes(args, options, out):
     return output.EXIT_OK
 
 
+_STDIN = {}
+_STDIN_LOCK = threading.Lock()
+
+
+def _stdin_text():
+    """This process' standard input, read once.
+
+    A command run on several backends at once reads ``--volume-ids -`` in
+    each of them; the second read of the stream would find it empty (and
+    every backing of that backend unknown to Cinder).
+    """
+    with _STDIN_LOCK:
+        if _STDIN.get('stream') is not sys.stdin:
+            _STDIN['text'] = sys.stdin.read()
+            _STDIN['stream'] = sys.stdin
+        return _STDIN['text']
+
+
 def read_volume_ids(path, stdin=None, option='--volume-ids'):
     """The volume ids Cinder knows, from ``path`` or stdin (``-``).
 
@@ -157,7 +176,8 @@ def read_volume_ids(path, stdin=None, option='--volume-ids'):
     from vmware_backend.admin import audit
     try:
         if path == '-':
-            lines = (stdin or sys.stdin).read().splitlines()
+            text = stdin.read() if stdin is not None else _stdin_text()
+            lines = text.splitlines()
         else:
             with open(path) as ids_file:
                 lines = ids_file.read().splitlines()

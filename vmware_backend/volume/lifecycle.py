@@ -68,7 +68,9 @@ class LifecycleMixin:
 
         Refused while a linked clone depends on one of its snapshots. A
         task an earlier attempt left running for the volume is waited for
-        first. A linked clone whose backing is already gone (a retry after
+        first; when no backing is found, so are the create and clone tasks
+        running on vCenter (another service may have died after starting
+        one). A linked clone whose backing is already gone (a retry after
         a lost answer) still releases its source (``source_volid``, or the
         parent record read by the failed attempt).
         """
@@ -77,6 +79,18 @@ class LifecycleMixin:
                                           reason='it is attached')
         self._await_unsettled(volume.id)
         found = self._lookup_all(volume.id, vsphere_ops.STATE_PROPERTIES)
+        if not found:
+            # A service that died may have left the create running.
+            waited, running = self._await_others(settle.CREATE_KINDS +
+                                                 settle.CLONE_KINDS)
+            if running:
+                raise exceptions.VolumeIsBusy(
+                    volume=volume.id,
+                    reason='create or clone task(s) %s, which may make its '
+                           'backing, are still running' % ', '.join(running))
+            if waited:
+                found = self._lookup_all(volume.id,
+                                         vsphere_ops.STATE_PROPERTIES)
         if len(found) > 1:
             # Ours only, the one a look-up would keep first.
             keeper = self._resolve_duplicates(volume.id, found)

@@ -179,6 +179,41 @@ class SettleMixin:
         with self._hint_lock:
             self._unsettled.setdefault(volume_id, []).extend(tasks)
 
+    def _await_others(self, kinds, entity=None):
+        """Wait for tasks of ``kinds`` that another process may have left.
+
+        In an active-active cluster a cinder-volume service can die right
+        after starting a task; vCenter runs it to its end, and Cinder
+        hands the resource to another service (a clean-up, the user's
+        delete), which does not know about it. A create or clone task does
+        not say which volume it makes, so every busy task of ``kinds`` (on
+        ``entity`` when given) is waited for, up to
+        ``vcenter_task_timeout``. Only look-ups that found nothing pay for
+        this (one read of ``recentTask``).
+
+        :returns: ``(waited, running)``: whether a task was waited for, and
+            the task morefs still running after that.
+        """
+        tasks = []
+        for task, info in self.ops.recent_tasks():
+            if not busy(info):
+                continue
+            if entity is not None:
+                if matches(info, entity, kinds):
+                    tasks.append(task)
+            elif (getattr(info, 'descriptionId', None) or '').startswith(
+                    kinds):
+                tasks.append(task)
+        if not tasks:
+            return False, []
+        LOG.info('Waiting for %d task(s) (%s) that may be of another '
+                 'service: %s', len(tasks), ', '.join(kinds),
+                 ', '.join(vsphere_ops.moref_value(t) for t in tasks))
+        timeout = self.options['vcenter_task_timeout']
+        running = [task for task in tasks
+                   if busy(self._finish(task, timeout))]
+        return True, [vsphere_ops.moref_value(t) for t in running]
+
     def _has_unsettled(self, volume_id):
         with self._hint_lock:
             return bool(self._unsettled.get(volume_id))

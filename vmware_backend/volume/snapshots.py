@@ -5,6 +5,7 @@ from oslo_log import log as logging
 
 from vmware_backend import exceptions
 from vmware_backend.volume import multiattach
+from vmware_backend.volume import settle
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import ops as vsphere_ops
 
@@ -51,7 +52,9 @@ class SnapshotMixin:
     def delete_snapshot(self, snapshot):
         """Remove the snapshot; a missing one is already gone.
 
-        Refused while a linked clone reads from it.
+        Refused while a linked clone reads from it. When it is not found, a
+        snapshot task running on the backing (another service may have
+        died after starting it) is waited for first.
         """
         volume_id = snapshot.volume_id
         found = self._backing(volume_id, vsphere_ops.TREE_PROPERTIES)
@@ -60,6 +63,21 @@ class SnapshotMixin:
         ref, props = found
         name = volume_types.snapshot_name(snapshot)
         snap = vsphere_ops.find_snapshot(props, name)
+        if snap is None:
+            # A service that died may have left the snapshot task running.
+            waited, running = self._await_others(settle.SNAPSHOT_KINDS, ref)
+            if running:
+                raise exceptions.SnapshotIsBusy(
+                    snapshot=snapshot.id,
+                    reason='snapshot task(s) %s are still running on the '
+                           'backing of volume %s' % (', '.join(running),
+                                                     volume_id))
+            if waited:
+                found = self._backing(volume_id, vsphere_ops.STATE_PROPERTIES)
+                if found is None:
+                    return
+                ref, props = found
+                snap = vsphere_ops.find_snapshot(props, name)
         if snap is None:
             LOG.info('Snapshot %s not found; nothing to delete.', name)
             return
