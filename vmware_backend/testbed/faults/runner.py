@@ -39,6 +39,9 @@ PASSWORD = 'Fault&Proxy<"pass">\'w0rd%+/='
 USERNAME = 'campaign-user'
 HTTP_TIMEOUT = 2.0
 TASK_TIMEOUT = 3.0
+# A disk transfer's data may take a while (the simulator reads the whole
+# thin disk before it sends more than the first sectors).
+TRANSFER_TIMEOUT = 60.0
 FAULT_RATE = 0.08
 # Relative weights of the fault kinds ('slow' and 'task_hang' cost seconds).
 WEIGHTS = {'reset': 2, 'drop_answer': 2, 'http_500': 1, 'http_503': 1,
@@ -87,6 +90,7 @@ def driver_options(server, proxy, transport='soap', tmp_dir=None):
         vcenter_http_timeout=HTTP_TIMEOUT, vcenter_task_timeout=TASK_TIMEOUT,
         vcenter_task_poll_interval=0.2, vcenter_api_retry_count=2,
         vcenter_read_transport=transport, vcenter_image_tmp_dir=tmp_dir,
+        vcenter_transfer_timeout=TRANSFER_TIMEOUT,
         **extra)))
 
 
