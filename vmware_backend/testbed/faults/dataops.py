@@ -1,4 +1,4 @@
-"""The campaign's data operations: images, backups, restores, statistics.
+"""The campaign's data and day-2 operations: images, backups, retype.
 
 A mixin of :class:`~.campaign.Campaign`; each operation runs as Cinder's
 managers run it and reacts to a failure as they and a user do:
@@ -15,13 +15,18 @@ managers run it and reacts to a failure as they and a user do:
   the staged file, ``terminate_connection`` imports it): a failure leaves
   the volume in ``error_restoring``; the user deletes it;
 * statistics (``get_volume_stats(refresh=True)``: the placement
-  inventory, over VI/JSON when the run reads over VI/JSON).
+  inventory, over VI/JSON when the run reads over VI/JSON);
+* retype to a type with another disk format and a pool Cinder's scheduler
+  chose (``retype`` with the pool's host, the volume ``retyping``: a
+  ``RelocateVM_Task`` moving and converting the disk): a failure leaves
+  the volume ``available`` with its old type, as Cinder does.
 
 What a success reports is checked, not believed: the first
 :data:`HEAD` bytes of an imported disk, read straight from the simulator,
 are the data sent; an uploaded image or a staged backup has the volume's
-size and data; a statistics answer lists every pool. A difference is a
-"reported done, not done" finding. Every temporary file (conversions,
+size and data; a statistics answer lists every pool; a retyped volume's
+disk is on the chosen pool's datastore. A difference is a "reported done,
+not done" finding. Every temporary file (conversions,
 staged disks) lives in ``vcenter_image_tmp_dir``, which must hold no file
 between operations.
 """
@@ -39,8 +44,9 @@ BACKUP_CONNECTOR = {'os_type': 'linux', 'platform': 'x86_64',
 BACKING_UP, RESTORING = 'backing-up', 'restoring-backup'
 OPERATIONS = (
     ('image to volume', 1), ('volume to image', 1), ('backup', 1),
-    ('restore', 1), ('stats', 1),
+    ('restore', 1), ('stats', 1), ('retype', 1),
 )
+DISK_TYPES = ('thin', 'thick')
 UPLOAD_FORMATS = ('vmdk', 'qcow2')
 _QCOW2_MAGIC = b'QFI\xfb'
 
@@ -69,7 +75,8 @@ class DataOperations:
     :meth:`setup_data` must be called first.
     """
 
-    def setup_data(self, images, image_heads, tmp_dir, read_head):
+    def setup_data(self, images, image_heads, tmp_dir, read_head,
+                   read_datastore):
         """Images, the temporary directory and the disk reader to use.
 
         :param images: an :class:`~vmware_backend.testbed.imageservice.
@@ -79,7 +86,10 @@ class DataOperations:
         :param read_head: callable(volume id) -> the first HEAD bytes of
             the backing's disk read straight from the simulator, or None
             (no backing, or a linked clone, whose data is its parent's).
+        :param read_datastore: callable(volume id) -> the datastore name
+            of the backing's disk, read straight from the simulator.
         """
+        self.read_datastore = read_datastore
         self.images = images
         self.image_heads = image_heads
         self.tmp_dir = tmp_dir
@@ -90,7 +100,11 @@ class DataOperations:
 
     def _pool_names(self):
         stats = self.driver.get_volume_stats(refresh=True)
-        return sorted(p['pool_name'] for p in stats['pools'])
+        self.backend = stats['volume_backend_name']
+        self.pool_caps = {p['pool_name']: dict(
+            p, volume_backend_name=stats['volume_backend_name'])
+            for p in stats['pools']}
+        return sorted(self.pool_caps)
 
     def data_findings(self):
         """{check name: [items]} of the data checks (see the module)."""
@@ -136,9 +150,9 @@ class DataOperations:
         if name == 'image to volume':
             return self.image_to_volume()
         volumes = self.model.volumes_in(model_mod.AVAILABLE)
-        if name == 'restore':
-            # A restore replaces the backing: not under snapshots or
-            # linked clones (refused), nor for a linked clone.
+        if name in ('restore', 'retype'):
+            # A restore replaces the backing, a retype moves it: not under
+            # snapshots or linked clones (refused), nor a linked clone.
             volumes = self.model.extendable()
         if not volumes:
             return False
@@ -147,7 +161,37 @@ class DataOperations:
             return self.volume_to_image(volume)
         if name == 'backup':
             return self.backup(volume)
+        if name == 'retype':
+            return self.retype(volume)
         return self.restore(volume)
+
+    def retype(self, volume):
+        op = 'retype'
+        pool = self.rng.choice(self.pools)
+        disk_type = self.rng.choice(DISK_TYPES)
+        specs = dict(volume.specs, **{'vmware:vmdk_type': disk_type})
+        new_type = {'id': 'campaign-%s' % disk_type, 'name': disk_type,
+                    'extra_specs': dict(specs, **{
+                        'vmware:clone_type': volume.clone_type}),
+                    'qos_specs': None}
+        host = {'host': 'campaign@%s#%s' % (self.backend, pool),
+                'capabilities': self.pool_caps[pool]}
+        volume.status = 'retyping'
+        err = self._call(op, self.driver.retype, None, volume.obj(),
+                         new_type, {}, host)
+        volume.status = model_mod.AVAILABLE
+        if err is not None:
+            return True
+        if self.result is not True:
+            self._wrong(op, volume, 'retype answered %r' % (self.result,))
+            return True
+        volume.specs, volume.host = specs, host['host']
+        where = self.read_datastore(volume.id)
+        want = self.pool_caps[pool]['datastore_name']
+        if where != want:
+            self._wrong(op, volume, 'the disk is on %s, not on %s'
+                        % (where, want))
+        return True
 
     def volume_stats(self):
         op = 'stats'

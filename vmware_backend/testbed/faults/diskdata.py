@@ -69,7 +69,8 @@ class HeadReader:
         self.port = port
         self.length = length
 
-    def __call__(self, volume_id):
+    def disk(self, volume_id):
+        """The backing's disk (None: no backing, or not one disk)."""
         refs = self.session.invoke(
             'FindAllByUuid', self.session.service_content.searchIndex,
             uuid=volume_id, vmSearch=True, instanceUuid=True) or []
@@ -79,9 +80,20 @@ class HeadReader:
                                             ['config.hardware.device'])
         disks = [d for d in vsphere_ops.devices_of(props)
                  if type(d).__name__ == 'VirtualDisk']
-        if len(disks) != 1 or getattr(disks[0].backing, 'parent', None):
+        return disks[0] if len(disks) == 1 else None
+
+    def datastore(self, volume_id):
+        """The name of the datastore of the backing's disk, or None."""
+        disk = self.disk(volume_id)
+        if disk is None:
             return None
-        return self._read(disks[0].backing.fileName)
+        return disk.backing.fileName[1:].split(']', 1)[0]
+
+    def __call__(self, volume_id):
+        disk = self.disk(volume_id)
+        if disk is None or getattr(disk.backing, 'parent', None):
+            return None
+        return self._read(disk.backing.fileName)
 
     def _read(self, file_name):
         datastore, path = file_name[1:].split('] ', 1)

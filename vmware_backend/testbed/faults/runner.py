@@ -131,8 +131,10 @@ def run_once(seed, faults, task_delay_ms, concurrency=True,
         camp = campaign_mod.Campaign(driver, plan, rng, watch, data=data)
         if data:
             images, heads = diskdata.campaign_images()
-            camp.setup_data(images, heads, tmp_dir, diskdata.HeadReader(
-                checker, server.port, diskdata.HEAD))
+            reader = diskdata.HeadReader(checker, server.port,
+                                         diskdata.HEAD)
+            camp.setup_data(images, heads, tmp_dir, reader,
+                            reader.datastore)
 
         def check(tasks=True):
             found = invariants.check(checker, camp.model, tasks=tasks)
