@@ -221,19 +221,28 @@ class FaultProxy:
                 LOOPBACK, self.port)).encode())
         return status, reason, headers, body
 
+    def _upstream(self):
+        """A fresh connection to the simulator."""
+        return http.client.HTTPConnection(*self.upstream,
+                                          timeout=self.upstream_timeout)
+
+    @staticmethod
+    def _send(conn, handler, body):
+        """Send the client's request on ``conn``."""
+        headers = {k: v for k, v in handler.headers.items()
+                   if k.lower() not in _HOP_BY_HOP}
+        conn.request(handler.command, handler.path, body=body,
+                     headers=headers)
+
     def _stream(self, handler, body, method, kind):
         """Forward a disk download as it comes (chunked to the client).
 
         ``drop_answer`` breaks it off after the first chunk (a transfer
         interrupted midway); ``slow`` holds it before the first byte.
         """
-        conn = http.client.HTTPConnection(*self.upstream,
-                                          timeout=self.upstream_timeout)
-        headers = {k: v for k, v in handler.headers.items()
-                   if k.lower() not in _HOP_BY_HOP}
+        conn = self._upstream()
         try:
-            conn.request(handler.command, handler.path, body=body,
-                         headers=headers)
+            self._send(conn, handler, body)
             resp = conn.getresponse()
             if kind == 'slow':
                 self.plan.record(kind, method, 'held %.1fs' % self.slow_hold)
@@ -272,13 +281,9 @@ class FaultProxy:
         :returns: (status, reason, headers, body), or None after resetting
             the client connection when the simulator could not be reached.
         """
-        conn = http.client.HTTPConnection(*self.upstream,
-                                          timeout=self.upstream_timeout)
-        headers = {k: v for k, v in handler.headers.items()
-                   if k.lower() not in _HOP_BY_HOP}
+        conn = self._upstream()
         try:
-            conn.request(handler.command, handler.path, body=body,
-                         headers=headers)
+            self._send(conn, handler, body)
             if until is not None:
                 until(conn)
             resp = conn.getresponse()
