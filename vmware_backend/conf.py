@@ -78,6 +78,13 @@ connection_opts = [
     cfg.FloatOpt(
         'vcenter_http_timeout', default=120.0, min=1.0,
         help='Timeout, in seconds, of every HTTP request to vCenter.'),
+    cfg.FloatOpt(
+        'vcenter_transfer_timeout', default=300.0, min=1.0,
+        help='Longest wait, in seconds, for data during a disk transfer '
+             '(images, backups: the HttpNfcLease upload or download). '
+             'vCenter may send nothing for a while as it skips the '
+             'unwritten part of a large thin disk, so it is separate from '
+             'vcenter_http_timeout, which still bounds connecting.'),
     cfg.IntOpt(
         'vcenter_connection_pool_size', default=10, min=1,
         help='Maximum number of HTTP connections kept open to vCenter.'),

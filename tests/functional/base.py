@@ -11,6 +11,8 @@ import testtools
 from tests import threading_backend  # noqa: F401  (must precede oslo_vmware)
 from vmware_backend import conf
 from vmware_backend.testbed import vcsim
+from vmware_backend.volume import driver as vmware_driver
+from vmware_backend.volume import plain_objects
 from vmware_backend.vsphere import session as vc_session
 
 
@@ -90,6 +92,30 @@ class FunctionalTestCase(testtools.TestCase):
             self.options = conf.option_defaults(**self.vcsim.options())
             self.session = vc_session.VCenterSession(self.options)
             self.addCleanup(self.session.close)
+
+    def driver_and_volume(self, size=1):
+        """A driver on the test's session and a volume it created.
+
+        The volume (``size`` GiB) is deleted at clean-up.
+        """
+        driver = vmware_driver.VMwareVolumeDriver(self.options,
+                                                  session=self.session)
+        volume = plain_objects.volume(size)
+        driver.create_volume(volume)
+        self.addCleanup(driver.delete_volume, volume)
+        return driver, volume
+
+
+def own_simulator(test, timeout=600):
+    """A simulator of ``test``'s own and a session with it.
+
+    Both are stopped at clean-up; a ``timeout`` s fixture; sets
+    ``test.vcsim`` (the fixture) and ``test.session``.
+    """
+    test.useFixture(fixtures.Timeout(timeout, gentle=True))
+    test.vcsim = test.useFixture(VcsimFixture())
+    test.session = vc_session.VCenterSession(test.vcsim.options())
+    test.addCleanup(test.session.close)
 
 
 def new_id():

@@ -4,8 +4,6 @@ from tests.functional import base
 from tests.functional import test_manage_cli
 from vmware_backend.admin import disks
 from vmware_backend.testbed.faults import control as control_mod
-from vmware_backend.volume import driver as vmware_driver
-from vmware_backend.volume import plain_objects
 from vmware_backend.vsphere import ops
 
 GIB_KB = 1024 * 1024
@@ -106,11 +104,7 @@ class DiskCliTest(test_manage_cli.CliMixin, base.FunctionalTestCase):
         self.assertTrue(self.on_vcenter(path))
 
     def test_refusals_exit_1_and_change_nothing(self):
-        driver = vmware_driver.VMwareVolumeDriver(self.options,
-                                                  session=self.session)
-        volume = plain_objects.volume(1)
-        driver.create_volume(volume)
-        self.addCleanup(driver.delete_volume, volume)
+        _driver, volume = self.driver_and_volume()
         ref = ops.VolumeOps(self.session).find_vm_by_instance_uuid(volume.id)
         [disk] = [d for d in ops.devices_of(self.session.get_properties(
             ref, ['config.hardware.device']))

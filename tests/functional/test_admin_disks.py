@@ -12,8 +12,6 @@ from vmware_backend.admin import disk_changes
 from vmware_backend.admin import disks
 from vmware_backend import exceptions
 from vmware_backend.testbed.faults import control as control_mod
-from vmware_backend.volume import driver as vmware_driver
-from vmware_backend.volume import plain_objects
 from vmware_backend.vsphere import ops
 
 GIB_KB = 1024 * 1024
@@ -160,11 +158,7 @@ class DiskTest(DiskTestBase):
         self.assertFalse(self.on_vcenter(moved))
 
     def test_disks_in_use_are_refused_unless_forced(self):
-        driver = vmware_driver.VMwareVolumeDriver(self.options,
-                                                  session=self.session)
-        volume = plain_objects.volume(1)
-        driver.create_volume(volume)
-        self.addCleanup(driver.delete_volume, volume)
+        driver, volume = self.driver_and_volume()
         ref = ops.VolumeOps(self.session).find_vm_by_instance_uuid(volume.id)
         props = self.session.get_properties(ref, ['config.hardware.device',
                                                   'name'])

@@ -4,7 +4,6 @@ from tests.functional import base
 from tests.functional import test_manage_cli
 from vmware_backend.admin import snapshot_trees
 from vmware_backend import exceptions
-from vmware_backend.volume import driver as vmware_driver
 from vmware_backend.volume import plain_objects
 from vmware_backend.vsphere import ops
 
@@ -13,11 +12,7 @@ class SnapshotTreeTest(test_manage_cli.CliMixin, base.FunctionalTestCase):
 
     def setUp(self):
         super().setUp()
-        self.driver = vmware_driver.VMwareVolumeDriver(self.options,
-                                                       session=self.session)
-        self.volume = plain_objects.volume(1)
-        self.driver.create_volume(self.volume)
-        self.addCleanup(self.driver.delete_volume, self.volume)
+        self.driver, self.volume = self.driver_and_volume()
         self.snap1 = plain_objects.snapshot(self.volume)
         self.snap2 = plain_objects.snapshot(self.volume)
         for snap in (self.snap1, self.snap2):

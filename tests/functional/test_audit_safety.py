@@ -9,7 +9,6 @@ known volume id are reported.
 
 import uuid
 
-import fixtures
 import testtools
 
 from tests.functional import base
@@ -18,7 +17,6 @@ from vmware_backend.admin import listing
 from vmware_backend.volume import driver as vmware_driver
 from vmware_backend.volume import plain_objects
 from vmware_backend.vsphere import inventory
-from vmware_backend.vsphere import session as vc_session
 from vmware_backend.vsphere import specs
 
 FOLDER = 'OpenStack/Volumes'
@@ -29,10 +27,7 @@ class AuditSafetyTest(test_manage_cli.CliMixin, testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(fixtures.Timeout(600, gentle=True))
-        self.vcsim = self.useFixture(base.VcsimFixture())
-        self.session = vc_session.VCenterSession(self.vcsim.options())
-        self.addCleanup(self.session.close)
+        base.own_simulator(self)
         self.a = self.backend('cinder-a')
         self.config = self.ini(self.vcsim.server,
                                vcenter_backend_name='cinder-a')

@@ -64,11 +64,7 @@ class BadIdsTest(base.FunctionalTestCase):
         self.assertEqual(before, self.vm_names())
 
     def test_bad_sizes_send_nothing(self):
-        drv = vmware_driver.VMwareVolumeDriver(self.options,
-                                               session=self.session)
-        volume = plain_objects.volume(1)
-        drv.create_volume(volume)
-        self.addCleanup(drv.delete_volume, volume)
+        drv, volume = self.driver_and_volume()
         calls = self.session.counts_snapshot()
         for size in (None, float('nan'), float('inf'), 2 ** 40):
             err = self.assertRaises(exceptions.InvalidVolume,

@@ -50,6 +50,14 @@ class ManageTestBase(lb.LifecycleTestCase):
         self.addCleanup(self._destroy_quietly, ref)
         return ref, uuid, name
 
+    def pool_host(self, name):
+        """Cinder's host dict of the pool of datastore ``name``."""
+        stats = self.driver.get_volume_stats(refresh=True)
+        [pool] = [p for p in stats['pools'] if p['datastore_name'] == name]
+        return {'host': 'node1@vmware-1#%s' % pool['pool_name'],
+                'capabilities': dict(pool, volume_backend_name=stats[
+                    'volume_backend_name'])}
+
     def _destroy_quietly(self, ref):
         try:
             self.session.invoke_task('Destroy_Task', ref)

@@ -17,7 +17,6 @@ from vmware_backend.admin import listing
 from vmware_backend import exceptions
 from vmware_backend.volume import driver as vmware_driver
 from vmware_backend.volume import plain_objects
-from vmware_backend.vsphere import session as vc_session
 from vmware_backend.vsphere import specs
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -220,10 +219,7 @@ class AuditCliTest(CliMixin, testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(fixtures.Timeout(600, gentle=True))
-        self.vcsim = self.useFixture(base.VcsimFixture())
-        self.session = vc_session.VCenterSession(self.vcsim.options())
-        self.addCleanup(self.session.close)
+        base.own_simulator(self)
         self.driver = vmware_driver.VMwareVolumeDriver(self.vcsim.options(),
                                                        session=self.session)
         self.config = self.ini(self.vcsim.server)

@@ -13,13 +13,6 @@ class RetypePoolTest(test_manage.ManageTestBase):
 
     VCSIM_FLAGS = {'ds-free-gib': 700}
 
-    def pool_host(self, name):
-        stats = self.driver.get_volume_stats(refresh=True)
-        [pool] = [p for p in stats['pools'] if p['datastore_name'] == name]
-        return {'host': 'node1@vmware-1#%s' % pool['pool_name'],
-                'capabilities': dict(pool, volume_backend_name=stats[
-                    'volume_backend_name'])}
-
     def free(self):
         """{datastore name: summary.freeSpace} read from vCenter."""
         found = {}

@@ -14,7 +14,6 @@ from tests.functional import image_base as ib
 from tests.functional import test_manage_cli
 from vmware_backend.admin import snapshot_export
 from vmware_backend import exceptions
-from vmware_backend.volume import driver as vmware_driver
 from vmware_backend.volume import plain_objects
 
 RAW = ib.pattern(3 * ib.MIB)
@@ -30,11 +29,7 @@ class SnapshotExportTest(test_manage_cli.CliMixin, base.FunctionalTestCase):
 
     def setUp(self):
         super().setUp()
-        self.driver = vmware_driver.VMwareVolumeDriver(self.options,
-                                                       session=self.session)
-        self.volume = plain_objects.volume(1)
-        self.driver.create_volume(self.volume)
-        self.addCleanup(self.driver.delete_volume, self.volume)
+        self.driver, self.volume = self.driver_and_volume()
         images = ib.ImageService()
         images.add('image-1', RAW, 'raw')
         self.driver.copy_image_to_volume(None, self.volume, images,

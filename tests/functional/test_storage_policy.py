@@ -29,13 +29,6 @@ class StoragePolicyTest(test_manage.ManageTestBase):
         return [self.entity_name(ref) for ref in lb.vsphere_ops.ref_list(
             self.state(volume.id).props['datastore'])]
 
-    def pool_host(self, name):
-        stats = self.driver.get_volume_stats(refresh=True)
-        [pool] = [p for p in stats['pools'] if p['datastore_name'] == name]
-        return {'host': 'node1@vmware-1#%s' % pool['pool_name'],
-                'capabilities': dict(pool, volume_backend_name=stats[
-                    'volume_backend_name'])}
-
     def test_policies_listed_by_the_test_bed(self):
         ids = self.policy_ids()
         self.assertIn('Gold', ids)

@@ -1,7 +1,11 @@
 """Rule matching and seeding of the fault proxy (no simulator)."""
 
+import threading
+import time
+
 import testtools
 
+from vmware_backend.testbed.faults import http_server
 from vmware_backend.testbed.faults import proxy
 from vmware_backend.testbed.faults import rules
 
@@ -24,6 +28,44 @@ class RuleTest(testtools.TestCase):
         self.assertEqual('CreateVM_Task', rules.soap_method(BODY))
         self.assertIsNone(rules.soap_method(b'<html/>'))
         self.assertIsNone(rules.soap_method(b''))
+
+    def test_request_method_names_soap_vijson_and_nfc_requests(self):
+        self.assertEqual('CreateVM_Task',
+                         rules.request_method('POST', '/sdk', BODY))
+        self.assertEqual(
+            'json:RetrievePropertiesEx', rules.request_method(
+                'POST', '/sdk/vim25/8.0.3.0/PropertyCollector/'
+                'propertyCollector/RetrievePropertiesEx', b'{}'))
+        self.assertEqual('json:Login', rules.request_method(
+            'POST', '/sdk/vim25/8.0.1.0/SessionManager/SessionManager/'
+            'Login', b'{"userName": "u"}'))
+        # a property read (the service content) and the release
+        # negotiation are not named, hence never faulted
+        self.assertIsNone(rules.request_method(
+            'GET', '/sdk/vim25/8.0.3.0/ServiceInstance/ServiceInstance/'
+            'content', b''))
+        self.assertIsNone(rules.request_method(
+            'POST', '/api/vcenter/system?action=hello', b'{}'))
+        self.assertEqual('nfc:PUT', rules.request_method(
+            'PUT', '/nfc/52a1-lease/disk-0.vmdk', b'KDMV'))
+        self.assertEqual('nfc:GET', rules.request_method(
+            'GET', '/nfc/52a1-lease/disk-0.vmdk?x=1', b''))
+
+    def test_star_is_soap_only_json_and_nfc_stars_their_own(self):
+        soap, json, nfc = (rules.Rule('reset', m)
+                           for m in ('*', 'json:*', 'nfc:*'))
+        self.assertEqual([True, False, False],
+                         [r.matches('RetrievePropertiesEx')
+                          for r in (soap, json, nfc)])
+        self.assertEqual([False, True, False],
+                         [r.matches('json:RetrievePropertiesEx')
+                          for r in (soap, json, nfc)])
+        self.assertEqual([False, False, True],
+                         [r.matches('nfc:PUT') for r in (soap, json, nfc)])
+        self.assertFalse(json.matches('json:Login'))
+        self.assertFalse(json.matches('json:Logout'))
+        self.assertFalse(rules.Rule('task_error_after', 'json:*').matches(
+            'json:RetrievePropertiesEx'))
 
     def test_unknown_kind_and_bad_probability_are_refused(self):
         self.assertRaises(ValueError, rules.Rule, 'explode')
@@ -100,3 +142,74 @@ class RuleTest(testtools.TestCase):
             'vmware_soap_session=abc-1'))
         self.assertIsNone(proxy.session_key(None))
         self.assertIsNone(proxy.session_key('x=y'))
+
+
+class TaskGateTest(testtools.TestCase):
+    """Task calls pass together; one with a task rule passes alone."""
+
+    def test_plain_calls_pass_together(self):
+        gate = http_server.TaskGate()
+        inside = threading.Barrier(2, timeout=5)
+
+        def plain():
+            with gate.shared():
+                inside.wait()  # both inside at once, or a timeout
+
+        threads = [threading.Thread(target=plain) for _i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        self.assertFalse(inside.broken)
+
+    def test_a_call_with_a_rule_waits_for_plain_calls_and_holds_them(self):
+        gate = http_server.TaskGate()
+        events = []
+        plain_in = threading.Event()
+        let_plain_go = threading.Event()
+
+        def plain(name, wait_for=None):
+            with gate.shared():
+                events.append(name)
+                plain_in.set()
+                if wait_for is not None:
+                    wait_for.wait(5)
+
+        first = threading.Thread(target=plain, args=('plain 1',
+                                                     let_plain_go))
+        first.start()
+        plain_in.wait(5)
+
+        def exclusive():
+            gate.acquire_exclusive()
+            events.append('rule')
+            time.sleep(0.2)
+            events.append('rule done')
+            gate.release_exclusive()
+
+        ruled = threading.Thread(target=exclusive)
+        ruled.start()
+        time.sleep(0.1)
+        self.assertEqual(['plain 1'], events)  # waits for the plain call
+        let_plain_go.set()
+        time.sleep(0.05)
+        second = threading.Thread(target=plain, args=('plain 2',))
+        second.start()
+        for t in (first, ruled, second):
+            t.join(10)
+        self.assertEqual(['plain 1', 'rule', 'rule done', 'plain 2'],
+                         events)
+
+    def test_release_twice_and_by_another_thread_is_harmless(self):
+        gate = http_server.TaskGate()
+        gate.acquire_exclusive()
+        self.assertTrue(gate.held())
+        other = threading.Thread(target=gate.release_exclusive)
+        other.start()
+        other.join(5)
+        self.assertTrue(gate.held())
+        gate.release_exclusive()
+        gate.release_exclusive()
+        self.assertFalse(gate.held())
+        with gate.shared():
+            pass

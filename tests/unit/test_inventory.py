@@ -219,7 +219,8 @@ class ReadContainerTest(testtools.TestCase):
     def test_error_mid_read_cancels_and_destroys(self):
         session = FakeSession(
             [page([ds(1)], 't1'), page([ds(2)], 't2')],
-            fail={('ContinueRetrievePropertiesEx', 2): fault()})
+            fail={('ContinueRetrievePropertiesEx', 2): fault(
+                'InvalidArgument')})
         self.assertRaises(exceptions.VCenterFault,
                           inventory.read_container, session, PATHS)
         self.assertEqual(['CreateContainerView', 'RetrievePropertiesEx',
@@ -231,11 +232,34 @@ class ReadContainerTest(testtools.TestCase):
         self.assertEqual('t2', kwargs['token'])
 
     def test_error_in_first_page_destroys_without_cancel(self):
-        session = FakeSession(fail={('RetrievePropertiesEx', 1): fault()})
+        session = FakeSession(fail={('RetrievePropertiesEx', 1): fault(
+            'InvalidArgument')})
         self.assertRaises(exceptions.VCenterFault,
                           inventory.read_container, session, PATHS)
         self.assertEqual(['CreateContainerView', 'RetrievePropertiesEx',
                           'DestroyView'], session.methods())
+
+    def test_view_gone_with_its_session_starts_the_read_again(self):
+        # ManagedObjectNotFound for the view: its session ended after
+        # CreateContainerView; the second read gets through.
+        session = FakeSession(
+            [page([ds(1)])],
+            fail={('RetrievePropertiesEx', 1): fault()})
+        self.assertEqual(['ds1'], [props['name'] for _r, props in
+                                   inventory.read_container(session,
+                                                            PATHS)])
+        self.assertEqual(['CreateContainerView', 'RetrievePropertiesEx',
+                          'DestroyView', 'CreateContainerView',
+                          'RetrievePropertiesEx', 'DestroyView'],
+                         session.methods())
+
+    def test_view_gone_twice_is_an_error(self):
+        session = FakeSession(
+            fail={('RetrievePropertiesEx', 1): fault(),
+                  ('RetrievePropertiesEx', 2): fault()})
+        err = self.assertRaises(exceptions.VCenterFault,
+                                inventory.read_container, session, PATHS)
+        self.assertEqual('ManagedObjectNotFound', err.fault)
 
     def test_consumer_error_mid_page_cancels(self):
         session = FakeSession([page([ds(1), ds(2)], 't1'), page([ds(3)])])

@@ -53,8 +53,9 @@ class FakeConn:
 
 
 class FakeState:
-    def __init__(self):
+    def __init__(self, retries=3):
         self.logins = 0
+        self.options = {'vcenter_api_retry_count': retries}
 
     async def ready(self, conn):
         return CONTENT
@@ -136,6 +137,40 @@ class ReadPagesTest(testtools.TestCase):
                           'CreateContainerView', 'RetrievePropertiesEx',
                           'ContinueRetrievePropertiesEx', 'DestroyView'],
                          conn.calls)
+
+    def test_lost_answers_resend_the_read_up_to_the_retry_count(self):
+        # A reset, an HTTP 503 page, a timeout: the first page, then the
+        # view, then the first page again; the fourth read gets through.
+        conn = FakeConn([
+            exceptions.VCenterConnectionError(url='u', reason='reset'),
+            exceptions.VCenterConnectionError(
+                url='u', reason='RetrievePropertiesEx answered HTTP 503 '
+                'without a fault'),
+            exceptions.VCenterConnectionError(url='u', reason='timeout'),
+            page(['h1'])])
+        objects, state = read(conn, FakeState(retries=3))
+        self.assertEqual(['h1'], self.names(objects))
+        self.assertEqual(0, state.logins)
+        self.assertEqual(['CreateContainerView', 'RetrievePropertiesEx',
+                          'DestroyView'] * 4, conn.calls)
+
+    def test_lost_answers_beyond_the_retry_count_fail_the_read(self):
+        conn = FakeConn([
+            exceptions.VCenterConnectionError(url='u', reason='reset %d' % i)
+            for i in range(3)])
+        err = self.assertRaises(exceptions.VCenterConnectionError, read,
+                                conn, FakeState(retries=2))
+        self.assertIn('reset 2', str(err))
+        self.assertEqual(9, len(conn.calls))
+
+    def test_view_gone_after_an_expiry_starts_the_read_again(self):
+        gone = client.JSONFault('RetrievePropertiesEx',
+                                'ManagedObjectNotFound', {})
+        conn = FakeConn([gone, page(['h1'])])
+        objects, _state = read(conn)
+        self.assertEqual(['h1'], self.names(objects))
+        self.assertEqual(['CreateContainerView', 'RetrievePropertiesEx',
+                          'DestroyView'] * 2, conn.calls)
 
     def test_fault_cancels_destroys_and_is_named(self):
         conn = FakeConn([page(['h1', 'h2'], 't1'),

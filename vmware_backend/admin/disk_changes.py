@@ -188,6 +188,13 @@ def _pair(session, source, dest, datacenter, dest_datacenter, action):
     return src, dst
 
 
+def _run_pair(session, method, src, dst):
+    """A copy or move task (``method``) of ``src`` to ``dst``."""
+    _run(session, method, src, dest=dst, sourceName=src.path,
+         sourceDatacenter=_dc(src), destName=dst.path,
+         destDatacenter=_dc(dst), force=False)
+
+
 def copy(session, source, dest, datacenter=None, dest_datacenter=None,
          dry_run=False):
     """Copy a disk to a new path (same or another datastore/datacenter).
@@ -203,10 +210,7 @@ def copy(session, source, dest, datacenter=None, dest_datacenter=None,
         return result
     made = _make_folder(session, dst)
     try:
-        _run(session, 'CopyVirtualDisk_Task', src, dest=dst,
-             sourceName=src.path,
-             sourceDatacenter=_dc(src), destName=dst.path,
-             destDatacenter=_dc(dst), force=False)
+        _run_pair(session, 'CopyVirtualDisk_Task', src, dst)
     except Exception:
         _undo_new(session, dst, made)
         raise
@@ -227,10 +231,7 @@ def move(session, source, dest, datacenter=None, dest_datacenter=None,
         return result
     made = _make_folder(session, dst)
     try:
-        _run(session, 'MoveVirtualDisk_Task', src, dest=dst,
-             sourceName=src.path,
-             sourceDatacenter=_dc(src), destName=dst.path,
-             destDatacenter=_dc(dst), force=False)
+        _run_pair(session, 'MoveVirtualDisk_Task', src, dst)
     except exceptions.VCenterFault as err:
         if disks.exists(session, src) or not disks.exists(session, dst):
             if not disks.exists(session, dst):

@@ -269,6 +269,14 @@ def _read_once(session, type_paths, root, page_size, recursive, target,
         # The view and the token died with the old session.
         view = token = None
         raise _Restart(err) from err
+    except exceptions.VCenterFault as err:
+        if err.fault != 'ManagedObjectNotFound':
+            raise
+        # The view is gone: its session ended after CreateContainerView
+        # and the view with it (the property collector answers
+        # ManagedObjectNotFound for it, not NotAuthenticated; the test
+        # bed does). Starting again logs in again.
+        raise _Restart(err) from err
     finally:
         try:
             if token:

@@ -27,6 +27,9 @@ from vmware_backend.vsphere import ops as vsphere_ops
 LOG = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
+# The call's answer was lost (a reset, a timeout, an HTTP error page).
+LOST_ANSWER = (exceptions.VCenterOutcomeUnknown,
+               exceptions.VCenterConnectionError)
 STREAM_CONTENT_TYPE = 'application/x-vnd.vmware-streamVmdk'
 READY_TIMEOUT = 300
 
@@ -119,22 +122,49 @@ class Lease:
         return self._percent
 
     def progress(self, percent):
-        self.session.invoke('HttpNfcLeaseProgress', self.ref,
-                            target=self.target, percent=int(percent))
+        """``HttpNfcLeaseProgress``; sent once more after a lost answer.
+
+        Reporting a percentage again changes nothing: a lost answer does
+        not fail the transfer.
+        """
+        for attempt in (1, 2):
+            try:
+                self.session.invoke('HttpNfcLeaseProgress', self.ref,
+                                    target=self.target,
+                                    percent=int(percent))
+                return
+            except LOST_ANSWER as err:
+                if attempt == 2:
+                    raise
+                LOG.warning('HttpNfcLeaseProgress for %s: %s; sending it '
+                            'again.', self.target, err)
 
     def start_keepalive(self, interval=None):
         """Report progress every ``interval`` s until :meth:`stop_keepalive`.
 
-        Default interval: a third of ``info.leaseTimeout``, at most 60 s.
+        Default interval: a third of ``info.leaseTimeout``, at most 60 s. A
+        report whose answer is lost is tried again at the next interval
+        while the lease has not been silent for two thirds of its timeout;
+        any other failure (or a longer silence) fails the transfer.
         """
         timeout = getattr(self.info, 'leaseTimeout', None) or 300
         interval = interval or max(0.2, min(timeout / 3.0, 60.0))
 
         def run():
             last = -1
+            reported = time.monotonic()
             while not self._stop.wait(interval):
                 try:
                     self.progress(self._percent)
+                    reported = time.monotonic()
+                except LOST_ANSWER as err:
+                    if time.monotonic() - reported < timeout * 2 / 3.0:
+                        LOG.warning('HttpNfcLeaseProgress for %s failed '
+                                    '(%s); trying again in %.1f s.',
+                                    self.target, err, interval)
+                        continue
+                    self.keepalive_error = err
+                    return
                 except Exception as err:  # recorded, reported by leased()
                     self.keepalive_error = err
                     LOG.warning('HttpNfcLeaseProgress for %s failed: %s',
@@ -157,8 +187,27 @@ class Lease:
     # Ends -------------------------------------------------------------
 
     def complete(self):
-        self.session.invoke('HttpNfcLeaseComplete', self.ref,
-                            target=self.target)
+        """``HttpNfcLeaseComplete``; a lost answer is settled.
+
+        The lease's state tells: ``done`` (vCenter completed it) is
+        success, still ``ready`` (the call never arrived) gets the call
+        once more.
+        """
+        for attempt in (1, 2):
+            try:
+                self.session.invoke('HttpNfcLeaseComplete', self.ref,
+                                    target=self.target)
+                return
+            except LOST_ANSWER as err:
+                state = self.session.get_properties(
+                    self.ref, ('state',), target=self.target).get('state')
+                if state == 'done':
+                    LOG.info('The answer to HttpNfcLeaseComplete for %s was '
+                             'lost (%s); the lease is done.', self.target,
+                             err)
+                    return
+                if state != 'ready' or attempt == 2:
+                    raise
 
     def abort(self):
         """``HttpNfcLeaseAbort``; a lease already ended is logged only."""
@@ -206,7 +255,9 @@ def _http(session):
         verify = opts['vcenter_ca_file']
     elif opts.get('vcenter_insecure'):
         verify = False
-    return verify, opts.get('vcenter_http_timeout') or 120
+    # (connect, read): a read waits for the next data of the transfer
+    return verify, (opts.get('vcenter_http_timeout') or 120,
+                    opts.get('vcenter_transfer_timeout') or 300)
 
 
 def _cookies(session):

@@ -18,6 +18,7 @@ import collections
 import logging
 
 from vmware_backend import exceptions
+from vmware_backend.testbed.faults import dataops
 from vmware_backend.testbed.faults import model as model_mod
 
 LOG = logging.getLogger(__name__)
@@ -48,16 +49,19 @@ class Stats:
         self.counts[op][field] += n
 
 
-class Campaign:
+class Campaign(dataops.DataOperations):
     """One campaign against one driver.
 
     :param driver: a ``VMwareVolumeDriver`` whose vCenter is the proxy.
     :param plan: the proxy's :class:`rules.FaultPlan`.
     :param rng: a seeded ``random.Random`` choosing the operations.
     :param watch: a :class:`passwords.PasswordWatch` (scans every error).
+    :param data: also the data operations (:mod:`.dataops`; call
+        :meth:`setup_data` first).
     """
 
-    def __init__(self, driver, plan, rng, watch=None, new_id=None):
+    def __init__(self, driver, plan, rng, watch=None, new_id=None,
+                 data=False):
         self.driver = driver
         self.plan = plan
         self.rng = rng
@@ -67,6 +71,8 @@ class Campaign:
         self.teardown_failures = []
         self.left_after_teardown = []
         self.seen = {}
+        self.result = None
+        self.operations = OPERATIONS + (dataops.OPERATIONS if data else ())
         self._new_id = new_id or (lambda: '%032x' % rng.getrandbits(128))
 
     def new_id(self):
@@ -79,10 +85,14 @@ class Campaign:
     # One driver call ---------------------------------------------------
 
     def _call(self, op, fn, *args, retry=False):
-        """Run one driver call; returns the exception or None."""
+        """Run one driver call; returns the exception or None.
+
+        What the call returned is in ``self.result``.
+        """
         self.stats.add(op, 'retried' if retry else 'attempted')
+        self.result = None
         try:
-            fn(*args)
+            self.result = fn(*args)
             return None
         except Exception as err:
             if self.watch is not None:
@@ -106,8 +116,8 @@ class Campaign:
             operations (the invariant check); returns {name: [items]},
             gathered, without repeats, in ``self.seen``.
         """
-        names = [name for name, _w in OPERATIONS]
-        weights = [w for _n, w in OPERATIONS]
+        names = [name for name, _w in self.operations]
+        weights = [w for _n, w in self.operations]
         ops = 0
         while self.plan.total() < faults and ops < max_ops:
             ops += 1
@@ -174,6 +184,8 @@ class Campaign:
                           if not m.snapshots_of(v.id)]
             if candidates:
                 self.delete(rng.choice(candidates), 'delete')
+        else:
+            self.data_step(name)
 
     def _create_call(self, volume):
         m = self.model
@@ -191,6 +203,8 @@ class Campaign:
         if self._call(op, *self._create_call(volume)) is None:
             volume.status = model_mod.AVAILABLE
             volume.created_ok = True
+            if hasattr(self, 'contents'):
+                self.inherit_contents(volume)
             return
         volume.status = model_mod.ERROR
         self.delete(volume, 'delete after failed create')

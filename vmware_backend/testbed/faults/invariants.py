@@ -28,6 +28,9 @@ INVARIANTS = (
     ('leftover clone snapshots', 'clone-<id> whose clone is gone'),
     ('leftover clone markers', 'vmware_backend.clone.<id>, clone gone'),
     ('tasks left running', 'queued/running tasks of the TaskManager'),
+    # Filled by the campaign's data operations (dataops.data_findings).
+    ('temporary files left', 'files in vcenter_image_tmp_dir'),
+    ('reported done, not done', 'a success whose data is not there'),
 )
 
 

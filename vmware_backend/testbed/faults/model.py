@@ -33,6 +33,9 @@ class VolumeRecord:
         self.status = CREATING
         self.created_ok = False
         self.seq = seq
+        # set by a retype: the new type's extra specs, the chosen pool
+        self.specs = {}
+        self.host = None
 
     def __repr__(self):
         return '<Volume %s %s %s GiB %s>' % (
@@ -43,8 +46,9 @@ class VolumeRecord:
         return types.SimpleNamespace(
             id=self.id, name='volume-%s' % self.id, size=self.size,
             volume_type=types.SimpleNamespace(
-                extra_specs={'vmware:clone_type': self.clone_type}),
-            status=status or self.status, host=None,
+                extra_specs=dict(self.specs,
+                                 **{'vmware:clone_type': self.clone_type})),
+            status=status or self.status, host=self.host,
             source_volid=(self.source if self.kind.startswith('clone')
                           else None),
             snapshot_id=(self.source if self.kind.startswith('snapshot')

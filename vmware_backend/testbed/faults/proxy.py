@@ -2,20 +2,27 @@
 
 The driver is pointed at the proxy (``vcenter_host``/``vcenter_port``); the
 proxy forwards each request to the simulator, unless the
-:class:`~vmware_backend.testbed.faults.rules.FaultPlan` picks a fault for its
-SOAP method:
+:class:`~vmware_backend.testbed.faults.rules.FaultPlan` picks a fault for it
+by its name (:func:`~vmware_backend.testbed.faults.rules.request_method`: the
+SOAP method, ``json:<method>`` for a VI/JSON call, ``nfc:<verb>`` for a disk
+transfer on an ``HttpNfcLease`` URL, which vCenter's ``*`` host makes the
+driver send to the proxy too):
 
 * ``reset``: the client connection is reset before forwarding (nothing
   done);
 * ``drop_answer``: forwarded, answered by the simulator, then the client
-  connection is reset (the simulator did it, the client never hears);
+  connection is reset (the simulator did it, the client never hears); a
+  disk download (``nfc:GET``, streamed as it comes) is broken off after
+  its first chunk;
 * ``http_500`` / ``http_503``: an HTML error page, as a load balancer
   sends it, without forwarding;
 * ``slow``: forwarded, and the answer held ``slow_hold`` seconds (past the
   client's HTTP timeout) before the connection is reset;
-* ``not_authenticated``: the client's session is really ended first (a
-  second client's ``TerminateSession``), then the request is forwarded and
-  the simulator itself answers ``NotAuthenticated``;
+* ``not_authenticated``: the client's session (its ``vmware_soap_session``
+  cookie, or the ``vmware-api-session-id`` header of VI/JSON) is really
+  ended first (a second client's ``TerminateSession``), then the request is
+  forwarded and the simulator itself answers ``NotAuthenticated`` (HTTP
+  401 on a disk transfer URL);
 * ``task_*``: a one-shot rule is set through the simulator's control
   endpoint (error before/after the work, hang until cancelled -- made
   cancelable whatever the method --, or a slow task) just before
@@ -28,100 +35,32 @@ a fresh loopback connection to the simulator. Bounded: at most
 :meth:`FaultProxy.stop` ends every connection and joins its thread.
 """
 
+import collections
 import http.client
 import http.cookies
 import http.server
 import logging
+import select
 import socket
-import struct
 import threading
+import time
 
+from vmware_backend.testbed.faults import http_server
 from vmware_backend.testbed.faults import rules as rules_mod
 
 LOG = logging.getLogger(__name__)
 
-LOOPBACK = '127.0.0.1'
-_HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'transfer-encoding',
-                         'content-length', 'proxy-connection', 'te',
-                         'trailer', 'upgrade'))
+LOOPBACK = http_server.LOOPBACK
+_HOP_BY_HOP = http_server.HOP_BY_HOP
 _HTML = ('<html><head><title>%(code)d %(reason)s</title></head><body>'
          '<center><h1>%(code)d %(reason)s</h1></center><hr>'
          '<center>nginx</center></body></html>')
+VIJSON_SESSION_HEADER = 'vmware-api-session-id'
+STREAM_CHUNK = 16 * 1024
 TASK_OUTCOMES = {'task_error_before': 'error-before',
                  'task_error_after': 'error-after',
                  'task_hang': 'hang',
                  'task_slow': 'success'}
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = False
-    block_on_close = True
-
-    def __init__(self, proxy):
-        self.proxy = proxy
-        super().__init__((LOOPBACK, 0), _Handler)
-
-    def process_request(self, request, client_address):
-        if not self.proxy._admit(request):
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.proxy._release(request)
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-    server_version = 'faultproxy'
-
-    def setup(self):
-        self.timeout = self.server.proxy.idle_timeout
-        super().setup()
-        # Headers and body leave in one write; no Nagle delay either way.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._was_reset = False
-
-    def log_message(self, fmt, *args):
-        LOG.debug('faultproxy: ' + fmt, *args)
-
-    def do_POST(self):
-        self.server.proxy._handle(self)
-
-    do_GET = do_PUT = do_DELETE = do_POST
-
-    def read_body(self):
-        length = int(self.headers.get('Content-Length') or 0)
-        return self.rfile.read(length) if length else b''
-
-    def reset(self):
-        """Abort the client connection (RST) without an answer."""
-        self._was_reset = True
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack('ii', 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
-
-    def send_answer(self, status, reason, headers, body):
-        self.send_response(status, reason)
-        for name, value in headers:
-            if name.lower() not in _HOP_BY_HOP:
-                self.send_header(name, value)
-        self.send_header('Content-Length', str(len(body)))
-        self._headers_buffer.append(b'\r\n')
-        self.wfile.write(b''.join(self._headers_buffer) + body)
-        self._headers_buffer = []
-
-    def finish(self):
-        if self._was_reset:
-            return
-        super().finish()
 
 
 class FaultProxy:
@@ -151,6 +90,8 @@ class FaultProxy:
         self.idle_timeout = idle_timeout
         self.upstream_timeout = upstream_timeout
         self.requests = 0
+        # requests by kind: soap, json (VI/JSON calls), nfc, other
+        self.request_kinds = collections.Counter()
         self.accepted_connections = 0
         self.refused_connections = 0
         self._server = None
@@ -158,7 +99,7 @@ class FaultProxy:
         self._stopping = threading.Event()
         self._conn_lock = threading.Lock()
         self._connections = set()
-        self._task_lock = threading.Lock()
+        self._task_gate = http_server.TaskGate()
 
     @property
     def port(self):
@@ -170,7 +111,7 @@ class FaultProxy:
 
     def start(self):
         """Listen on a free loopback port and serve in a thread."""
-        self._server = _Server(self)
+        self._server = http_server.Server(self)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={'poll_interval': 0.1},
                                         name='faultproxy', daemon=True)
@@ -224,9 +165,11 @@ class FaultProxy:
 
     def _handle(self, handler):
         body = handler.read_body()
+        method = rules_mod.request_method(handler.command, handler.path,
+                                          body)
         with self._conn_lock:
             self.requests += 1
-        method = rules_mod.soap_method(body) if body else None
+            self.request_kinds[kind_of(method)] += 1
         rule = self.plan.choose(method) if method else None
         kind = rule.kind if rule else None
         if kind == 'reset':
@@ -244,6 +187,9 @@ class FaultProxy:
             return
         if kind == 'not_authenticated':
             self._expire_session(handler, method)
+        if method == rules_mod.NFC_PREFIX + 'GET':
+            self._stream(handler, body, method, kind)
+            return
         if method and method.endswith('_Task'):
             answer = self._forward_task(handler, body, method, kind)
         else:
@@ -259,21 +205,87 @@ class FaultProxy:
             self._stopping.wait(self.slow_hold)
             handler.reset()
             return
-        handler.send_answer(*answer)
+        handler.send_answer(*self._via_proxy(answer))
 
-    def _forward(self, handler, body):
+    def _via_proxy(self, answer):
+        """The answer with disk transfer URLs pointing at the proxy.
+
+        A lease's ``deviceUrl``: vCenter answers ``*`` for its own
+        address, which the client replaces by the one it talks to (the
+        proxy); the simulator names its own listener.
+        """
+        status, reason, headers, body = answer
+        own = ('//%s:%d/nfc/' % self.upstream).encode()
+        if own in body:
+            body = body.replace(own, ('//%s:%d/nfc/' % (
+                LOOPBACK, self.port)).encode())
+        return status, reason, headers, body
+
+    def _upstream(self):
+        """A fresh connection to the simulator."""
+        return http.client.HTTPConnection(*self.upstream,
+                                          timeout=self.upstream_timeout)
+
+    @staticmethod
+    def _send(conn, handler, body):
+        """Send the client's request on ``conn``."""
+        headers = {k: v for k, v in handler.headers.items()
+                   if k.lower() not in _HOP_BY_HOP}
+        conn.request(handler.command, handler.path, body=body,
+                     headers=headers)
+
+    def _stream(self, handler, body, method, kind):
+        """Forward a disk download as it comes (chunked to the client).
+
+        ``drop_answer`` breaks it off after the first chunk (a transfer
+        interrupted midway); ``slow`` holds it before the first byte.
+        """
+        conn = self._upstream()
+        try:
+            self._send(conn, handler, body)
+            resp = conn.getresponse()
+            if kind == 'slow':
+                self.plan.record(kind, method, 'held %.1fs' % self.slow_hold)
+                self._stopping.wait(self.slow_hold)
+                handler.reset()
+                return
+            handler.send_response(resp.status, resp.reason)
+            for name, value in resp.getheaders():
+                if name.lower() not in _HOP_BY_HOP:
+                    handler.send_header(name, value)
+            handler.send_header('Transfer-Encoding', 'chunked')
+            handler.end_headers()
+            sent = 0
+            while True:
+                chunk = resp.read(STREAM_CHUNK)
+                if kind == 'drop_answer' and (sent or not chunk):
+                    self.plan.record(kind, method,
+                                     'broken off after %d bytes' % sent)
+                    handler.reset()
+                    return
+                handler.wfile.write(b'%x\r\n%s\r\n' % (len(chunk), chunk))
+                if not chunk:
+                    return
+                sent += len(chunk)
+        except (OSError, http.client.HTTPException) as err:
+            LOG.warning('faultproxy: streaming failed: %s', err)
+            handler.reset()
+        finally:
+            conn.close()
+
+    def _forward(self, handler, body, until=None):
         """Send the request to the simulator and return its answer.
 
+        :param until: called once the request is sent; returns when the
+            caller may go on (see :meth:`_forward_task`).
         :returns: (status, reason, headers, body), or None after resetting
             the client connection when the simulator could not be reached.
         """
-        conn = http.client.HTTPConnection(*self.upstream,
-                                          timeout=self.upstream_timeout)
-        headers = {k: v for k, v in handler.headers.items()
-                   if k.lower() not in _HOP_BY_HOP}
+        conn = self._upstream()
         try:
-            conn.request(handler.command, handler.path, body=body,
-                         headers=headers)
+            self._send(conn, handler, body)
+            if until is not None:
+                until(conn)
             resp = conn.getresponse()
             return resp.status, resp.reason, resp.getheaders(), resp.read()
         except (OSError, http.client.HTTPException) as err:
@@ -286,34 +298,70 @@ class FaultProxy:
     def _forward_task(self, handler, body, method, kind):
         """Forward a ``*_Task`` call, after a one-shot task rule for a fault.
 
-        Task calls are forwarded one at a time, so a rule set on the
-        simulator meets the call it was set for.
+        A call with a task rule passes alone, so the rule set on the
+        simulator meets the call it was set for: from before the rule is
+        set until the simulator used it (or answered without using it);
+        other task calls pass together. (Holding every task call until
+        the simulator answered would hold a call behind a slow one: a
+        request delivered seconds late, after its client gave up, which
+        is not a fault of this campaign.)
         """
-        with self._task_lock:
-            if kind not in TASK_OUTCOMES:
+        if kind not in TASK_OUTCOMES:
+            with self._task_gate.shared():
                 return self._forward(handler, body)
-            if self.control is None or not self.control.has_endpoint():
-                self.plan.record_skipped(kind, method,
-                                         'no task-fault control endpoint')
+        if self.control is None or not self.control.has_endpoint():
+            self.plan.record_skipped(kind, method,
+                                     'no task-fault control endpoint')
+            with self._task_gate.shared():
                 return self._forward(handler, body)
-            delay = self.task_slow_ms if kind == 'task_slow' else \
-                self.task_delay_ms
-            rule = {'method': method, 'delay_ms': delay,
-                    'outcome': TASK_OUTCOMES[kind], 'times': 1}
-            if kind == 'task_hang':
-                # Without it a hung CreateVM/ReconfigVM/snapshot task of
-                # the simulator can never be cancelled.
-                rule['cancelable'] = True
+        delay = self.task_slow_ms if kind == 'task_slow' else \
+            self.task_delay_ms
+        rule = {'method': method, 'delay_ms': delay,
+                'outcome': TASK_OUTCOMES[kind], 'times': 1}
+        if kind == 'task_hang':
+            # Without it a hung CreateVM/ReconfigVM/snapshot task of
+            # the simulator can never be cancelled.
+            rule['cancelable'] = True
+        gate = self._task_gate
+        gate.acquire_exclusive()
+        try:
             self.control.set_task_faults([rule])
+            answer = self._forward(handler, body,
+                                   until=lambda conn: self._rule_used(
+                                       conn, gate))
+        finally:
+            if gate.held():
+                # the request never reached the simulator
+                try:
+                    self.control.clear_task_faults()
+                finally:
+                    gate.release_exclusive()
+        self.plan.record(kind, method)
+        return answer
+
+    def _rule_used(self, conn, gate):
+        """Wait until the simulator used the rule, or answers.
+
+        Then the rule is cleared and other task calls pass.
+        """
+        try:
+            while not self._stopping.is_set():
+                readable, _w, _x = select.select([conn.sock], [], [], 0.02)
+                if readable:
+                    break
+                rules = self.control.task_faults().get('rules') or []
+                if not rules or rules[0].get('remaining') == 0:
+                    break
+                time.sleep(0.01)
+        finally:
             try:
-                answer = self._forward(handler, body)
-            finally:
                 self.control.clear_task_faults()
-            self.plan.record(kind, method)
-            return answer
+            finally:
+                gate.release_exclusive()
 
     def _expire_session(self, handler, method):
-        key = session_key(handler.headers.get('Cookie'))
+        key = (handler.headers.get(VIJSON_SESSION_HEADER) or
+               session_key(handler.headers.get('Cookie')))
         if key is None or self.control is None:
             self.plan.record_skipped('not_authenticated', method,
                                      'no session cookie' if key is None
@@ -325,6 +373,17 @@ class FaultProxy:
         else:
             self.plan.record_skipped('not_authenticated', method,
                                      'session already gone')
+
+
+def kind_of(method):
+    """soap, json, nfc or other: the channel of a request name."""
+    if method is None:
+        return 'other'
+    if method.startswith(rules_mod.JSON_PREFIX):
+        return 'json'
+    if method.startswith(rules_mod.NFC_PREFIX):
+        return 'nfc'
+    return 'soap'
 
 
 def session_key(cookie_header):

@@ -30,9 +30,15 @@ def render(result):
     add = out.append
     add('=' * 78)
     add('FAULT CAMPAIGN  seed %(seed)s  task delay %(task_delay_ms)s ms  '
-        '%(ops)s operations  %(seconds).0f s' % result)
-    add('proxy: %(requests)s SOAP requests, %(faults)s faults injected'
-        % result)
+        '%(ops)s operations  %(seconds).0f s' % result +
+        '  reads over %s' % result.get('transport', 'soap'))
+    add('proxy: %(requests)s requests, %(faults)s faults injected' % result)
+    channels = ('soap', 'json', 'nfc', 'other')
+    kinds, faulted = (result.get('request_kinds') or {},
+                      result.get('fault_channels') or {})
+    add('  requests (faults): ' + ', '.join(
+        '%s %d (%d)' % (c, kinds.get(c, 0), faulted.get(c, 0))
+        for c in channels if kinds.get(c)))
     add('')
     add('%-28s %8s' % ('fault kind', 'injected'))
     counts = result['fault_counts']

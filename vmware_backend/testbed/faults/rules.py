@@ -1,7 +1,11 @@
 """Which request gets which fault: rules, a seeded plan, the record.
 
 Pure and thread-safe; the proxy asks :meth:`FaultPlan.choose` once per
-SOAP request and performs the fault it gets back.
+request and performs the fault it gets back. A request is named by
+:func:`request_method`: a SOAP method by its name (``CreateVM_Task``), a
+VI/JSON call as ``json:<method>`` and a disk transfer on an
+``HttpNfcLease`` URL as ``nfc:<HTTP verb>``. A rule for ``*`` matches SOAP
+methods only; ``json:*`` and ``nfc:*`` match every request of their kind.
 """
 
 import collections
@@ -22,6 +26,11 @@ KINDS = HTTP_KINDS + TASK_KINDS
 DEFAULT_EXEMPT = frozenset(('Login', 'Logout', 'RetrieveServiceContent'))
 
 _BODY_METHOD = re.compile(rb'<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?(\w+)')
+# POST /sdk/vim25/{release}/{Type}/{moId}/{method} (a GET there reads a
+# property: not faulted, as RetrieveServiceContent is not).
+_JSON_CALL = re.compile(r'^/sdk/vim25/[^/]+/[^/]+/[^/]+/(\w+)$')
+_NFC_PATH = '/nfc/'
+JSON_PREFIX, NFC_PREFIX = 'json:', 'nfc:'
 
 Injection = collections.namedtuple('Injection',
                                    'kind method time detail')
@@ -33,11 +42,34 @@ def soap_method(body):
     return match.group(1).decode() if match else None
 
 
+def request_method(verb, path, body):
+    """The name faults are chosen by (see the module), or None.
+
+    :param verb: the HTTP method; :param path: the request path (with its
+        query); :param body: the request body (bytes).
+    """
+    path = (path or '').split('?', 1)[0]
+    if path.startswith(_NFC_PATH):
+        return NFC_PREFIX + verb
+    match = _JSON_CALL.match(path)
+    if match:
+        return JSON_PREFIX + match.group(1) if verb == 'POST' else None
+    return soap_method(body) if body else None
+
+
+def _prefix(method):
+    for prefix in (JSON_PREFIX, NFC_PREFIX):
+        if method.startswith(prefix):
+            return prefix
+    return ''
+
+
 class Rule:
     """Inject ``kind`` into requests for ``method``.
 
-    :param method: a SOAP method name, or ``*`` for any method (any
-        ``*_Task`` method for task faults).
+    :param method: a request name (:func:`request_method`), ``*`` for
+        any SOAP method (any ``*_Task`` method for task faults), ``json:*``
+        for any VI/JSON call, ``nfc:*`` for any disk transfer request.
     :param probability: chance of injecting into each matching request.
     :param count: at most this many injections (None: no limit).
     """
@@ -70,7 +102,9 @@ class Rule:
             return False
         if self.method == method:
             return not self.is_task_fault or method.endswith('_Task')
-        if self.method != '*' or method in exempt:
+        prefix = _prefix(method)
+        if self.method != prefix + '*' or \
+                method[len(prefix):] in exempt:
             return False
         return not self.is_task_fault or method.endswith('_Task')
 

@@ -1,16 +1,19 @@
 """One campaign run: simulator, proxy, driver, campaign, checks, report.
 
 ``python -m vmware_backend.testbed.faults [--seed N[,N..]] [--faults N]
-[--task-delay-ms 0|150[,..]] [--quick]`` runs one campaign per seed and
-task delay, each on a fresh simulator, prints the figures table of each and
-exits 1 when any check failed.
+[--task-delay-ms 0|150[,..]] [--read-transport soap|json[,..]] [--quick]``
+runs one campaign per seed, task delay and read transport, each on a fresh
+simulator, prints the figures table of each and exits 1 when any check
+failed.
 """
 
 import argparse
 import collections
 import logging
 import random
+import shutil
 import sys
+import tempfile
 import time
 
 from vmware_backend import utils
@@ -22,6 +25,7 @@ from vmware_backend.volume import driver as driver_mod  # noqa: E402
 from vmware_backend.vsphere import session as session_mod  # noqa: E402
 from vmware_backend.testbed.faults import campaign as campaign_mod  # noqa
 from vmware_backend.testbed.faults import control as control_mod  # noqa
+from vmware_backend.testbed.faults import diskdata  # noqa: E402
 from vmware_backend.testbed.faults import invariants  # noqa: E402
 from vmware_backend.testbed.faults import passwords  # noqa: E402
 from vmware_backend.testbed.faults import proxy as proxy_mod  # noqa: E402
@@ -35,6 +39,9 @@ PASSWORD = 'Fault&Proxy<"pass">\'w0rd%+/='
 USERNAME = 'campaign-user'
 HTTP_TIMEOUT = 2.0
 TASK_TIMEOUT = 3.0
+# A disk transfer's data may take a while (the simulator reads the whole
+# thin disk before it sends more than the first sectors).
+TRANSFER_TIMEOUT = 60.0
 FAULT_RATE = 0.08
 # Relative weights of the fault kinds ('slow' and 'task_hang' cost seconds).
 WEIGHTS = {'reset': 2, 'drop_answer': 2, 'http_500': 1, 'http_503': 1,
@@ -42,27 +49,53 @@ WEIGHTS = {'reset': 2, 'drop_answer': 2, 'http_500': 1, 'http_503': 1,
            'task_error_after': 2, 'task_hang': 1, 'task_slow': 1}
 
 
-def fault_rules(task_faults):
-    """One ``*`` rule per kind; task kinds only with the control endpoint."""
+# VI/JSON calls (a few per inventory read) and disk transfers (two or
+# three requests per image, backup or restore) are fewer than SOAP calls:
+# faulted more often, with the HTTP kinds.
+JSON_FAULT_RATE = 0.15
+NFC_FAULT_RATE = 0.25
+
+
+def fault_rules(task_faults, json_reads=False, nfc=False):
+    """One ``*`` rule per kind; task kinds only with the control endpoint.
+
+    With ``json_reads`` a ``json:*`` rule per HTTP kind, with ``nfc`` an
+    ``nfc:*`` rule per HTTP kind, first.
+    """
+    found = []
+    for on, pattern, rate in ((nfc, 'nfc:*', NFC_FAULT_RATE),
+                              (json_reads, 'json:*', JSON_FAULT_RATE)):
+        if on:
+            total = float(sum(WEIGHTS[k] for k in rules.HTTP_KINDS))
+            found.extend(rules.Rule(k, pattern, rate * WEIGHTS[k] / total)
+                         for k in rules.HTTP_KINDS)
     kinds = [k for k in rules.KINDS
              if task_faults or k not in rules.TASK_KINDS]
     total = float(sum(WEIGHTS[k] for k in kinds))
-    return [rules.Rule(k, '*', FAULT_RATE * WEIGHTS[k] / total)
-            for k in kinds]
+    return found + [rules.Rule(k, '*', FAULT_RATE * WEIGHTS[k] / total)
+                    for k in kinds]
 
 
-def driver_options(server, proxy):
-    """Options of a driver talking to the simulator through the proxy."""
-    # The proxy picks faults by SOAP method: inventory reads over SOAP too
-    # (over VI/JSON they would pass through unfaulted).
+def driver_options(server, proxy, transport='soap', tmp_dir=None):
+    """Options of a driver talking to the simulator through the proxy.
+
+    ``transport``: ``vcenter_read_transport`` (the proxy faults VI/JSON
+    calls too); over VI/JSON the inventory is not cached, so every
+    placement and statistics read goes over the wire.
+    """
+    extra = {}
+    if transport == 'json':
+        extra['vcenter_inventory_cache_seconds'] = 0.0
     return conf.option_defaults(**proxy.options(server.options(
         vcenter_http_timeout=HTTP_TIMEOUT, vcenter_task_timeout=TASK_TIMEOUT,
         vcenter_task_poll_interval=0.2, vcenter_api_retry_count=2,
-        vcenter_read_transport='soap')))
+        vcenter_read_transport=transport, vcenter_image_tmp_dir=tmp_dir,
+        vcenter_transfer_timeout=TRANSFER_TIMEOUT,
+        **extra)))
 
 
 def run_once(seed, faults, task_delay_ms, concurrency=True,
-             password_ops=20, quick=False):
+             password_ops=20, quick=False, transport='soap', data=True):
     """One campaign on a fresh simulator; returns the result dict.
 
     The first ``password_ops`` operations run with every logger at DEBUG
@@ -71,13 +104,15 @@ def run_once(seed, faults, task_delay_ms, concurrency=True,
     every connection_info is scanned too.
     """
     started = time.monotonic()
+    tmp_dir = tempfile.mkdtemp(prefix='vmware-backend-campaign-')
     watch = passwords.PasswordWatch(PASSWORD, USERNAME).install()
     server = vcsim.VcsimServer({'task-delay-ms': task_delay_ms},
                                username=USERNAME, password=PASSWORD).start()
     control = control_mod.SimulatorControl('127.0.0.1', server.port,
                                            USERNAME, PASSWORD)
     task_faults = control.has_endpoint()
-    plan = rules.FaultPlan(fault_rules(task_faults), seed=seed)
+    plan = rules.FaultPlan(fault_rules(task_faults, transport == 'json',
+                                       data), seed=seed)
     plan.pause()
     proxy = proxy_mod.FaultProxy(
         '127.0.0.1', server.port, plan, control,
@@ -87,13 +122,26 @@ def run_once(seed, faults, task_delay_ms, concurrency=True,
         **server.options()))
     try:
         checker.api
-        options = driver_options(server, proxy)
+        options = driver_options(server, proxy, transport, tmp_dir)
         driver = driver_mod.VMwareVolumeDriver(options)
         driver.do_setup()
         # The session capped suds' loggers at INFO; DEBUG again.
         watch.force_level(logging.DEBUG)
         rng = random.Random(seed)
-        camp = campaign_mod.Campaign(driver, plan, rng, watch)
+        camp = campaign_mod.Campaign(driver, plan, rng, watch, data=data)
+        if data:
+            images, heads = diskdata.campaign_images()
+            reader = diskdata.HeadReader(checker, server.port,
+                                         diskdata.HEAD)
+            camp.setup_data(images, heads, tmp_dir, reader,
+                            reader.datastore)
+
+        def check(tasks=True):
+            found = invariants.check(checker, camp.model, tasks=tasks)
+            if data:
+                found.update(camp.data_findings())
+            return found
+
         expiry = rules.Rule('not_authenticated', '*', 0.5, count=2)
         plan.rules.insert(0, expiry)
         plan.resume()
@@ -101,13 +149,13 @@ def run_once(seed, faults, task_delay_ms, concurrency=True,
         plan.rules.remove(expiry)
         debug_scanned = watch.scanned
         watch.force_level(logging.INFO)
-        ops += camp.run(faults, max_ops=faults * 20, check=lambda: (
-            invariants.check(checker, camp.model, tasks=False)))
+        ops += camp.run(faults, max_ops=faults * 20,
+                        check=lambda: check(tasks=False))
         _scan_connection_info(camp, watch)
         plan.pause()
-        after_faults = invariants.check(checker, camp.model)
+        after_faults = check()
         camp.teardown()
-        after_teardown = invariants.check(checker, camp.model)
+        after_teardown = check()
         result = {'concurrency': {}}
         if concurrency:
             from vmware_backend.testbed.faults import concurrency as conc
@@ -118,7 +166,11 @@ def run_once(seed, faults, task_delay_ms, concurrency=True,
             watch.scan(repr(session), 'repr(session)')
         skipped = collections.Counter((i.kind, i.detail)
                                       for i in plan.skipped)
+        channels = collections.Counter(
+            proxy_mod.kind_of(i.method) for i in plan.injected)
         result.update(
+            transport=transport, request_kinds=proxy.request_kinds,
+            fault_channels=channels,
             seed=seed, task_delay_ms=task_delay_ms, ops=ops,
             seconds=time.monotonic() - started, requests=proxy.requests,
             faults=plan.total(), fault_counts=plan.counts(),
@@ -137,6 +189,7 @@ def run_once(seed, faults, task_delay_ms, concurrency=True,
         checker.close()
         server.stop()
         watch.uninstall()
+        shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def _scan_connection_info(camp, watch):
@@ -166,6 +219,16 @@ def main(argv=None):
                         help='faults to inject per run (default 200)')
     parser.add_argument('--task-delay-ms', default='0',
                         help='simulator task duration(s), e.g. 0,150')
+    parser.add_argument('--read-transport', default='soap',
+                        help='vcenter_read_transport(s) of the driver, '
+                             'soap and/or json (comma-separated); over '
+                             'VI/JSON the proxy faults the VI/JSON calls')
+    parser.add_argument('--log-file',
+                        help='also write the log (INFO and above, the '
+                             'password masked) to this file')
+    parser.add_argument('--no-data', action='store_true',
+                        help='without the data operations (images, '
+                             'backups, restores, statistics)')
     parser.add_argument('--quick', action='store_true',
                         help='a short run for CI (20 faults, 10 operations '
                              'at DEBUG, one concurrency round)')
@@ -174,13 +237,26 @@ def main(argv=None):
     args = parser.parse_args(argv)
     faults = 20 if args.quick else args.faults
     failed = 0
-    for delay in _ints(args.task_delay_ms):
-        for seed in _ints(args.seed):
-            result = run_once(seed, faults, delay,
-                              concurrency=not args.no_concurrency,
-                              password_ops=10 if args.quick else 20,
-                              quick=args.quick)
-            print(report.render(result))
-            sys.stdout.flush()
-            failed += bool(report.violations(result))
+    if args.log_file:
+        handler = logging.FileHandler(args.log_file)
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(logging.Formatter(
+            '%(asctime)s %(threadName)s %(levelname)s %(name)s %(message)s'))
+        logging.getLogger().addHandler(handler)
+    transports = [t.strip() for t in args.read_transport.split(',')
+                  if t.strip()]
+    for name in transports:
+        if name not in ('soap', 'json'):
+            parser.error('--read-transport %r: use soap or json' % name)
+    for transport in transports:
+        for delay in _ints(args.task_delay_ms):
+            for seed in _ints(args.seed):
+                result = run_once(seed, faults, delay,
+                                  concurrency=not args.no_concurrency,
+                                  password_ops=10 if args.quick else 20,
+                                  quick=args.quick, transport=transport,
+                                  data=not args.no_data)
+                print(report.render(result))
+                sys.stdout.flush()
+                failed += bool(report.violations(result))
     return 1 if failed else 0

@@ -11,9 +11,12 @@ When vCenter answers ``NotAuthenticated`` (the session expired; as a fault,
 or in a ``missingSet`` of the answer, as vCenter reports it for
 ``RetrievePropertiesEx``), the read logs in again (once for all readers that
 met it, see :class:`.select.State`) and starts over with a new view, once;
-objects already yielded are not yielded again. A lost answer to
-``ContinueRetrievePropertiesEx`` restarts the read the same way (its cursor
-moved past the page). Faults become :class:`exceptions.VCenterFault`.
+objects already yielded are not yielded again. A lost answer (connection
+reset or refused, HTTP timeout, an HTTP error page) to any call of the read
+restarts it the same way, ``vcenter_api_retry_count`` times with the SOAP
+reads' back-off (a lost ``ContinueRetrievePropertiesEx`` page at least
+once: its cursor moved past the page), as SOAP reads are sent again.
+Faults become :class:`exceptions.VCenterFault`.
 
 :func:`iter_container` is the synchronous face: each page is fetched by
 running the asynchronous reader on an event loop of its own (on a private
@@ -35,6 +38,9 @@ from vmware_backend.vsphere.json.codec import Typed
 LOG = logging.getLogger(__name__)
 
 NOT_AUTHENTICATED = 'NotAuthenticated'
+# What the property collector answers for a view of a session that ended
+# between CreateContainerView and the read: the view died with it.
+VIEW_GONE = 'ManagedObjectNotFound'
 _VIEW_TRAVERSAL = 'traverseContainerView'
 
 
@@ -47,7 +53,9 @@ class Expired(Exception):
         self.key = key
 
 
-class _Restart(Exception):
+class _Lost(Exception):
+    """The answer to a call was lost: the read starts again."""
+
     def __init__(self, error):
         super().__init__(str(error))
         self.error = error
@@ -77,9 +85,16 @@ def to_fault(err, method, target):
 
 
 async def call(conn, ref, method, target, **params):
-    """``conn.invoke`` with faults as VCenterFault or :class:`Expired`."""
+    """``conn.invoke``; faults as VCenterFault or :class:`Expired`.
+
+    A lost answer is raised as :class:`_Lost`.
+    """
     try:
         result, _hdrs = await conn.invoke(ref, method, **params)
+    except exceptions.VCenterTLSError:
+        raise
+    except exceptions.VCenterConnectionError as err:
+        raise _Lost(err) from None
     except client.JSONFault as err:
         if err.fault == NOT_AUTHENTICATED:
             raise Expired(method, conn.session_key) from None
@@ -104,6 +119,21 @@ async def quietly(conn, ref, method, target, **params):
         LOG.warning('%s while reading %s failed: %s', method, target, err)
 
 
+async def _read_call(conn, collector, method, target, **params):
+    """A read of the view; the view gone is a lost answer.
+
+    Its session ended since it was made (the property collector answers
+    ManagedObjectNotFound for it): the read starts again, meets the
+    expiry and logs in again.
+    """
+    try:
+        return await call(conn, collector, method, target, **params)
+    except exceptions.VCenterFault as err:
+        if err.fault == VIEW_GONE:
+            raise _Lost(err) from None
+        raise
+
+
 async def read_once(conn, content, type_paths, root, page_size, recursive,
                     target):
     """Pages of ``(MoRef, props)`` of one read with one view."""
@@ -113,7 +143,7 @@ async def read_once(conn, content, type_paths, root, page_size, recursive,
         container=root, type=list(type_paths), recursive=recursive))
     token = None
     try:
-        result = await call(
+        result = await _read_call(
             conn, collector, 'RetrievePropertiesEx', target,
             specSet=[filter_spec(view, type_paths)],
             options=Typed('RetrieveOptions', maxObjects=page_size))
@@ -122,15 +152,11 @@ async def read_once(conn, content, type_paths, root, page_size, recursive,
             yield list(codec.object_contents(result))
             if not token:
                 break
-            try:
-                result = await call(conn, collector,
-                                    'ContinueRetrievePropertiesEx', target,
-                                    token=token)
-            except exceptions.VCenterTLSError:
-                raise
-            except exceptions.VCenterConnectionError as err:
-                # the page is lost; the token's cursor is past it
-                raise _Restart(err) from err
+            # a lost page (_Lost) restarts the read: the token's cursor is
+            # past it
+            result = await _read_call(conn, collector,
+                                      'ContinueRetrievePropertiesEx', target,
+                                      token=token)
     except Expired:
         # the view and the token died with the session
         view = token = None
@@ -145,17 +171,29 @@ async def read_once(conn, content, type_paths, root, page_size, recursive,
                 await quietly(conn, view, 'DestroyView', target)
 
 
+def _backoff(lost):
+    """Seconds to wait after the ``lost``-th lost answer.
+
+    As the SOAP session waits before sending a read again.
+    """
+    return min(0.5 * 2 ** (lost - 1), 10)
+
+
 async def read_pages(state, conn, type_paths, root, page_size, recursive):
     """Pages of new ``(MoRef, props)``.
 
-    Restarts once after an expiry or a lost page.
+    Restarts once after an expiry (logging in again), and after each lost
+    answer up to ``vcenter_api_retry_count`` times (at least once).
     """
     content = await state.ready(conn)
     if root is None:
         root = content['rootFolder']
     target = 'objects below %s:%s' % root
     seen = set()
-    for attempt in range(2):
+    retries = max(1, state.options.get('vcenter_api_retry_count', 3))
+    expired_before = False
+    lost = 0
+    while True:
         try:
             # closed here, not by the garbage collector: its clean-up
             # (cancel, destroy) must run before the connection closes
@@ -168,20 +206,23 @@ async def read_pages(state, conn, type_paths, root, page_size, recursive):
                     yield fresh
             return
         except Expired as expired:
-            if attempt:
+            if expired_before:
                 raise exceptions.VCenterConnectionError(
                     url=conn.url, reason='%s: the session keeps expiring '
                     '(NotAuthenticated after logging in again)'
                     % expired.method) from None
+            expired_before = True
             await state.relogin(conn, expired.key)
             LOG.info('VI/JSON session expired during %s; logged in again, '
                      'reading %s again from the start', expired.method,
                      target)
-        except _Restart as restart:
-            if attempt:
-                raise restart.error
-            LOG.info('Reading %s again from the start: %s', target,
-                     restart.error)
+        except _Lost as lost_answer:
+            lost += 1
+            if lost > retries:
+                raise lost_answer.error from None
+            LOG.warning('Reading %s failed (%s); reading it again from the '
+                        'start.', target, lost_answer.error)
+            await asyncio.sleep(_backoff(lost))
 
 
 class Runner:

@@ -967,13 +967,7 @@ func runFaults(bin string) {
 	c, err := s.client(ctx, "user", "pass")
 	must(err, "login")
 	s.dirs = append(s.dirs, dsLocalPath(ctx, c, "LocalDS_0"), dsLocalPath(ctx, c, "LocalDS_1"))
-	finder := find.NewFinder(c, true)
-	dc, err := finder.DefaultDatacenter(ctx)
-	must(err, "datacenter")
-	folders, err := dc.Folders(ctx)
-	must(err, "folders")
-	folder := folders.VmFolder
-	pool := byName(ctx, c, "ResourcePool", "Resources")
+	folder, pool := vmFolderAndPool(ctx, c)
 	src := object.NewVirtualMachine(c, byName(ctx, c, "VirtualMachine", "DC0_C0_RP0_VM0"))
 	clone := func(name string) *object.Task {
 		t, err := src.Clone(ctx, folder, name, types.VirtualMachineCloneSpec{Location: types.VirtualMachineRelocateSpec{Pool: &pool}})

@@ -6,10 +6,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
-	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/vim25"
@@ -27,13 +25,7 @@ func rawRegister(c *vim25.Client, key, when string) string {
 <ns0:key>%s</ns0:key><ns0:version>1.0</ns0:version><ns0:lastHeartbeatTime>%s</ns0:lastHeartbeatTime></ns0:extension>
 </ns0:RegisterExtension></soapenv:Body></soapenv:Envelope>`, key, when)
 	resp, err := c.Client.Client.Post(c.URL().String(), "text/xml", strings.NewReader(body))
-	must(err, "raw RegisterExtension")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return string(out)
+	return answerOf(resp, err, "raw RegisterExtension")
 }
 
 func runManage9(bin string) {
@@ -99,31 +91,11 @@ func runRelocateCharge(bin string) {
 	c, err := s.client(ctx, "user", "pass")
 	must(err, "login")
 	s.dirs = append(s.dirs, dsLocalPath(ctx, c, "LocalDS_0"), dsLocalPath(ctx, c, "LocalDS_1"))
-	finder := find.NewFinder(c, true)
-	dc, err := finder.DefaultDatacenter(ctx)
-	must(err, "datacenter")
-	folders, err := dc.Folders(ctx)
-	must(err, "folders")
-	pool := byName(ctx, c, "ResourcePool", "Resources")
+	folder, pool := vmFolderAndPool(ctx, c)
 	const size = int64(2 << 30)
 	a0, _ := freeBytes(ctx, c, "LocalDS_0")
 	b0, _ := freeBytes(ctx, c, "LocalDS_1")
-	res, err := wait(folders.VmFolder.CreateVM(ctx, types.VirtualMachineConfigSpec{
-		Name:    "charge-vm",
-		GuestId: string(types.VirtualMachineGuestOsIdentifierOtherGuest),
-		Files:   &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_0]"},
-		DeviceChange: []types.BaseVirtualDeviceConfigSpec{
-			&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd,
-				Device: &types.VirtualLsiLogicController{VirtualSCSIController: types.VirtualSCSIController{
-					VirtualController: types.VirtualController{VirtualDevice: types.VirtualDevice{Key: -10}, BusNumber: 0}}}},
-			&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd,
-				FileOperation: types.VirtualDeviceConfigSpecFileOperationCreate,
-				Device: &types.VirtualDisk{VirtualDevice: types.VirtualDevice{Key: -11, ControllerKey: -10, UnitNumber: types.NewInt32(0),
-					Backing: &types.VirtualDiskFlatVer2BackingInfo{DiskMode: "persistent", ThinProvisioned: types.NewBool(true),
-						VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[LocalDS_0]"}}},
-					CapacityInKB: size / 1024}},
-		},
-	}, object.NewResourcePool(c, pool), nil))
+	res, err := wait(folder.CreateVM(ctx, oneDiskVM("charge-vm", "LocalDS_0", size/1024, ""), object.NewResourcePool(c, pool), nil))
 	must(err, "CreateVM_Task charge-vm")
 	if err != nil {
 		return

@@ -8,11 +8,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
-	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/pbm"
 	pbmmethods "github.com/vmware/govmomi/pbm/methods"
@@ -31,13 +29,7 @@ func pbmPost(c *vim25.Client, cookieHeader string) string {
 	u := *c.URL()
 	u.Path = "/pbm"
 	resp, err := http.Post(u.String(), "text/xml", strings.NewReader(body)) // no cookie jar
-	must(err, "raw PbmQueryProfile")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return string(out)
+	return answerOf(resp, err, "raw PbmQueryProfile")
 }
 
 func policyOf(ctx context.Context, pc *pbm.Client, key, kind string) string {
@@ -52,14 +44,9 @@ func policyOf(ctx context.Context, pc *pbm.Client, key, kind string) string {
 
 func runSpbm(bin string) {
 	ctx := context.Background()
-	s := start(bin, "-storage-policy", "Gold=LocalDS_1", "-storage-policy", "Both=LocalDS_0+LocalDS_1")
+	s, c, pc := startPolicies(ctx, bin)
 	defer s.stop()
-	c, err := s.client(ctx, "user", "pass")
-	must(err, "login")
-	s.dirs = append(s.dirs, dsLocalPath(ctx, c, "LocalDS_0"), dsLocalPath(ctx, c, "LocalDS_1"))
-	pc, err := pbm.NewClient(ctx, c)
-	must(err, "pbm client")
-	if err != nil {
+	if pc == nil {
 		return
 	}
 	gold, err := pc.ProfileIDByName(ctx, "Gold")
@@ -95,30 +82,8 @@ func runSpbm(bin string) {
 	check(err == nil && len(result) == 1 && result[0].Hub.HubId == ds1.Value, "pbm: PbmCheckRequirements with Gold -> LocalDS_1 only (%v)", err)
 
 	// 0043: the policy a created/reconfigured VM and disk got
-	finder := find.NewFinder(c, true)
-	dc, err := finder.DefaultDatacenter(ctx)
-	must(err, "datacenter")
-	folders, err := dc.Folders(ctx)
-	must(err, "folders")
-	pool := byName(ctx, c, "ResourcePool", "Resources")
-	profile := func(id string) []types.BaseVirtualMachineProfileSpec {
-		return []types.BaseVirtualMachineProfileSpec{&types.VirtualMachineDefinedProfileSpec{ProfileId: id}}
-	}
-	res, err := wait(folders.VmFolder.CreateVM(ctx, types.VirtualMachineConfigSpec{
-		Name: "policy-vm", GuestId: string(types.VirtualMachineGuestOsIdentifierOtherGuest),
-		Files: &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_1]"}, VmProfile: profile(gold),
-		DeviceChange: []types.BaseVirtualDeviceConfigSpec{
-			&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd,
-				Device: &types.VirtualLsiLogicController{VirtualSCSIController: types.VirtualSCSIController{
-					VirtualController: types.VirtualController{VirtualDevice: types.VirtualDevice{Key: -10}}}}},
-			&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd,
-				FileOperation: types.VirtualDeviceConfigSpecFileOperationCreate, Profile: profile(gold),
-				Device: &types.VirtualDisk{VirtualDevice: types.VirtualDevice{Key: -11, ControllerKey: -10, UnitNumber: types.NewInt32(0),
-					Backing: &types.VirtualDiskFlatVer2BackingInfo{DiskMode: "persistent", ThinProvisioned: types.NewBool(true),
-						VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[LocalDS_1]"}}},
-					CapacityInKB: 1024}},
-		},
-	}, object.NewResourcePool(c, pool), nil))
+	folder, pool := vmFolderAndPool(ctx, c)
+	res, err := wait(folder.CreateVM(ctx, oneDiskVM("policy-vm", "LocalDS_1", 1024, gold), object.NewResourcePool(c, pool), nil))
 	must(err, "CreateVM_Task policy-vm")
 	if err != nil {
 		return
@@ -133,7 +98,7 @@ func runSpbm(bin string) {
 	check(err == nil && policyOf(ctx, pc, vmRef.Value, "virtualMachine") == "" && policyOf(ctx, pc, diskKey, "virtualDiskId") == gold,
 		"0043: an empty profile spec removes the VM's policy, the disk keeps its own (%v)", err)
 	_, err = wait(vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{DeviceChange: []types.BaseVirtualDeviceConfigSpec{
-		&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationEdit, Device: d[0], Profile: profile(both)}}}))
+		&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationEdit, Device: d[0], Profile: profileSpec(both)}}}))
 	check(err == nil && policyOf(ctx, pc, diskKey, "virtualDiskId") == both, "0043: a disk edit with a profile changes the disk's policy (%v)", err)
 	_, err = wait(vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{Annotation: "x"}))
 	check(err == nil && policyOf(ctx, pc, diskKey, "virtualDiskId") == both, "0043: a reconfigure without profiles keeps them (%v)", err)
