@@ -45,6 +45,7 @@ from vmware_backend import conf
 from vmware_backend import exceptions
 from vmware_backend import utils
 from vmware_backend.vsphere import secrets
+from vmware_backend.vsphere import sessionbase
 from vmware_backend.vsphere import soaplogin
 from vmware_backend.vsphere import taskwait
 from vmware_backend.vsphere import transport
@@ -96,7 +97,7 @@ def _vim_util():
     return vim_util
 
 
-class VCenterSession(taskwait.TaskWaits):
+class VCenterSession(sessionbase.SessionBase, taskwait.TaskWaits):
     """A lazily opened, counted session with one vCenter.
 
     :param options: dict of option values as returned by
@@ -104,35 +105,18 @@ class VCenterSession(taskwait.TaskWaits):
     """
 
     def __init__(self, options):
-        self._options = dict(options)
+        super().__init__(options)
         self._api = None
         self._api_lock = threading.Lock()
         self._soap = None
         self._soap_lock = threading.Lock()
         self._preloader = None
         self._probe_made = None
-        self._count_lock = threading.Lock()
-        self.request_counts = collections.Counter()
         self.byte_counts = collections.Counter()
-        self._close_hooks = []
-        self._secret = (options.get('vcenter_password'),
-                        options.get('vcenter_username'))
-        secrets.register(*self._secret)
         for name in _SUDS_LOGGERS:
             suds_logger = logging.getLogger(name)
             if suds_logger.getEffectiveLevel() < logging.INFO:
                 suds_logger.setLevel(logging.INFO)
-
-    @property
-    def url(self):
-        """The SOAP endpoint this session talks to."""
-        opts = self._options
-        return '%s://%s:%s/sdk' % (opts['vcenter_scheme'],
-                                   opts['vcenter_host'], opts['vcenter_port'])
-
-    @property
-    def options(self):
-        return dict(self._options)
 
     def login(self, preload=False):
         """Log in (once; thread-safe) without loading suds; returns self.
@@ -261,33 +245,10 @@ class VCenterSession(taskwait.TaskWaits):
     def service_content(self):
         return self.vim.service_content
 
-    def __repr__(self):
-        return '<VCenterSession %s user=%s>' % (
-            self.url, self._options.get('vcenter_username'))
-
-    def total_requests(self):
-        """Number of SOAP requests sent so far."""
-        with self._count_lock:
-            return sum(self.request_counts.values())
-
     def bytes_snapshot(self):
         """A copy of the byte counter: SOAP bytes ``sent``, ``received``."""
         with self._count_lock:
             return collections.Counter(self.byte_counts)
-
-    def counts_snapshot(self):
-        """A copy of the per-method request counter."""
-        with self._count_lock:
-            return collections.Counter(self.request_counts)
-
-    def count_request(self, method):
-        """Count a request sent by another transport (VI/JSON reads)."""
-        with self._count_lock:
-            self.request_counts[method] += 1
-
-    def add_close_hook(self, hook):
-        """Call ``hook()`` when the session is closed (before logout)."""
-        self._close_hooks.append(hook)
 
     def invoke(self, method, moref, target=None, session_bound=False,
                via=None, **kwargs):

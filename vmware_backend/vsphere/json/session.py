@@ -28,9 +28,6 @@ Its synchronous methods run inside :func:`.bridge.run_sync`, on the event
 loop that started it: the aiohttp session belongs to that loop.
 """
 
-import collections
-import threading
-
 from oslo_log import log as logging
 
 from vmware_backend import conf
@@ -43,6 +40,7 @@ from vmware_backend.vsphere.json import reader
 from vmware_backend.vsphere.json import select
 from vmware_backend.vsphere.refs import MoRef
 from vmware_backend.vsphere import secrets
+from vmware_backend.vsphere import sessionbase
 
 LOG = logging.getLogger(__name__)
 
@@ -119,7 +117,7 @@ async def run_sync_with(session, fn, *args):
     return await bridge.run_sync(fn, *args, _values={_KEY: session})
 
 
-class JSONSession:
+class JSONSession(sessionbase.SessionBase):
     """A session with one vCenter over VI/JSON only (see the module doc).
 
     :param options: option values as for ``VCenterSession``.
@@ -128,13 +126,7 @@ class JSONSession:
     json_only = True
 
     def __init__(self, options):
-        self._options = dict(options)
-        self._count_lock = threading.Lock()
-        self.request_counts = collections.Counter()
-        self._close_hooks = []
-        self._secret = (options.get('vcenter_password'),
-                        options.get('vcenter_username'))
-        secrets.register(*self._secret)
+        super().__init__(options)
         self.mode = select.mode_of(self._options)
         self.state = select.State(self)
         self._conn = None
@@ -142,35 +134,6 @@ class JSONSession:
         self._content = None
         self.started = False
         self.closed = False
-
-    @property
-    def url(self):
-        opts = self._options
-        return '%s://%s:%s/sdk' % (opts['vcenter_scheme'],
-                                   opts['vcenter_host'], opts['vcenter_port'])
-
-    @property
-    def options(self):
-        return dict(self._options)
-
-    def __repr__(self):
-        return '<JSONSession %s user=%s>' % (
-            self.url, self._options.get('vcenter_username'))
-
-    def count_request(self, method):
-        with self._count_lock:
-            self.request_counts[method] += 1
-
-    def total_requests(self):
-        with self._count_lock:
-            return sum(self.request_counts.values())
-
-    def counts_snapshot(self):
-        with self._count_lock:
-            return collections.Counter(self.request_counts)
-
-    def add_close_hook(self, hook):
-        self._close_hooks.append(hook)
 
     @property
     def json_reads(self):
