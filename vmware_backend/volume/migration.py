@@ -38,6 +38,7 @@ from oslo_log import log as logging
 from vmware_backend import exceptions
 from vmware_backend.volume import locations
 from vmware_backend.volume import multiattach
+from vmware_backend.volume import retype
 from vmware_backend.volume import settle
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
@@ -57,13 +58,9 @@ _GENERIC = ("Cinder's generic migration would attach both volumes through "
             "(upload-to-image, then create from it)")
 
 
-def disk_type_of(disk):
-    """``thin``, ``thick`` or ``eagerZeroedThick`` of a suds VirtualDisk."""
-    backing = disk.backing
-    if getattr(backing, 'thinProvisioned', False):
-        return 'thin'
-    return 'eagerZeroedThick' if getattr(backing, 'eagerlyScrub', False) \
-        else 'thick'
+# ``thin``, ``thick`` or ``eagerZeroedThick`` of a suds VirtualDisk: the
+# same reading as retype's.
+disk_type_of = retype.disk_format
 
 
 class MigrationMixin:
