@@ -41,8 +41,8 @@ import sys
 import time
 
 from cinderclient import client as cinder_client
-from keystoneauth1 import identity
-from keystoneauth1 import session as ks_session
+
+import stackenv
 
 VOLUME_BUSY = ('creating', 'deleting', 'extending', 'downloading',
                'uploading', 'retyping', 'maintenance', 'reserved',
@@ -61,13 +61,7 @@ def fail(msg):
 
 
 def cinder():
-    auth = identity.Password(
-        auth_url=os.environ['OS_AUTH_URL'],
-        username=os.environ['OS_USERNAME'],
-        password=os.environ['OS_PASSWORD'],
-        project_name=os.environ['OS_PROJECT_NAME'],
-        user_domain_name='Default', project_domain_name='Default')
-    session = ks_session.Session(auth=auth)
+    session = stackenv.keystone_session()
     cs = cinder_client.Client('3.24', session=session)
     # Cinder's default quota is 10 volumes per project.
     cs.quotas.update(session.get_project_id(), volumes=-1, gigabytes=-1,
@@ -102,11 +96,8 @@ def host_of(volume):
 
 def backings(conf):
     """{volume id: [backing row, ...]} from the driver's ``volumes``."""
-    out = subprocess.run(
-        ['vmware-backend-manage', '--config-file', conf, '--format', 'json',
-         'volumes'], check=True, capture_output=True, text=True).stdout
     rows = collections.defaultdict(list)
-    for backend in json.loads(out)['backends']:
+    for backend in stackenv.volumes_report(conf):
         if backend['errors'] or backend['status']:
             fail('volumes of %s: %s' % (backend['backend'],
                                         backend['errors']))

@@ -26,16 +26,14 @@ Exit status 1 on any violation.
 """
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import time
 import uuid
 
 from cinderclient import client as cinder_client
-from keystoneauth1 import identity
-from keystoneauth1 import session as ks_session
+
+import stackenv
 
 
 def log(msg):
@@ -44,14 +42,8 @@ def log(msg):
 
 
 def cinder():
-    auth = identity.Password(
-        auth_url=os.environ['OS_AUTH_URL'],
-        username=os.environ['OS_USERNAME'],
-        password=os.environ['OS_PASSWORD'],
-        project_name=os.environ['OS_PROJECT_NAME'],
-        user_domain_name='Default', project_domain_name='Default')
     return cinder_client.Client('3.50',
-                                session=ks_session.Session(auth=auth))
+                                session=stackenv.keystone_session())
 
 
 def wait(what, predicate, timeout=300, interval=2):
@@ -66,11 +58,8 @@ def wait(what, predicate, timeout=300, interval=2):
 
 def backings(conf):
     """{volume id: row of ``vmware-backend-manage volumes``}."""
-    out = subprocess.run(
-        ['vmware-backend-manage', '--config-file', conf, '--format', 'json',
-         'volumes'], check=True, capture_output=True, text=True).stdout
     rows = {}
-    for backend in json.loads(out)['backends']:
+    for backend in stackenv.volumes_report(conf):
         if backend['errors'] or backend['status']:
             raise SystemExit('image-cache-check: volumes of %s: %s'
                              % (backend['backend'], backend['errors']))

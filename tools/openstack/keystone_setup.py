@@ -9,11 +9,10 @@ dozen ``openstack`` commands.
 """
 
 import argparse
-import os
 
-from keystoneauth1 import identity
-from keystoneauth1 import session as ks_session
 from keystoneclient.v3 import client
+
+import stackenv
 
 INTERFACES = ('public', 'internal', 'admin')
 
@@ -32,13 +31,7 @@ def main():
              'image-volume cache entries)')
     args = parser.parse_args()
 
-    auth = identity.Password(
-        auth_url=os.environ['OS_AUTH_URL'],
-        username=os.environ['OS_USERNAME'],
-        password=os.environ['OS_PASSWORD'],
-        project_name=os.environ['OS_PROJECT_NAME'],
-        user_domain_name='Default', project_domain_name='Default')
-    ks = client.Client(session=ks_session.Session(auth=auth))
+    ks = client.Client(session=stackenv.keystone_session())
 
     service_project = ks.projects.create('service', domain='default')
     admin_role = ks.roles.find(name='admin')
