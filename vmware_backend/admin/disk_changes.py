@@ -188,6 +188,20 @@ def _pair(session, source, dest, datacenter, dest_datacenter, action):
     return src, dst
 
 
+def _start_pair(session, action, src, dst, dry_run):
+    """The DiskChange of a copy or move and, unless a dry run, its folder.
+
+    :returns: ``(result, made)``; ``made`` (see :func:`_make_folder`) is
+        None on a dry run, which makes nothing.
+    """
+    result = DiskChange(action=action, path=src.path,
+                        datacenter=src.datacenter, dry_run=dry_run, ok=True,
+                        target=dst.path, target_datacenter=dst.datacenter)
+    if dry_run:
+        return result, None
+    return result, _make_folder(session, dst)
+
+
 def _run_pair(session, method, src, dst):
     """A copy or move task (``method``) of ``src`` to ``dst``."""
     _run(session, method, src, dest=dst, sourceName=src.path,
@@ -203,12 +217,9 @@ def copy(session, source, dest, datacenter=None, dest_datacenter=None,
     """
     src, dst = _pair(session, source, dest, datacenter, dest_datacenter,
                      'Copying to')
-    result = DiskChange(action='copy', path=src.path,
-                        datacenter=src.datacenter, dry_run=dry_run, ok=True,
-                        target=dst.path, target_datacenter=dst.datacenter)
+    result, made = _start_pair(session, 'copy', src, dst, dry_run)
     if dry_run:
         return result
-    made = _make_folder(session, dst)
     try:
         _run_pair(session, 'CopyVirtualDisk_Task', src, dst)
     except Exception:
@@ -224,12 +235,9 @@ def move(session, source, dest, datacenter=None, dest_datacenter=None,
     src, dst = _pair(session, source, dest, datacenter, dest_datacenter,
                      'Moving to')
     disks.check_untouched(session, src, 'Moving', force=force)
-    result = DiskChange(action='move', path=src.path,
-                        datacenter=src.datacenter, dry_run=dry_run, ok=True,
-                        target=dst.path, target_datacenter=dst.datacenter)
+    result, made = _start_pair(session, 'move', src, dst, dry_run)
     if dry_run:
         return result
-    made = _make_folder(session, dst)
     try:
         _run_pair(session, 'MoveVirtualDisk_Task', src, dst)
     except exceptions.VCenterFault as err:
