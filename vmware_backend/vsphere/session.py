@@ -44,7 +44,6 @@ from oslo_vmware import exceptions as vexc
 from vmware_backend import conf
 from vmware_backend import exceptions
 from vmware_backend import utils
-from vmware_backend.vsphere import secrets
 from vmware_backend.vsphere import sessionbase
 from vmware_backend.vsphere import soaplogin
 from vmware_backend.vsphere import taskwait
@@ -435,17 +434,9 @@ class VCenterSession(sessionbase.SessionBase, taskwait.TaskWaits):
                 self._api._session_id = None
             self._api = None
 
-    def close(self):
-        """Log out and stop masking this session's secret in logs."""
-        try:
-            hooks, self._close_hooks = self._close_hooks, []
-            for hook in hooks:
-                hook()
-            self.logout()
-        finally:
-            if self._secret is not None:
-                secrets.unregister(*self._secret)
-                self._secret = None
+    def _end(self):
+        """:meth:`logout` (``close``: hooks, this, then the secret)."""
+        self.logout()
 
 
 _describe = taskwait.describe

@@ -4,7 +4,8 @@
 :class:`~.json.session.JSONSession` (VI/JSON, the operator's reads) keep
 the same options, name the same endpoint, count their requests per method
 name, run close hooks and mask the same secret in logs. This base holds
-that once; each session keeps its own transport, ``close`` and the rest.
+that once, and ``close`` (hooks, the session's own :meth:`_end`, then the
+secret forgotten); each session keeps its own transport and the rest.
 """
 
 import collections
@@ -68,3 +69,23 @@ class SessionBase:
     def add_close_hook(self, hook):
         """Call ``hook()`` when the session is closed (before logout)."""
         self._close_hooks.append(hook)
+
+    def forget_secret(self):
+        """Stop masking this session's password in log records."""
+        if self._secret is not None:
+            secrets.unregister(*self._secret)
+            self._secret = None
+
+    def close(self):
+        """Close hooks, then :meth:`_end`; stops masking the secret."""
+        try:
+            hooks, self._close_hooks = self._close_hooks, []
+            for hook in hooks:
+                hook()
+            self._end()
+        finally:
+            self.forget_secret()
+
+    def _end(self):
+        """Log out: each session's own way."""
+        raise NotImplementedError

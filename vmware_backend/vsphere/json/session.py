@@ -39,7 +39,6 @@ from vmware_backend.vsphere.json.codec import Typed
 from vmware_backend.vsphere.json import reader
 from vmware_backend.vsphere.json import select
 from vmware_backend.vsphere.refs import MoRef
-from vmware_backend.vsphere import secrets
 from vmware_backend.vsphere import sessionbase
 
 LOG = logging.getLogger(__name__)
@@ -316,19 +315,7 @@ class JSONSession(sessionbase.SessionBase):
             if http is not None:
                 await http.close()
 
-    def forget_secret(self):
-        """Stop masking this session's password in log records."""
-        if self._secret is not None:
-            secrets.unregister(*self._secret)
-            self._secret = None
-
-    def close(self):
-        """Close hooks, then :meth:`aclose`; stops masking the secret."""
-        try:
-            hooks, self._close_hooks = self._close_hooks, []
-            for hook in hooks:
-                hook()
-            if not self.closed:
-                self._run(self.aclose())
-        finally:
-            self.forget_secret()
+    def _end(self):
+        """:meth:`aclose`, unless done (``close``: hooks, this, secret)."""
+        if not self.closed:
+            self._run(self.aclose())
