@@ -175,12 +175,7 @@ class MigrationMixin:
                     self._shared(props, volume.id):
                 raise exceptions.InvalidVolume(volume=volume.id,
                                                reason=multiattach.NO_MOVE)
-            if disk_type is not None and vsphere_ops.snapshot_trees(props):
-                raise exceptions.InvalidVolume(
-                    volume=volume.id,
-                    reason='it has snapshots; vSphere cannot convert the '
-                           'format of a disk with snapshots, delete them '
-                           'first')
+            retype.check_convertible(volume, props, disk_type)
             if before_move is not None:
                 before_move(ref, props, place)
             self._relocate_to(volume, ref, props, place, folder, dest,

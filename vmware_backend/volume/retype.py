@@ -40,6 +40,18 @@ def disk_format(disk):
         else 'thick'
 
 
+def check_convertible(volume, props, disk_type):
+    """Refuse a format change (``disk_type``) of a disk with snapshots.
+
+    :raises exceptions.InvalidVolume: vSphere cannot convert it.
+    """
+    if disk_type is not None and vsphere_ops.snapshot_trees(props):
+        raise exceptions.InvalidVolume(
+            volume=volume.id,
+            reason='it has snapshots; vSphere cannot convert the format '
+                   'of a disk with snapshots, delete them first')
+
+
 class RetypeMixin:
     """retype and migrate_volume; mixed into the driver."""
 
@@ -288,11 +300,7 @@ class RetypeMixin:
         if self._shared(props, volume.id):
             raise exceptions.InvalidVolume(volume=volume.id,
                                            reason=multiattach.NO_MOVE)
-        if disk_type is not None and vsphere_ops.snapshot_trees(props):
-            raise exceptions.InvalidVolume(
-                volume=volume.id,
-                reason='it has snapshots; vSphere cannot convert the format '
-                       'of a disk with snapshots, delete them first')
+        check_convertible(volume, props, disk_type)
         factory = self.session.factory
         datastore = inventory.to_suds(place.datastore)
         locators = [specs.disk_locator(factory, disk.key, datastore,
