@@ -42,6 +42,7 @@ import uuid
 import warnings
 
 from bench import intree_report
+from vmware_backend.testbed import intree as in_tree
 
 TASK_POLL_INTERVAL = 0.01
 REPEAT = 5
@@ -121,19 +122,9 @@ class Bench:
                 'vcenter_wsdl_location': server.wsdl,
                 'vcenter_cluster_names': CLUSTER,
                 'vcenter_task_poll_interval': TASK_POLL_INTERVAL},
-            INTREE: {
-                'volume_driver': 'cinder.volume.drivers.vmware.vmdk.'
-                                 'VMwareVcVmdkDriver',
-                'volume_backend_name': INTREE,
-                'vmware_host_ip': '127.0.0.1',
-                'vmware_host_port': server.port,
-                'vmware_host_username': server.username,
-                'vmware_host_password': server.password,
-                'vmware_wsdl_location': 'file://%s' % server.wsdl,
-                'vmware_cluster_name': CLUSTER,
-                'vmware_lazy_create': 'false',
-                'vmware_snapshot_format': 'COW',
-                'vmware_task_poll_interval': TASK_POLL_INTERVAL},
+            INTREE: in_tree.section(server, CLUSTER, TASK_POLL_INTERVAL,
+                                    volume_backend_name=INTREE,
+                                    vmware_snapshot_format='COW'),
         }
 
     def start(self):
@@ -153,7 +144,7 @@ class Bench:
         coordination.COORDINATOR.start()
         # The in-tree driver's extra specs come from Cinder's database.
         volume_types.get_volume_type_extra_specs = self._extra_specs
-        in_tree_class = _in_tree_class()
+        in_tree_class = in_tree.driver_class()
         for name in (OURS, INTREE):
             config = configuration.Configuration(
                 manager.volume_backend_opts, config_group=name)
@@ -335,27 +326,6 @@ class Bench:
         if backend == INTREE:
             existing.status = 'deleting'
             d.delete_volume(existing)
-
-
-def _in_tree_class():
-    """Cinder's driver, unchanged but for the scheme of its session."""
-    from cinder.volume.drivers.vmware import vmdk
-    from oslo_vmware import api
-
-    class InTreeDriver(vmdk.VMwareVcVmdkDriver):
-
-        def _create_session(self):
-            conf = self.configuration
-            return api.VMwareAPISession(
-                conf.vmware_host_ip, conf.vmware_host_username,
-                conf.vmware_host_password, conf.vmware_api_retry_count,
-                conf.vmware_task_poll_interval,
-                wsdl_loc=conf.safe_get('vmware_wsdl_location'),
-                port=conf.vmware_host_port, scheme='http',
-                pool_size=conf.vmware_connection_pool_size,
-                op_id_prefix='c-vol')
-
-    return InTreeDriver
 
 
 def run(repeat=REPEAT, progress=lambda message: None):

@@ -34,7 +34,6 @@ openstack.load_cinder()  # before the imports below, as cinder-volume does
 import fixtures  # noqa: E402
 from oslo_config import cfg  # noqa: E402
 from oslo_utils import importutils  # noqa: E402
-from oslo_vmware import api as oslo_vmware_api  # noqa: E402
 
 from cinder import context as cinder_context  # noqa: E402
 from cinder import coordination  # noqa: E402
@@ -49,7 +48,6 @@ from cinder.scheduler.filters import capacity_filter  # noqa: E402
 from cinder.scheduler import host_manager  # noqa: E402
 from cinder.volume import configuration as cinder_configuration  # noqa: E402
 from cinder.volume import driver as cinder_volume_driver  # noqa: E402
-from cinder.volume.drivers.vmware import vmdk  # noqa: E402
 from cinder.volume import manager as volume_manager  # noqa: E402
 from cinder.volume import volume_utils  # noqa: E402
 import testtools  # noqa: E402
@@ -58,6 +56,7 @@ from tests.functional import base  # noqa: E402
 from vmware_backend import conf as vb_conf  # noqa: E402
 from vmware_backend import exceptions  # noqa: E402
 from vmware_backend.openstack import cinder_driver as adapter  # noqa: E402
+from vmware_backend.testbed import intree  # noqa: E402
 from vmware_backend.volume import locking  # noqa: E402
 from vmware_backend.vsphere import ops as vsphere_ops  # noqa: E402
 from vmware_backend.vsphere import specs  # noqa: E402
@@ -1219,44 +1218,15 @@ class ManageSnapshotTest(DriverTestCase):
         self.assertEqual(adopted.id, now['cinder_id'])
 
 
-class InTreeDriver(vmdk.VMwareVcVmdkDriver):
-    """Cinder 29's in-tree VMDK driver, unchanged but for the scheme.
-
-    Its ``_create_session`` always speaks https; the simulator serves
-    plain http, so the session is made with the same arguments and
-    ``scheme='http'`` (oslo.vmware's own argument). Everything else --
-    setup, extension registration, placement, backing creation,
-    snapshots, clones, unmanage -- is the driver's own code.
-    """
-
-    def _create_session(self):
-        conf = self.configuration
-        return oslo_vmware_api.VMwareAPISession(
-            conf.vmware_host_ip, conf.vmware_host_username,
-            conf.vmware_host_password, conf.vmware_api_retry_count,
-            conf.vmware_task_poll_interval,
-            wsdl_loc=conf.safe_get('vmware_wsdl_location'),
-            port=conf.vmware_host_port, scheme='http',
-            pool_size=conf.vmware_connection_pool_size,
-            op_id_prefix='c-vol')
+# Cinder 29's in-tree VMDK driver, unchanged but for the scheme (see
+# testbed.intree.driver_class).
+InTreeDriver = intree.driver_class()
 
 
 def in_tree_sections(server, **sections):
     """cinder.conf sections of in-tree backends on the simulator."""
-    result = {}
-    for name, values in sections.items():
-        result[name] = dict({
-            'volume_driver': 'cinder.volume.drivers.vmware.vmdk.'
-                             'VMwareVcVmdkDriver',
-            'vmware_host_ip': '127.0.0.1',
-            'vmware_host_port': server.port,
-            'vmware_host_username': server.username,
-            'vmware_host_password': server.password,
-            'vmware_wsdl_location': 'file://%s' % server.wsdl,
-            'vmware_cluster_name': 'DC0_C0',
-            'vmware_lazy_create': 'false',
-            'vmware_task_poll_interval': 0.1}, **values)
-    return result
+    return {name: intree.section(server, 'DC0_C0', 0.1, **values)
+            for name, values in sections.items()}
 
 
 class InTreeMigrationTest(DriverTestCase):
