@@ -11,6 +11,7 @@ from tests.functional import base
 from vmware_backend import exceptions
 from vmware_backend.volume import driver as vmware_driver
 from vmware_backend.volume import plain_objects
+from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
 
@@ -111,6 +112,26 @@ class LifecycleTestCase(base.FunctionalTestCase):
             inventoryPath='DC0/vm/%s' % name)
         self.assertIsNotNone(ref, 'simulator VM %s not found' % name)
         return ref
+
+    def move_to_standalone(self, volume, datastore_name):
+        """Relocate the backing onto the standalone host DC0_H0.
+
+        Behind the driver's back (a plain RelocateVM_Task), onto its
+        datastore ``datastore_name``; returns that datastore.
+        """
+        placement = self.driver.placement
+        standalone = [h for h, p in placement.inventory().hosts.items()
+                      if p['name'] == 'DC0_H0'][0]
+        datastore = placement.find_datastore(datastore_name)
+        where = placement.place_on(datastore, host=standalone)
+        self.session.invoke_task('RelocateVM_Task', self.find(volume.id),
+                                 spec=specs.relocate_spec(
+                                     self.session.factory,
+                                     inventory.to_suds(datastore),
+                                     host=inventory.to_suds(where.host),
+                                     resource_pool=inventory.to_suds(
+                                         where.resource_pool)))
+        return datastore
 
     def make_instance(self, near='DC0_C0_RP0_VM0'):
         """A new instance VM (lsiLogic controller, one disk) beside a VM.

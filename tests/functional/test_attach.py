@@ -3,7 +3,6 @@
 import json
 
 from tests.functional import lifecycle_base as lb
-from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
 
@@ -109,19 +108,8 @@ class RelocateOnAttachTest(lb.LifecycleTestCase):
 
     def test_backing_moves_to_a_datastore_the_host_mounts(self):
         volume = self.create(size=1)
-        placement = self.driver.placement
-        standalone = [h for h, p in placement.inventory().hosts.items()
-                      if p['name'] == 'DC0_H0'][0]
-        ds1 = placement.find_datastore('LocalDS_1')
-        ds0 = placement.find_datastore('LocalDS_0')
-        where = placement.place_on(ds1, host=standalone)
-        self.session.invoke_task('RelocateVM_Task', self.find(volume.id),
-                                 spec=specs.relocate_spec(
-                                     self.session.factory,
-                                     inventory.to_suds(ds1),
-                                     host=inventory.to_suds(where.host),
-                                     resource_pool=inventory.to_suds(
-                                         where.resource_pool)))
+        ds1 = self.move_to_standalone(volume, 'LocalDS_1')
+        ds0 = self.driver.placement.find_datastore('LocalDS_0')
         self.assertEqual([ds1.value], self.state(volume.id).datastore_values)
         instance = self.make_instance(near='DC0_C0_RP0_VM0')
         info = self.driver.initialize_connection(

@@ -7,7 +7,6 @@ instance attaching it opens the same file multi-writer too.
 
 from tests.functional import lifecycle_base as lb
 from vmware_backend import exceptions
-from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
 
@@ -232,18 +231,7 @@ class MultiattachPlacementTest(lb.LifecycleTestCase):
 
     def test_no_move_while_attached_elsewhere(self):
         volume = self.create(size=1, specs=MULTI)
-        placement = self.driver.placement
-        standalone = [h for h, p in placement.inventory().hosts.items()
-                      if p['name'] == 'DC0_H0'][0]
-        ds1 = placement.find_datastore('LocalDS_1')
-        where = placement.place_on(ds1, host=standalone)
-        self.session.invoke_task('RelocateVM_Task', self.find(volume.id),
-                                 spec=specs.relocate_spec(
-                                     self.session.factory,
-                                     inventory.to_suds(ds1),
-                                     host=inventory.to_suds(where.host),
-                                     resource_pool=inventory.to_suds(
-                                         where.resource_pool)))
+        ds1 = self.move_to_standalone(volume, 'LocalDS_1')
         near = self.make_instance(near='DC0_H0_VM0')
         self.driver.initialize_connection(
             volume, {'instance': vsphere_ops.moref_value(near)})
