@@ -30,7 +30,8 @@ def new_client():
         shutil.rmtree(directory, True)
 
 
-class SchemaLookupTest(testtools.TestCase):
+class RegisteredTestCase(testtools.TestCase):
+    """A client whose description is registered, and a plain one."""
 
     @classmethod
     def setUpClass(cls):
@@ -38,6 +39,9 @@ class SchemaLookupTest(testtools.TestCase):
         cls.registered = new_client()
         schemalookup.register(schemalookup.schemas_of(cls.registered.wsdl))
         cls.plain = new_client()
+
+
+class SchemaLookupTest(RegisteredTestCase):
 
     def type_of(self, client, name):
         return client.wsdl.schema.types[(name, NS)]
@@ -93,7 +97,7 @@ class SchemaLookupTest(testtools.TestCase):
         self.assertIn('capacityInKB', disk.__keylist__)
 
 
-class PrototypeTest(testtools.TestCase):
+class PrototypeTest(RegisteredTestCase):
     """Objects created from memoised prototypes, against suds' own."""
 
     BUILT = ('VirtualMachineConfigSpec', 'VirtualDeviceConfigSpec',
@@ -101,13 +105,6 @@ class PrototypeTest(testtools.TestCase):
              'RetrieveOptions', 'ManagedObjectReference',
              'VirtualDisk', 'OptionValue', 'ObjectContent',
              'VirtualMachineConfigInfo')
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registered = new_client()
-        schemalookup.register(schemalookup.schemas_of(cls.registered.wsdl))
-        cls.plain = new_client()
 
     def test_installed_on_suds(self):
         from suds import builder
@@ -178,18 +175,11 @@ class PrototypeTest(testtools.TestCase):
             [None, 'a', 1, sudsobject.Factory.object('X', {'a': [2]})]))
 
 
-class ReplyLockTest(testtools.TestCase):
+class ReplyLockTest(RegisteredTestCase):
     """Registered descriptions' answers are unmarshalled under one lock.
 
     suds' unmarshalling of a shared description is not thread-safe.
     """
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registered = new_client()
-        schemalookup.register(schemalookup.schemas_of(cls.registered.wsdl))
-        cls.plain = new_client()
 
     class _Binding:
         def __init__(self, client):
