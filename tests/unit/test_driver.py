@@ -75,6 +75,27 @@ def pool(ds_value):
         hosts=(R('HostSystem', 'host-1'),))
 
 
+def _typed_plain(value):
+    """Suds values as :mod:`vmware_backend.vsphere.rawxml` reads them."""
+    if isinstance(value, dict):
+        return {key: _typed_plain(item) for key, item in value.items()}
+    plain = inventory.to_plain(value)
+    if isinstance(value, inventory.sudsobject.Object) and \
+            isinstance(plain, dict):
+        plain = {key: _typed_plain(getattr(value, key))
+                 for key in value.__keylist__}
+        plain['@type'] = type(value).__name__
+    elif isinstance(value, inventory.sudsobject.Object):
+        items = []
+        for key in value.__keylist__:
+            item = getattr(value, key)
+            items.extend(item if isinstance(item, list) else [item])
+        plain = [_typed_plain(item) for item in items if item is not None]
+    elif isinstance(value, list):
+        plain = [_typed_plain(item) for item in value]
+    return plain
+
+
 class FakeVCenter:
     """VMs by moref value, read the way ``session.get_properties`` does.
 
@@ -112,7 +133,11 @@ class FakeVCenter:
                 if props.get('config.instanceUuid') == uuid]
 
     def properties(self, vm, paths=vsphere_ops.BACKING_PROPERTIES,
-                   target=None):
+                   target=None, raw=False):
+        if raw:
+            # As the raw-XML reader gives them: plain values, data objects
+            # with their xsi:type.
+            return _typed_plain(self.properties(vm, paths, target))
         if vm._type == 'VirtualMachineSnapshot':
             # A snapshot's config (as its VM had it then): extraConfig set
             # by a test in snapshot_extra, else none.
@@ -1509,6 +1534,31 @@ class RetypeReadsTest(DriverTestBase):
              for c in self.ops.properties.call_args_list])
         self.ops.reconfigure.assert_not_called()
         self.ops.relocate.assert_not_called()
+
+    def test_no_move_reads_plain_values_first(self):
+        vol = plain_objects.volume(size=1, specs={'vmware:vmdk_type': 'thin'})
+        ref = self.add_backing(vol)
+        paths = ('config.hardware.device', 'config.instanceUuid')
+        # Nothing to change: the plain read alone.
+        self.assertTrue(self.driver.retype(None, vol, {'extra_specs': {
+            'vmware:vmdk_type': 'thin'}}, {}, None))
+        self.assertEqual(
+            [((ref, paths), {'raw': True})],
+            [(c.args[:1] + (tuple(c.args[1]),), c.kwargs)
+             for c in self.ops.properties.call_args_list])
+        self.ops.reconfigure.assert_not_called()
+        # An allocation to change: the disk is read again through suds and
+        # the edit built from it.
+        self.ops.properties.reset_mock()
+        self.assertTrue(self.driver.retype(None, vol, {'extra_specs': {
+            'vmware:vmdk_type': 'thin', 'vmware:iops_limit': '300'}}, {},
+            None))
+        self.assertEqual(
+            [((ref, paths), {'raw': True}), ((ref, paths), {})],
+            [(c.args[:1] + (tuple(c.args[1]),), c.kwargs)
+             for c in self.ops.properties.call_args_list])
+        [change] = self.ops.reconfigure.call_args.args[1].deviceChange
+        self.assertEqual(300, change.device.storageIOAllocation.limit)
 
     def test_missing_backing_is_still_an_error(self):
         vol = plain_objects.volume(size=1)

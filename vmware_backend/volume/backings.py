@@ -117,8 +117,13 @@ class BackingAccess(settle.SettleMixin):
                     raise
         return again
 
+    def _read(self, ref, paths, raw):
+        if raw:
+            return self.ops.properties(ref, paths, raw=True)
+        return self.ops.properties(ref, paths)
+
     def _lookup_all(self, volume_id, paths=vsphere_ops.BACKING_PROPERTIES,
-                    markers=True):
+                    markers=True, raw=False):
         """[(moref, properties)] of the VMs carrying ``volume_id``.
 
         A valid cached moref is trusted alone: it was set by this process
@@ -127,6 +132,8 @@ class BackingAccess(settle.SettleMixin):
 
         :param markers: add ``config.extraConfig`` to ``paths``
             (``config.instanceUuid`` is always added).
+        :param raw: plain values parsed from the replies' XML (see
+            :meth:`.VolumeOps.properties`), not suds objects.
         :raises exceptions.InvalidVolume: ``volume_id`` is not a UUID.
         """
         volume_types.checked_id(volume_id)
@@ -140,7 +147,7 @@ class BackingAccess(settle.SettleMixin):
                 paths += (extra_path,)
         if hint is not None:
             try:
-                props = self.ops.properties(hint, paths)
+                props = self._read(hint, paths, raw)
                 if props.get('config.instanceUuid') == volume_id:
                     return [(hint, props)]
             except exceptions.VCenterFault as err:
@@ -150,7 +157,7 @@ class BackingAccess(settle.SettleMixin):
         found = []
         for ref in self.ops.find_all_by_instance_uuid(volume_id):
             try:
-                found.append((ref, self.ops.properties(ref, paths)))
+                found.append((ref, self._read(ref, paths, raw)))
             except exceptions.VCenterFault as err:
                 # Destroyed between the search and the read.
                 if not err.object_gone:

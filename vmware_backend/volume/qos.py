@@ -193,6 +193,27 @@ def of_disk(disk):
         getattr(shares, 'shares', None)))
 
 
+def of_plain_disk(device):
+    """:func:`of_disk` of a disk device read as plain values.
+
+    ``device``: a dict as :mod:`..vsphere.rawxml` gives it (fields by
+    name, integers as ints).
+    """
+    info = device.get('storageIOAllocation')
+    info = info if isinstance(info, dict) else {}
+    shares = info.get('shares')
+    shares = shares if isinstance(shares, dict) else {}
+    return complete(Allocation(
+        info.get('limit'), info.get('reservation'), shares.get('level'),
+        shares.get('shares')))
+
+
+def change_for_plain(volume, device):
+    """:func:`change_for` of a disk device read as plain values."""
+    wanted = complete(allocation(volume))
+    return None if wanted == of_plain_disk(device) else wanted
+
+
 def change_for(volume, disk):
     """The allocation to give ``disk`` so it matches ``volume``'s type.
 

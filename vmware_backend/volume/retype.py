@@ -25,6 +25,7 @@ from vmware_backend.volume import undo as undo_mod
 from vmware_backend.volume import volume_types
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import rawxml
 from vmware_backend.vsphere import specs
 from vmware_backend.vsphere import storage_policies
 
@@ -50,6 +51,27 @@ def check_convertible(volume, props, disk_type):
             volume=volume.id,
             reason='it has snapshots; vSphere cannot convert the format '
                    'of a disk with snapshots, delete them first')
+
+
+def settled(retyped, props):
+    """Whether a retype without move leaves the backing's disk as it is.
+
+    ``props``: the backing's ``config.hardware.device`` as plain values
+    with types (:meth:`.VolumeOps.properties` with ``raw``). True when
+    it has one ``VirtualDisk``, without the multi-writer flag, whose I/O
+    allocation is already ``retyped``'s type's; False otherwise (something
+    to change, or to refuse: decided on the disk read through suds).
+    """
+    devices = props.get('config.hardware.device') or []
+    disks = [d for d in devices if isinstance(d, dict) and
+             d.get(rawxml.TYPE_KEY) == 'VirtualDisk']
+    if len(disks) != 1:
+        return False
+    backing = disks[0].get('backing')
+    sharing = backing.get('sharing') if isinstance(backing, dict) else None
+    if (sharing or specs.SHARING_NONE) == specs.SHARING_MULTI_WRITER:
+        return False
+    return qos.change_for_plain(retyped, disks[0]) is None
 
 
 class RetypeMixin:
@@ -167,7 +189,16 @@ class RetypeMixin:
             ref, props = self._require_backing(volume.id)
         else:
             # Only the disk's I/O allocation may change: no markers,
-            # snapshots or placement needed.
+            # snapshots or placement needed. Read as plain values first
+            # (suds objects for the device list were most of the call's
+            # time); only a disk to change (or to refuse) is read again
+            # through suds, to build the edit from.
+            found = self._lookup_all(volume.id, vsphere_ops.DISK_PROPERTIES,
+                                     markers=False, raw=True)
+            if not found:
+                raise exceptions.BackingNotFound(volume=volume.id)
+            if len(found) == 1 and settled(retyped, found[0][1]):
+                return True
             ref, props = self._require_backing(
                 volume.id, vsphere_ops.DISK_PROPERTIES, markers=False)
         if new.multiattach and \

@@ -314,11 +314,15 @@ def _json_only(session):
     return None
 
 
-def get_properties(session, ref, paths):
+def get_properties(session, ref, paths, raw=False, target=None):
     """Some properties of one managed object, in one RetrievePropertiesEx.
 
     :param ref: a :class:`MoRef` (or a suds reference).
     :param paths: property paths to read.
+    :param raw: parse the reply from its XML (:mod:`.rawxml`), data
+        objects with their ``xsi:type`` (:data:`.rawxml.TYPE_KEY`),
+        instead of through suds objects (over SOAP only).
+    :param target: what the read is about, for error messages.
     :returns: dict of path -> plain value; unset properties are absent.
     """
     ref = from_suds(ref)
@@ -333,9 +337,16 @@ def get_properties(session, ref, paths):
     filter_spec.propSet = _property_specs(factory, {ref.type: paths})
     result = session.invoke('RetrievePropertiesEx',
                             session.service_content.propertyCollector,
-                            target='%s:%s' % ref, specSet=[filter_spec],
-                            options=_retrieve_options(factory, 1))
-    for _ref, props in _object_contents(result):
+                            target=target or '%s:%s' % ref,
+                            specSet=[filter_spec],
+                            options=_retrieve_options(factory, 1),
+                            via=_raw_service if raw else None)
+    if raw:
+        objects = rawxml.page(result, MoRef, typed=True)[1] if result \
+            else []
+    else:
+        objects = _object_contents(result)
+    for _ref, props in objects:
         return props
     return {}
 

@@ -129,8 +129,17 @@ class VolumeOps:
                         len(found), uuid, moref_value(found[0]))
         return found[0] if found else None
 
-    def properties(self, vm, paths=BACKING_PROPERTIES, target=None):
-        """Read ``paths`` of ``vm`` (one call)."""
+    def properties(self, vm, paths=BACKING_PROPERTIES, target=None,
+                   raw=False):
+        """Read ``paths`` of ``vm`` (one call).
+
+        :param raw: plain values parsed from the reply's XML, data objects
+            with their ``xsi:type`` (:func:`.inventory.get_properties`),
+            instead of suds objects.
+        """
+        if raw:
+            return inventory.get_properties(self._session, vm, paths,
+                                            raw=True, target=target)
         return self._session.get_properties(vm, paths, target=target)
 
     def find_child(self, parent, name):

@@ -13,7 +13,9 @@ XML into the plain values :func:`.inventory.to_plain`
 gives: references (made by the caller's ``moref``, e.g.
 :class:`.inventory.MoRef`), lists for arrays, dicts for data objects,
 ints/bools/datetimes by ``xsi:type`` or, for the untyped fields of the
-objects read here, by field name.
+objects read here, by field name. With ``typed``, a data object's dict
+also keeps its ``xsi:type`` under :data:`TYPE_KEY` (e.g. which device of
+a list is a ``VirtualDisk``).
 
 A fault reply goes to suds unchanged and raises as usual; it becomes
 oslo.vmware's exception, so
@@ -40,7 +42,7 @@ _INTS = ('xsd:int', 'xsd:long', 'xsd:short', 'xsd:byte')
 INT_FIELDS = frozenset((
     'key', 'capacityInKB', 'capacityInBytes', 'controllerKey', 'unitNumber',
     'id', 'busNumber', 'numCPU', 'memoryMB', 'device', 'scsiCtlrUnitNumber',
-    'pciSlotNumber'))
+    'pciSlotNumber', 'limit', 'reservation', 'shares'))
 BOOL_FIELDS = frozenset((
     'thinProvisioned', 'eagerlyScrub', 'quiesced', 'replaySupported',
     'writeThrough', 'split', 'connected', 'startConnected',
@@ -51,6 +53,9 @@ DATETIME_FIELDS = frozenset(('createTime', 'modified'))
 _TEXT_KEYED = frozenset(('OptionValue', 'KeyValue'))
 # Array fields of data objects that may hold one element (no ArrayOf*
 # wrapper around them).
+# Where ``typed`` keeps a data object's xsi:type (no vSphere field name
+# starts with "@").
+TYPE_KEY = '@type'
 LIST_FIELDS = frozenset(('rootSnapshotList', 'childSnapshotList', 'device',
                          'extraConfig', 'vDiskId'))
 
@@ -74,27 +79,29 @@ def _text(value, name, xsi_type):
     return text
 
 
-def to_plain(element, moref, name=None):
+def to_plain(element, moref, name=None, typed=False):
     """The plain value of one element (see the module doc).
 
     :param moref: makes a reference from (type, value).
+    :param typed: keep data objects' ``xsi:type`` (:data:`TYPE_KEY`).
     """
     xsi_type = element.get(_XSI_TYPE)
     children = list(element)
     if xsi_type and xsi_type.startswith('ArrayOf'):
-        return [to_plain(child, moref, _local(child.tag))
+        return [to_plain(child, moref, _local(child.tag), typed)
                 for child in children]
     if not children:
         if element.get('type') is not None and (
                 xsi_type in (None, 'ManagedObjectReference')):
             return moref(element.get('type'), element.text or '')
         return _text(element.text, name, xsi_type)
-    result = {}
+    result = {TYPE_KEY: xsi_type} if typed and xsi_type else {}
     # An OptionValue's key is text (a device's key is an int).
-    typed = xsi_type not in _TEXT_KEYED
+    by_name = xsi_type not in _TEXT_KEYED
     for child in children:
         field = _local(child.tag)
-        value = to_plain(child, moref, field if typed else None)
+        value = to_plain(child, moref, field if by_name else None,
+                         typed)
         if field in result:
             if not isinstance(result[field], list) or \
                     field not in LIST_FIELDS:
@@ -107,8 +114,11 @@ def to_plain(element, moref, name=None):
     return result
 
 
-def page(reply, moref):
-    """(token or None, [(reference, {path: value})]) of a reply's XML."""
+def page(reply, moref, typed=False):
+    """(token or None, [(reference, {path: value})]) of a reply's XML.
+
+    :param typed: keep data objects' ``xsi:type`` (:data:`TYPE_KEY`).
+    """
     root = etree.fromstring(reply)
     returnval = None
     for element in root.iter():
@@ -137,7 +147,7 @@ def page(reply, moref):
                         elif _local(item.tag) == 'val':
                             val = item
                     props[path] = (to_plain(val, moref,
-                                            path.rsplit('.', 1)[-1])
+                                            path.rsplit('.', 1)[-1], typed)
                                    if val is not None else None)
             objects.append((ref, props))
     return token, objects
@@ -161,6 +171,17 @@ def _fault_names(err):
 _STUB = (b'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:'
          b'soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
          b'<soapenv:Body/></soapenv:Envelope>')
+
+
+class _Stub(bytes):
+    """The stub suds parses; ``came``: the size of the reply kept.
+
+    (:class:`.apisession.RequestProbe` counts that size as received.)
+    """
+
+    came = None
+
+
 _FAULT = re.compile(rb'<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?Fault\b')
 
 
@@ -182,7 +203,9 @@ class _SharedTransport(suds.transport.Transport):
         if reply.code in (None, 200) and not _FAULT.search(
                 reply.message[:4096]):
             self.kept.message = reply.message
-            return suds.transport.Reply(200, reply.headers, _STUB)
+            stub = _Stub(_STUB)
+            stub.came = len(reply.message)
+            return suds.transport.Reply(200, reply.headers, stub)
         return reply
 
     def open(self, request):
