@@ -160,7 +160,6 @@ def rows(entries):
 
 def cmd_manageable(args, options, out):
     """The ``manageable`` command."""
-    from vmware_backend.volume import driver as vc_driver
     commands._require_vcenter(options)
     if args.export and not args.host and not args.snapshots:
         raise output.UsageError('--export needs --host HOST@BACKEND')
@@ -168,49 +167,53 @@ def cmd_manageable(args, options, out):
         return _cmd_snapshots(args, options, out)
     known = commands.read_volume_ids(args.volume_ids) \
         if args.volume_ids else set()
-    driver = vc_driver.VMwareVolumeDriver(options)
-    try:
-        out.progress('Reading every VM of the inventory (paged) ...')
-        entries = driver.manageable_entries([{'id': i} for i in known])
-        out.progress('%d candidate(s), %d safe (%d SOAP calls).' % (
-            len(entries), sum(1 for e in entries if e['safe_to_manage']),
-            driver.session.total_requests()))
-    finally:
-        driver.session.close()
-    if args.export:
-        items = export(entries, args.host)
-        out.result(items, lambda data: '\n'.join(
-            i['command'] for i in data) or '# nothing safe to import')
-    elif out.format == 'json':
-        out.result(entries, None)
-    else:
-        out.result(rows(entries),
-                   lambda data: formatting.table(COLUMNS, data))
-    return output.EXIT_OK
+    entries = _read_entries(
+        options, out, 'candidate(s)',
+        lambda driver: driver.manageable_entries([{'id': i} for i in known]))
+    return _show(args, out, entries, lambda: export(entries, args.host),
+                 rows, COLUMNS)
 
 
 def _cmd_snapshots(args, options, out):
     """``manageable --snapshots``."""
-    from vmware_backend.volume import driver as vc_driver
     known = commands.read_volume_ids(args.snapshot_ids,
                                      option='--snapshot-ids') \
         if args.snapshot_ids else set()
+    entries = _read_entries(
+        options, out, 'snapshot(s)',
+        lambda driver: driver.manageable_snapshot_entries(
+            [{'id': i} for i in known]))
+    return _show(args, out, entries, lambda: export_snapshots(entries),
+                 snapshot_rows, SNAPSHOT_COLUMNS)
+
+
+def _read_entries(options, out, noun, read):
+    """``read(driver)`` on a driver of ``options``, with progress.
+
+    The driver's session is closed whatever happens.
+    """
+    from vmware_backend.volume import driver as vc_driver
     driver = vc_driver.VMwareVolumeDriver(options)
     try:
         out.progress('Reading every VM of the inventory (paged) ...')
-        entries = driver.manageable_snapshot_entries(
-            [{'id': i} for i in known])
-        out.progress('%d snapshot(s), %d safe (%d SOAP calls).' % (
-            len(entries), sum(1 for e in entries if e['safe_to_manage']),
+        entries = read(driver)
+        out.progress('%d %s, %d safe (%d SOAP calls).' % (
+            len(entries), noun,
+            sum(1 for e in entries if e['safe_to_manage']),
             driver.session.total_requests()))
     finally:
         driver.session.close()
+    return entries
+
+
+def _show(args, out, entries, export_items, table_rows, columns):
+    """The entries as import commands (--export), JSON or a table."""
     if args.export:
-        out.result(export_snapshots(entries), lambda data: '\n'.join(
+        out.result(export_items(), lambda data: '\n'.join(
             i['command'] for i in data) or '# nothing safe to import')
     elif out.format == 'json':
         out.result(entries, None)
     else:
-        out.result(snapshot_rows(entries),
-                   lambda data: formatting.table(SNAPSHOT_COLUMNS, data))
+        out.result(table_rows(entries),
+                   lambda data: formatting.table(columns, data))
     return output.EXIT_OK
