@@ -70,13 +70,10 @@ def cinder():
 
 
 def wait(what, predicate, timeout, interval=2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    fail('timed out after %ds waiting for %s' % (timeout, what))
+    value = stackenv.poll(predicate, timeout, interval)
+    if not value:
+        fail('timed out after %ds waiting for %s' % (timeout, what))
+    return value
 
 
 # --- Cinder and vCenter ------------------------------------------------------

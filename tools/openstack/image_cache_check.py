@@ -47,13 +47,11 @@ def cinder():
 
 
 def wait(what, predicate, timeout=300, interval=2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise SystemExit('image-cache-check: timed out waiting for %s' % what)
+    value = stackenv.poll(predicate, timeout, interval)
+    if not value:
+        raise SystemExit('image-cache-check: timed out waiting for %s'
+                         % what)
+    return value
 
 
 def backings(conf):

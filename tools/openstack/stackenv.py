@@ -7,6 +7,7 @@ this folder is first on ``sys.path``).
 import json
 import os
 import subprocess
+import time
 
 from keystoneauth1 import identity
 from keystoneauth1 import session as ks_session
@@ -29,3 +30,14 @@ def volumes_report(conf):
         ['vmware-backend-manage', '--config-file', conf, '--format', 'json',
          'volumes'], check=True, capture_output=True, text=True).stdout
     return json.loads(out)['backends']
+
+
+def poll(predicate, timeout, interval=2):
+    """``predicate()``'s first true value within ``timeout`` s, else None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
