@@ -16,23 +16,37 @@ STATUS=0
 
 log() { printf '%s openstack-down: %s\n' "$(date -u +%T)" "$*" >&2; }
 
-# The processes of session $1 (up.sh runs every service with setsid).
-members() { ps -o pid= -s "$1" 2>/dev/null | tr -d ' '; }
+# The live processes of session $1 (up.sh runs every service with setsid);
+# a zombie has already exited and only waits for its parent to reap it.
+members() {
+    ps -o pid=,stat= -s "$1" 2>/dev/null | awk '$2 !~ /^Z/ {print $1}'
+}
+
+# wait_gone SID TENTHS: poll until session SID has no live process, at most
+# TENTHS tenths of a second; succeed when it is gone.
+wait_gone() {
+    local i
+    for i in $(seq 1 "$2"); do
+        [ -n "$(members "$1")" ] || return 0
+        sleep 0.1
+    done
+    [ -z "$(members "$1")" ]
+}
 
 stop() {
-    local name=$1 file=$STATE/pids/$1.pid sid i
+    local name=$1 file=$STATE/pids/$1.pid sid
     [ -f "$file" ] || return 0
     sid=$(cat "$file")
     if [ -n "$(members "$sid")" ]; then
         kill -TERM -- "-$sid" 2>/dev/null
-        for i in $(seq 1 30); do
-            [ -n "$(members "$sid")" ] || break
-            sleep 0.5
-        done
-        if [ -n "$(members "$sid")" ]; then
-            log "$name (session $sid) ignored SIGTERM for 15s: SIGKILL"
+        if ! wait_gone "$sid" 300; then
+            # oslo.service waits up to graceful_shutdown_timeout for the
+            # service's threads; the stack's cinder.conf sets it to 20 s.
+            log "$name (session $sid) still running 30s after SIGTERM: SIGKILL"
+            tail -n 20 "$STATE/log/$name.log" >&2
             kill -KILL -- "-$sid" 2>/dev/null
-            sleep 1
+            # A killed process can take a while to release its memory.
+            wait_gone "$sid" 100
         fi
     fi
     if [ -n "$(members "$sid")" ]; then

@@ -326,6 +326,9 @@ glance_api_servers = http://127.0.0.1:$GLANCE_PORT
 # Cinder's default filters plus this package's: an extend of a volume with
 # snapshots is refused by the scheduler and the volume stays available.
 scheduler_default_filters = AvailabilityZoneFilter,CapacityFilter,CapabilitiesFilter,VMwareExtendFilter
+# On SIGTERM a service waits this long for its threads, then exits
+# (oslo.service's default is 60 s); openstack-down.sh waits 30 s.
+graceful_shutdown_timeout = 20
 EOF
     local coordination=file://$STATE/cinder/coordination
     if [ "$CLUSTER" = 1 ]; then
