@@ -7,8 +7,9 @@ Cinder cluster, locks in redis). Commands:
 ``mix`` (default)
     Makes a few volumes and snapshots, then asks in one burst (order
     shuffled by ``--seed``) for creates, deletes, snapshot creates and
-    deletes, clones, volumes from a snapshot and extends, and kills node1's
-    session with SIGKILL while they run.
+    deletes, clones, volumes from a snapshot, extends and backups (when
+    the stack runs cinder-backup), and kills node1's session with SIGKILL
+    while they run.
 ``create``
     Asks for ``--volumes`` volumes and kills node1 while they are created.
 ``kill``
@@ -27,7 +28,10 @@ one id), no backing Cinder does not know, no snapshot lost or unknown.
 Then converges: retries the extends and deletes, deletes what ended in
 error, checks the sizes and that ``vmware-backend-manage audit`` finds
 nothing (stale clone markers, temporary snapshots), deletes everything and
-checks that no backing is left. Exit status 1 on any violation.
+checks that no backing is left. Backups must end ``available`` or
+``error`` (none stuck), their volumes ``available`` again, no staged disk
+file left in the driver's staging directory, and an ``available`` backup
+must restore into a new volume. Exit status 1 on any violation.
 """
 
 import argparse
@@ -48,6 +52,10 @@ VOLUME_BUSY = ('creating', 'deleting', 'extending', 'downloading',
                'uploading', 'retyping', 'maintenance', 'reserved',
                'attaching', 'detaching', 'backing-up', 'restoring-backup')
 SNAPSHOT_BUSY = ('creating', 'deleting', 'backing-up', 'restoring')
+BACKUP_BUSY = ('creating', 'deleting', 'restoring')
+# The driver stages disks for cinder-backup here (vcenter_image_tmp_dir of
+# the stack's cinder.conf, volume/backups.py STAGING_DIR).
+STAGING = ('cinder', 'image-tmp', 'vmware-backend-backup')
 NODE = 'node1'
 
 
@@ -85,6 +93,11 @@ def volumes(cs):
 def snapshots(cs):
     return {s.id: s for s in
             cs.volume_snapshots.list(search_opts={'all_tenants': 1})}
+
+
+def backups(cs):
+    return {b.id: b for b in
+            cs.backups.list(search_opts={'all_tenants': 1})}
 
 
 def host_of(volume):
@@ -172,6 +185,13 @@ def in_flight(cs):
                          'status': snap.status, 'name': snap.name,
                          'host': host_of(vol) if vol else '',
                          'volume_id': snap.volume_id})
+    for backup in backups(cs).values():
+        if backup.status in BACKUP_BUSY:
+            vol = vols.get(backup.volume_id)
+            busy.append({'type': 'backup', 'id': backup.id,
+                         'status': backup.status, 'name': backup.name,
+                         'host': host_of(vol) if vol else '',
+                         'volume_id': backup.volume_id})
     return busy
 
 
@@ -253,6 +273,13 @@ def settle(cs, ids=None, timeout=300, grace=30):
 def delete_all(cs, conf, vol_ids=None, attempts=3):
     """Delete the snapshots, then the volumes (retrying); check vCenter."""
     problems = []
+    mine = [b for b in backups(cs).values()
+            if vol_ids is None or b.volume_id in vol_ids]
+    for backup in mine:
+        if backup.status in ('available', 'error'):
+            cs.backups.delete(backup.id)
+    wait('backups deleted', lambda: not any(
+        b.id in {m.id for m in mine} for b in backups(cs).values()), 300)
     for attempt in range(1, attempts + 1):
         snaps = [s for s in snapshots(cs).values()
                  if vol_ids is None or s.volume_id in vol_ids]
@@ -287,6 +314,50 @@ def delete_all(cs, conf, vol_ids=None, attempts=3):
             if vol_ids is None or k in vol_ids}
     if left:
         problems.append('after delete: backings left %s' % left)
+    return problems
+
+
+def check_backups(cs, state):
+    """Backups settled, their volumes free, nothing staged; one restores.
+
+    A backup that was being made on node1 when it died ends in ``error``
+    (cinder-backup's call to the dead service times out) or ``available``
+    (node2 answered); either way its volume is ``available`` again and the
+    disk the driver staged for it is gone. A backup reported
+    ``available`` must restore (into a new volume, which then counts in
+    the comparisons and is deleted with the rest).
+    """
+    problems = []
+    found = backups(cs)
+    vols = volumes(cs)
+    for backup in found.values():
+        if backup.status not in ('available', 'error'):
+            problems.append('backup %s is %s' % (backup.id, backup.status))
+        vol = vols.get(backup.volume_id)
+        if vol is not None and vol.status not in ('available', 'error'):
+            problems.append('volume %s of backup %s is %s'
+                            % (vol.id, backup.id, vol.status))
+    staging = os.path.join(state, *STAGING)
+    staged = sorted(os.listdir(staging)) if os.path.isdir(staging) else []
+    if staged:
+        problems.append('staged disk file(s) left in %s: %s'
+                        % (staging, staged))
+    log('backups: %s; staged files: %d' % (dict(collections.Counter(
+        b.status for b in found.values())), len(staged)))
+    done = sorted(b.id for b in found.values() if b.status == 'available')
+    if done:
+        restore = cs.restores.restore(done[0], name='aa-restored')
+        vol_id = restore.volume_id
+
+        def restored():
+            status = cs.volumes.get(vol_id).status
+            return status if status in ('available', 'error',
+                                        'error_restoring') else None
+        status = wait('restore of backup %s' % done[0], restored, 300)
+        log('restore of backup %s into %s: %s' % (done[0], vol_id, status))
+        if status != 'available':
+            problems.append('backup %s is available but its restore '
+                            'ended %s' % (done[0], status))
     return problems
 
 
@@ -353,6 +424,9 @@ def scenario_mix(cs, args):
     rng = random.Random(args.seed)
     roles = ['delete'] * 2 + ['snapshot'] * 2 + ['clone'] * 2 + \
         ['extend'] * 2 + ['from-snapshot', 'snapshot-delete']
+    if os.path.exists(os.path.join(args.state, 'pids',
+                                   'cinder-backup.pid')):
+        roles += ['backup'] * 2
     base = {}
     for i, role in enumerate(roles):
         base[cs.volumes.create(1, name='aa-base-%02d-%s' % (i, role)).id] = \
@@ -368,7 +442,7 @@ def scenario_mix(cs, args):
 
     ops = [('create', None)] * args.volumes
     ops += [(role, vol_id) for vol_id, role in base.items()
-            if role in ('delete', 'snapshot', 'clone', 'extend')]
+            if role in ('delete', 'snapshot', 'clone', 'extend', 'backup')]
     ops += [(role, snap_id) for snap_id, role in pre.items()]
     rng.shuffle(ops)
     extends = {}
@@ -389,6 +463,8 @@ def scenario_mix(cs, args):
                               snapshot_id=ref)
         elif op == 'snapshot-delete':
             cs.volume_snapshots.delete(ref)
+        elif op == 'backup':
+            cs.backups.create(ref, name='aa-backup-%02d' % n)
     log('asked in one burst (seed %s): %s' % (args.seed, dict(
         collections.Counter(op for op, _ref in ops))))
     time.sleep(args.kill_after)
@@ -402,6 +478,7 @@ def run_scenario(args, scenario):
     kill_node(args.state, cs)
     reset = settle(cs)
     problems = compare(cs, conf)
+    problems += check_backups(cs, args.state)
     problems += converge(cs, conf, extends, reset)
     problems += delete_all(cs, conf)
     return report(problems)
