@@ -21,7 +21,8 @@ For each:
 * each backend alone (``--backend NAME``): the slowest and the sum;
 * all backends at once (the fan-out of :mod:`vmware_backend.cmd.backends`),
   with the CPU it cost: this process's (all threads) and the simulators'
-  (``/proc/PID/stat``).
+  (the scheduler's run time of their threads, ``/proc/PID/task/*/
+  schedstat``).
 
 Medians of the rounds; the ratios are the fan-out time to the slowest
 single backend (the goal: <= 1.5) and to the sum (what reading them one
@@ -31,6 +32,18 @@ one event loop schedule it) and all CPU (client and simulators) divided by
 the machine's cores: no scheduling of the same work finishes sooner on
 this machine, so ``floor/slowest`` is the best ratio reachable without
 cutting CPU per backend.
+
+A model table splits the fan-out's client CPU: a command costs ``F``
+once (arguments, configuration files, logging, the event loop, output) and
+``c`` per backend (its section's options, its requests, decoding, its
+rows), so one backend costs ``F + c`` and N backends ``F + N c``: ``c`` is
+(fan-out CPU - single CPU) / (N - 1) and ``F`` the single CPU - ``c``
+(medians). ``s`` is the simulators' CPU per backend. ``model`` is the
+fastest the fan-out could be with that CPU: ``F`` (nothing else runs
+meanwhile) plus the larger of ``N c`` (the client's share: one core) and
+``N (c + s) / cores`` (everything on the machine's cores); ``c for 1.5x``
+is the per-backend client CPU at which ``F + N c`` would still be within
+1.5x the slowest single backend (the goal), to compare with ``c``.
 
 Two more tables split one backend's ``pools`` into its phases (wall and
 this process's CPU): on a SOAP session with VI/JSON reads (the SOAP
@@ -80,7 +93,24 @@ def _cinder_conf(servers, path, transport=None):
 
 
 def process_cpu(pid):
-    """CPU seconds (user + system) process ``pid`` has used so far."""
+    """CPU seconds process ``pid`` has used so far (its live threads).
+
+    From the scheduler's run time of each thread
+    (``/proc/PID/task/TID/schedstat``, nanoseconds), else from
+    ``/proc/PID/stat`` (user + system, in clock ticks: 10 ms steps, too
+    coarse for a few ms per simulator).
+    """
+    try:
+        total = 0
+        for tid in os.listdir('/proc/%d/task' % pid):
+            with open('/proc/%d/task/%s/schedstat' % (pid, tid)) as handle:
+                total += int(handle.read().split()[0])
+        return total / 1e9
+    except (OSError, ValueError, IndexError):
+        return _stat_cpu(pid)
+
+
+def _stat_cpu(pid):
     with open('/proc/%d/stat' % pid) as handle:
         # the command name may hold spaces: fields after its ')'
         fields = handle.read().rsplit(')', 1)[1].split()
@@ -92,7 +122,7 @@ def _servers_cpu(servers):
 
 
 def _timed(argv, servers=None, vijson_sessions=True):
-    """Wall seconds of the command.
+    """(wall, client CPU) seconds of the command.
 
     With ``servers``: (wall, client CPU, simulators' CPU) seconds.
     """
@@ -112,7 +142,7 @@ def _timed(argv, servers=None, vijson_sessions=True):
                                                   sink.getvalue()[-2000:]))
     if servers:
         return seconds, cpu, _servers_cpu(servers) - sims
-    return seconds
+    return seconds, cpu
 
 
 def measure(servers, rounds=ROUNDS, progress=lambda message: None,
@@ -120,7 +150,8 @@ def measure(servers, rounds=ROUNDS, progress=lambda message: None,
     """Times per read transport and command.
 
     :returns: ``{(transport, command): {'single': [[s per backend] per
-        round], 'all': [s], 'client_cpu': [s], 'sim_cpu': [s]}}``.
+        round], 'single_cpu': [[s per backend] per round], 'all': [s],
+        'client_cpu': [s], 'sim_cpu': [s]}}``.
     """
     results = {}
     with tempfile.TemporaryDirectory(prefix='bench-fanout-') as root:
@@ -136,18 +167,20 @@ def measure(servers, rounds=ROUNDS, progress=lambda message: None,
         for command in COMMANDS:
             for transport in transports:
                 results[(transport, command)] = {
-                    'single': [], 'all': [], 'client_cpu': [],
-                    'sim_cpu': []}
+                    'single': [], 'single_cpu': [], 'all': [],
+                    'client_cpu': [], 'sim_cpu': []}
             for number in range(rounds):
                 # both transports in each round: same machine load
                 for transport in transports:
                     path = paths[transport]
                     sessions = TRANSPORTS[transport][1]
                     data = results[(transport, command)]
-                    data['single'].append([
+                    singles = [
                         _timed(['--config-file', path, command, '--backend',
                                 name], vijson_sessions=sessions)
-                        for name in names])
+                        for name in names]
+                    data['single'].append([wall for wall, _ in singles])
+                    data['single_cpu'].append([cpu for _, cpu in singles])
                     wall, cpu, sims = _timed(['--config-file', path,
                                               command], servers,
                                              vijson_sessions=sessions)
@@ -263,6 +296,34 @@ def report(results, count, cores=None):
     return '\n'.join(lines)
 
 
+def report_model(results, count, cores=None, goal=1.5):
+    """The per-backend CPU model of the fan-out (see the module doc)."""
+    cores = cores or os.cpu_count()
+    lines = ['Client CPU per command (F) and per backend (c), simulators\' '
+             'CPU per backend (s), in ms; model = F + max(N c, N (c + s) / '
+             '%d cores), N = %d' % (cores, count),
+             '%-9s %-8s %7s %7s %7s %8s %7s %8s %7s %11s' % (
+                 'reads', 'command', 'F', 'c', 's', 'model', 'all',
+                 'mdl/slow', 'slowest', 'c for %.1fx' % goal)]
+    for (transport, command), data in results.items():
+        single_cpu = statistics.median(
+            cpu for row in data['single_cpu'] for cpu in row)
+        all_cpu = statistics.median(data['client_cpu'])
+        per = (all_cpu - single_cpu) / (count - 1) if count > 1 else 0.0
+        fixed = single_cpu - per
+        sims = statistics.median(data['sim_cpu']) / count
+        model = fixed + max(count * per, count * (per + sims) / cores)
+        slowest = statistics.median(max(r) for r in data['single'])
+        together = statistics.median(data['all'])
+        needed = (goal * slowest - fixed) / count
+        lines.append(
+            '%-9s %-8s %7.2f %7.2f %7.2f %8.2f %7.2f %8.2f %7.2f %11.2f' % (
+                transport, command, fixed * 1e3, per * 1e3, sims * 1e3,
+                model * 1e3, together * 1e3, model / slowest, slowest * 1e3,
+                needed * 1e3))
+    return '\n'.join(lines)
+
+
 def report_phases(found, title='a SOAP session, VI/JSON reads'):
     """The phase table of :func:`phases` as text (medians)."""
     lines = ['One backend\'s pools by phase (%s; median of %d '
@@ -342,6 +403,8 @@ def main(count=DEFAULT_BACKENDS, rounds=ROUNDS, latency_ms=0):
         print('Each request delayed by %s ms (bench/latency.py)'
               % latency_ms)
     print(report(results, count))
+    print()
+    print(report_model(results, count))
     print()
     print(report_phases(found))
     print()

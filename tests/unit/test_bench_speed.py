@@ -62,6 +62,32 @@ class FanoutReportTest(testtools.TestCase):
                           '2.00', '1.33', '3.000', '1.000', '3.000', '1.50'],
                          line.split())
 
+    def _model_results(self):
+        return {('json', 'pools'): {
+            'single': [[0.010, 0.012], [0.011, 0.013], [0.009, 0.014]],
+            'single_cpu': [[0.008, 0.008], [0.008, 0.009], [0.007, 0.008]],
+            'all': [0.015, 0.016, 0.020], 'client_cpu': [0.010, 0.011, 0.009],
+            'sim_cpu': [0.004, 0.006, 0.005]}}
+
+    def test_model_splits_fixed_and_per_backend_cpu(self):
+        lines = fanout.report_model(self._model_results(), 2,
+                                    cores=2).splitlines()
+        self.assertIn('N = 2', lines[0])
+        self.assertIn('2 cores', lines[0])
+        # single CPU median 8 ms, fan-out 10 ms: c = 2 ms, F = 6 ms;
+        # simulators 5 ms / 2 = 2.5 ms per backend; model 6 + max(2 * 2,
+        # 2 * 4.5 / 2) = 10.5 ms; slowest median 13 ms, all 16 ms;
+        # 1.5x needs c <= (19.5 - 6) / 2 = 6.75 ms
+        self.assertEqual(['json', 'pools', '6.00', '2.00', '2.50', '10.50',
+                          '16.00', '0.81', '13.00', '6.75'],
+                         lines[2].split())
+
+    def test_model_is_client_bound_with_more_cores(self):
+        line = fanout.report_model(self._model_results(), 2,
+                                   cores=4).splitlines()[2]
+        # 6 + max(2 * 2, 2 * 4.5 / 4) = 10 ms
+        self.assertEqual('10.00', line.split()[5])
+
     def test_phases_medians_and_total(self):
         found = {'SOAP session start': [(0.010, 0.009), (0.030, 0.011),
                                         (0.012, 0.010)],
@@ -103,9 +129,22 @@ class FanoutReportTest(testtools.TestCase):
         stat = ('4242 (odd) name) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 '
                 '1 0 100 200 300')
         self.useFixture(fixtures.MockPatch(
+            'os.listdir', side_effect=PermissionError('no schedstat')))
+        self.useFixture(fixtures.MockPatch(
             'builtins.open', mock.mock_open(read_data=stat)))
         self.useFixture(fixtures.MockPatch('os.sysconf', return_value=100))
         self.assertEqual(3.0, fanout.process_cpu(4242))
+
+    def test_process_cpu_sums_the_threads_schedstat(self):
+        runtimes = {'/proc/4242/task/4242/schedstat': '1500000000 7 9\n',
+                    '/proc/4242/task/4250/schedstat': '2250000 3 4\n'}
+        self.useFixture(fixtures.MockPatch(
+            'os.listdir', return_value=['4242', '4250']))
+        self.useFixture(fixtures.MockPatch(
+            'builtins.open',
+            side_effect=lambda path: mock.mock_open(
+                read_data=runtimes[path])()))
+        self.assertEqual(1.50225, fanout.process_cpu(4242))
 
 
 class LatencyRelayTest(testtools.TestCase):
