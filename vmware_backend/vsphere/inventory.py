@@ -52,8 +52,10 @@ from suds import sudsobject
 
 from vmware_backend import exceptions
 from vmware_backend.vsphere.json import select as json_select
+from vmware_backend.vsphere import rawsoap
 from vmware_backend.vsphere import rawxml
 from vmware_backend.vsphere.refs import MoRef  # noqa: F401 (re-exported)
+from vmware_backend.vsphere import soapxml
 
 LOG = logging.getLogger(__name__)
 
@@ -216,8 +218,22 @@ class _Restart(Exception):
 def _raw_service(api):
     service = getattr(api, '_vmware_backend_raw', None)
     if service is None:
-        service = api._vmware_backend_raw = rawxml.RawService(api)
+        service = api._vmware_backend_raw = rawsoap.RawService(api)
     return service
+
+
+def _raw_property_specs(type_paths):
+    return [soapxml.property_spec(type_name, paths)
+            for type_name, paths in type_paths.items()]
+
+
+def _raw_view_spec(view, type_paths):
+    """The view read's filter spec, as XML (:mod:`.soapxml`)."""
+    return soapxml.filter_spec(
+        _raw_property_specs(type_paths),
+        [soapxml.object_spec(from_suds(view), skip=True, select=[
+            soapxml.traversal_spec(_VIEW_TRAVERSAL, 'ContainerView',
+                                   'view')])])
 
 
 def _page(result, raw):
@@ -242,11 +258,15 @@ def _read_once(session, type_paths, root, page_size, recursive, target,
                           type=list(type_paths), recursive=recursive)
     token = None
     try:
+        if raw:
+            spec = _raw_view_spec(view, type_paths)
+            options = soapxml.retrieve_options(page_size)
+        else:
+            spec = [_view_filter_spec(factory, view, type_paths)]
+            options = _retrieve_options(factory, page_size)
         result = session.invoke(
             'RetrievePropertiesEx', collector, target=target,
-            session_bound=True, via=via,
-            specSet=[_view_filter_spec(factory, view, type_paths)],
-            options=_retrieve_options(factory, page_size))
+            session_bound=True, via=via, specSet=spec, options=options)
         while True:
             # An empty result (nothing matched) is None: no token.
             token, objects = _page(result, raw)
@@ -328,6 +348,19 @@ def get_properties(session, ref, paths, raw=False, target=None):
     ref = from_suds(ref)
     if _json_only(session):
         return _json_only(session).get_properties(ref, paths)
+    collector = session.service_content.propertyCollector
+    target = target or '%s:%s' % ref
+    if raw:
+        # Written and read as XML (:mod:`.soapxml`, :mod:`.rawxml`).
+        result = session.invoke(
+            'RetrievePropertiesEx', collector, target=target,
+            via=_raw_service, specSet=soapxml.filter_spec(
+                [soapxml.property_spec(ref.type, paths)],
+                [soapxml.object_spec(ref)]),
+            options=soapxml.retrieve_options(1))
+        for _ref, props in rawxml.page(result, MoRef, typed=True)[1]:
+            return props
+        return {}
     factory = session.factory
     obj_spec = factory.create('ns0:ObjectSpec')
     obj_spec.obj = to_suds(ref)
@@ -335,18 +368,10 @@ def get_properties(session, ref, paths, raw=False, target=None):
     filter_spec = factory.create('ns0:PropertyFilterSpec')
     filter_spec.objectSet = [obj_spec]
     filter_spec.propSet = _property_specs(factory, {ref.type: paths})
-    result = session.invoke('RetrievePropertiesEx',
-                            session.service_content.propertyCollector,
-                            target=target or '%s:%s' % ref,
+    result = session.invoke('RetrievePropertiesEx', collector, target=target,
                             specSet=[filter_spec],
-                            options=_retrieve_options(factory, 1),
-                            via=_raw_service if raw else None)
-    if raw:
-        objects = rawxml.page(result, MoRef, typed=True)[1] if result \
-            else []
-    else:
-        objects = _object_contents(result)
-    for _ref, props in objects:
+                            options=_retrieve_options(factory, 1))
+    for _ref, props in _object_contents(result):
         return props
     return {}
 
