@@ -210,6 +210,7 @@ class DriverTestBase(testtools.TestCase):
         self.ops.destroy.side_effect = lambda vm, target: self.vc.remove(vm)
         # No VM on vCenter marks a volume attached unless a test says so.
         self.ops.attachment_marks.return_value = {}
+        self.ops.read_with_marks.side_effect = self._read_with_marks
         self.folder = vsphere_ops.moref('Folder', 'group-v100')
         self.ops.ensure_folder.return_value = self.folder
         self.placement = mock.create_autospec(
@@ -224,6 +225,17 @@ class DriverTestBase(testtools.TestCase):
         self.addCleanup(self.driver.close)
         self.driver._ops = self.ops
         self.driver._placement = self.placement
+
+    def _read_with_marks(self, vm, paths, volume_id, target=None):
+        """As :meth:`VolumeOps.read_with_marks`: plain values and marks.
+
+        The marks are those the test's vCenter shows for any datastore
+        (what ``attachment_marks`` is set to return), in the same read.
+        """
+        props = self.vc.properties(vm, paths, target, raw=True)
+        props[vsphere_ops.MARKS_KEY] = dict(
+            self.ops.attachment_marks.return_value)
+        return props
 
     @staticmethod
     def _starter(combined):

@@ -187,3 +187,26 @@ class RawService:
             if missing is not None:
                 raise missing
         return message
+
+
+def service(api):
+    """The :class:`RawService` of an oslo.vmware session (made once)."""
+    found = getattr(api, '_vmware_backend_raw', None)
+    if found is None:
+        found = api._vmware_backend_raw = RawService(api)
+    return found
+
+
+def property_specs(type_paths):
+    """``PropertySpec`` XML of {type name: paths}."""
+    return [soapxml.property_spec(type_name, paths)
+            for type_name, paths in type_paths.items()]
+
+
+def view_spec(view, type_paths, traversal_name):
+    """The filter spec reading a view's objects; ``view``: (type, value)."""
+    return soapxml.filter_spec(
+        property_specs(type_paths),
+        [soapxml.object_spec(view, skip=True, select=[
+            soapxml.traversal_spec(traversal_name, 'ContainerView',
+                                   'view')])])
