@@ -37,8 +37,12 @@ class AttachedOnVCenterTest(test_driver.DriverTestBase):
             ManagedObjectReference[0]
 
     def assertAskedOnce(self, datastore=None):
-        self.ops.attachment_marks.assert_called_once_with(
-            [datastore or self.backing_datastore()], self.vol.id)
+        self.ops.attachment_marks.assert_called_once()
+        datastores, volume_id = self.ops.attachment_marks.call_args.args
+        self.assertEqual(
+            [inventory.from_suds(datastore or self.backing_datastore())],
+            [inventory.from_suds(ds) for ds in datastores])
+        self.assertEqual(self.vol.id, volume_id)
 
     def assertBusy(self, err):
         self.assertIn('vm-inst-7', str(err))

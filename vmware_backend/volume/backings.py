@@ -82,7 +82,7 @@ class BackingAccess(settle.SettleMixin):
                 self._hints[volume_id] = ref
 
     def _backing(self, volume_id, paths=vsphere_ops.BACKING_PROPERTIES,
-                 markers=True, marks=False):
+                 markers=True, marks=False, raw=False):
         """(moref, properties) of the backing of ``volume_id`` or None.
 
         Tries the cached moref first; when vCenter says it is gone (or it
@@ -93,11 +93,12 @@ class BackingAccess(settle.SettleMixin):
         :param markers: read ``config.extraConfig`` too (the markers);
             without it, only when several VMs carry the id (to tell them
             apart), with one more read each.
-        :param marks: see :meth:`_lookup_all`.
+        :param marks: see :meth:`_lookup_all`; ``raw`` too.
         :raises exceptions.InvalidVolume: ``volume_id`` is not a UUID
             (checked before anything is sent to vCenter).
         """
-        found = self._lookup_all(volume_id, paths, markers, marks=marks)
+        found = self._lookup_all(volume_id, paths, markers, raw=raw,
+                                 marks=marks)
         if not found:
             return None
         if len(found) > 1:

@@ -58,7 +58,9 @@ class SnapshotMixin:
         died after starting it) is waited for first.
         """
         volume_id = snapshot.volume_id
-        found = self._backing(volume_id, vsphere_ops.TREE_PROPERTIES)
+        # Plain values read as XML (no suds objects needed).
+        found = self._backing(volume_id, vsphere_ops.TREE_PROPERTIES,
+                              raw=True)
         if found is None:
             return
         ref, props = found

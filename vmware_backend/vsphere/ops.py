@@ -63,10 +63,13 @@ def is_moref(value):
 
 
 def extra_config_dict(props):
-    """extraConfig of a property dict as a plain {key: value} dict."""
+    """extraConfig of a property dict as a plain {key: value} dict.
+
+    (Of suds objects, or of plain values read as XML.)
+    """
     options = props.get('config.extraConfig')
     options = getattr(options, 'OptionValue', options) or []
-    return {o.key: getattr(o, 'value', None) for o in options}
+    return {_field(o, 'key'): _field(o, 'value') for o in options}
 
 
 def ref_list(value):
@@ -103,11 +106,21 @@ def snapshot_trees(props):
     return found
 
 
+def tree_name(tree):
+    """The name of a snapshot tree (suds object or plain dict)."""
+    return _field(tree, 'name')
+
+
+def tree_snapshot(tree):
+    """The (suds) moref of a snapshot tree's snapshot."""
+    return inventory.to_suds(_field(tree, 'snapshot'))
+
+
 def find_snapshot(props, name):
     """(suds) moref of the snapshot called ``name``, or None."""
     for tree, _depth in snapshot_trees(props):
-        if _field(tree, 'name') == name:
-            return inventory.to_suds(_field(tree, 'snapshot'))
+        if tree_name(tree) == name:
+            return tree_snapshot(tree)
     return None
 
 
