@@ -53,7 +53,7 @@ def _local(tag):
 class SoapCallError(Exception):
     """The cause of a fault raised by :class:`RawService` (as suds' WebFault).
 
-    :param name: the method called; ``reply``: the fault reply's bytes.
+    :param name: the method called; ``faultstring``: the fault's text.
     """
 
     def __init__(self, name, faultstring):
