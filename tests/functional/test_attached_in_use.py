@@ -11,6 +11,7 @@ goes ahead.
 from tests.functional import lifecycle_base as lb
 from vmware_backend import exceptions
 from vmware_backend.volume import plain_objects
+from vmware_backend.vsphere import ops as vsphere_ops
 
 GiB_KB = 1024 * 1024
 
@@ -22,8 +23,8 @@ class AttachedOnVCenterTest(lb.LifecycleTestCase):
         self.instance = self.make_instance()  # on LocalDS_0
         pools = self.driver.get_volume_stats(refresh=True)['pools']
         pool = [p for p in pools if p['datastore_name'] == 'LocalDS_1'][0]
-        self.volume = self.create(size=1,
-                                  host='cinder@vmware#%s' % pool['pool_name'])
+        self.host = 'cinder@vmware#%s' % pool['pool_name']
+        self.volume = self.create(size=1, host=self.host)
         self.assertNotEqual(self.state(self.instance).datastore_values,
                             self.state(self.volume.id).datastore_values)
         self.driver.attach_volume(self.instance, self.volume)
@@ -70,6 +71,11 @@ class AttachedOnVCenterTest(lb.LifecycleTestCase):
 
     def test_after_detach_they_go_ahead(self):
         self.driver.detach_volume(self.instance, self.volume)
+        snap = plain_objects.snapshot(self.volume)
+        self.driver.create_snapshot(snap)
+        self.assertEqual([snap.name],
+                         self.state(self.volume.id).snapshot_names)
+        self.driver.delete_snapshot(snap)
         self.driver.extend_volume(self.volume, 2)
         self.volume.size = 2
         self.assertEqual(2 * GiB_KB,
@@ -89,3 +95,50 @@ class AttachedOnVCenterTest(lb.LifecycleTestCase):
         # its task's state.
         self.assertEqual({'RetrievePropertiesEx': 3, 'ReconfigVM_Task': 1},
                          sent)
+
+    def test_snapshot_reads_the_marks_with_the_backing(self):
+        # create_snapshot: one RetrievePropertiesEx for the backing and the
+        # marks of the VMs on its datastores, the snapshot and its task's
+        # state: the in-tree driver's count (FindAllByUuid instead).
+        other = self.create(size=1)
+        snap = plain_objects.snapshot(other)
+        before = self.session.counts_snapshot()
+        self.driver.create_snapshot(snap)
+        self.assertEqual({'RetrievePropertiesEx': 2,
+                          'CreateSnapshot_Task': 1},
+                         dict(self.session.counts_snapshot() - before))
+        self.assertEqual([snap.name], self.state(other.id).snapshot_names)
+        # Again (a retry): the snapshot is found in the plain values read
+        # with the marks, nothing is made.
+        before = self.session.counts_snapshot()
+        self.driver.create_snapshot(snap)
+        self.assertEqual({'RetrievePropertiesEx': 1},
+                         dict(self.session.counts_snapshot() - before))
+        self.assertEqual([snap.name], self.state(other.id).snapshot_names)
+
+    def test_marks_read_keeps_the_backing_apart(self):
+        # Every VM on the datastores answers with the same paths: the
+        # backing's values are its own, the marks those of the others.
+        self.driver.detach_volume(self.instance, self.volume)
+        first = self.create(size=1, host=self.host)
+        snap = plain_objects.snapshot(first)
+        self.driver.create_snapshot(snap)
+        second = self.create(size=1, host=self.host)
+        self.assertEqual(self.state(first.id).datastore_values,
+                         self.state(second.id).datastore_values)
+        self.driver.attach_volume(self.instance, second)
+        self.addCleanup(self.driver.detach_volume, self.instance, second)
+        props = self.driver.ops.read_with_marks(
+            self.find(second.id), ('snapshot', 'config.instanceUuid'),
+            second.id)
+        self.assertEqual(second.id, props['config.instanceUuid'])
+        self.assertNotIn('snapshot', props)  # first's tree is first's
+        [(vm, mark)] = props[vsphere_ops.MARKS_KEY].items()
+        self.assertEqual(self.instance_value, vm)
+        self.assertTrue(mark)
+        snap_of_second = plain_objects.snapshot(second)
+        err = self.assertRaises(exceptions.SnapshotIsBusy,
+                                self.driver.create_snapshot, snap_of_second)
+        self.assertIn(self.instance_value, str(err))
+        self.assertEqual([], self.state(second.id).snapshot_names)
+        self.assertEqual([snap.name], self.state(first.id).snapshot_names)

@@ -8,6 +8,9 @@ by ``attach_volume``). The vCenter side costs one RetrievePropertiesEx,
 made by :meth:`VolumeOps.attachment_marks` (read through ``Datastore.vm``).
 """
 
+import xml.etree.ElementTree as etree
+from xml.sax import saxutils
+
 from suds.sax import text as sax_text
 
 from tests.unit import test_driver
@@ -16,6 +19,7 @@ from vmware_backend import exceptions
 from vmware_backend.volume import plain_objects
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
+from vmware_backend.vsphere import rawsoap
 
 MARK = {'vm-inst-7': '6000C29f-attached'}
 
@@ -33,8 +37,12 @@ class AttachedOnVCenterTest(test_driver.DriverTestBase):
             ManagedObjectReference[0]
 
     def assertAskedOnce(self, datastore=None):
-        self.ops.attachment_marks.assert_called_once_with(
-            [datastore or self.backing_datastore()], self.vol.id)
+        self.ops.attachment_marks.assert_called_once()
+        datastores, volume_id = self.ops.attachment_marks.call_args.args
+        self.assertEqual(
+            [inventory.from_suds(datastore or self.backing_datastore())],
+            [inventory.from_suds(ds) for ds in datastores])
+        self.assertEqual(self.vol.id, volume_id)
 
     def assertBusy(self, err):
         self.assertIn('vm-inst-7', str(err))
@@ -62,7 +70,12 @@ class AttachedOnVCenterTest(test_driver.DriverTestBase):
         err = self.assertRaises(exceptions.SnapshotIsBusy,
                                 self.driver.create_snapshot, snap)
         self.assertEqual(snap.id, err.kwargs['snapshot'])
-        self.assertBusy(err)
+        self.assertIn('vm-inst-7', str(err))
+        self.ops.create_snapshot.assert_not_called()
+        # The marks came with the backing's own read (read_with_marks).
+        self.ops.attachment_marks.assert_not_called()
+        self.ops.read_with_marks.assert_called_once_with(
+            self.ref, ('snapshot', 'config.instanceUuid'), self.vol.id)
 
     def test_linked_clone_is_refused(self):
         clone = plain_objects.volume(size=1,
@@ -105,20 +118,39 @@ def option_value(key, value):
                        value=sax_text.Text(value))
 
 
+def xml_page(objects, token=None):
+    """A RetrievePropertiesEx reply's XML: (vm, {path: (key, mark)})."""
+    parts = []
+    for vm, props in objects:
+        sets = ''.join(
+            '<propSet><name>%s</name><val xsi:type="OptionValue"><key>%s'
+            '</key><value xsi:type="xsd:string">%s</value></val></propSet>'
+            % (saxutils.escape(path), key, mark)
+            for path, (key, mark) in props.items())
+        parts.append('<objects><obj type="VirtualMachine">%s</obj>%s'
+                     '</objects>' % (vm, sets))
+    return (
+        '<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://'
+        'schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/'
+        '2001/XMLSchema-instance"><soapenv:Body><RetrievePropertiesExResponse'
+        ' xmlns="urn:vim25"><returnval>%s%s</returnval>'
+        '</RetrievePropertiesExResponse></soapenv:Body></soapenv:Envelope>'
+        % ('<token>%s</token>' % token if token else '', ''.join(parts))
+    ).encode()
+
+
 class AttachmentMarksReadTest(test_driver.testtools.TestCase):
-    """The read: one RetrievePropertiesEx through Datastore.vm."""
+    """The read: one RetrievePropertiesEx through Datastore.vm, as XML."""
 
     def path(self, volume_id):
         return 'config.extraConfig["volume-%s"]' % volume_id
 
     def test_one_call_reading_only_the_mark(self):
         path = self.path('v-1')
-        session = ti.FakeSession([ti.page([
-            ti.content(ti.moref('VirtualMachine', 'vm-7'),
-                       **{path: option_value('volume-v-1', 'uuid-7')}),
-            ti.content(ti.moref('VirtualMachine', 'vm-8')),
-            ti.content(ti.moref('VirtualMachine', 'vm-9'),
-                       **{path: option_value('volume-v-1', '')}),
+        session = ti.FakeSession([xml_page([
+            ('vm-7', {path: ('volume-v-1', 'uuid-7')}),
+            ('vm-8', {}),
+            ('vm-9', {path: ('volume-v-1', '')}),
         ])])
         ops = vsphere_ops.VolumeOps(session)
         marks = ops.attachment_marks(
@@ -127,30 +159,31 @@ class AttachmentMarksReadTest(test_driver.testtools.TestCase):
         self.assertEqual({'vm-7': 'uuid-7'}, marks)
         self.assertEqual(['RetrievePropertiesEx'], session.methods())
         _method, _ref, kwargs = session.calls[0]
-        spec, = kwargs['specSet']
+        self.assertIs(rawsoap.service, kwargs['via'])
+        # (The fragment's xsi and vim25 prefixes: the envelope's.)
+        spec = etree.fromstring(
+            '<w xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xmlns:vim25="urn:vim25">%s</w>' % kwargs['specSet'])[0]
         self.assertEqual(['datastore-1', 'datastore-2'],
-                         [str(o.obj.value) for o in spec.objectSet])
-        for obj in spec.objectSet:
-            self.assertTrue(obj.skip)
-            traversal, = obj.selectSet
-            self.assertEqual(('Datastore', 'vm', False),
-                             (traversal.type, traversal.path,
-                              traversal.skip))
-        prop, = spec.propSet
-        self.assertEqual(('VirtualMachine', False,
-                          ['config.extraConfig["volume-v-1"]']),
-                         (prop.type, prop.all, prop.pathSet))
+                         [o.findtext('obj') for o in spec.iter('objectSet')])
+        for obj in spec.iter('objectSet'):
+            self.assertEqual('Datastore', obj.find('obj').get('type'))
+            self.assertEqual('true', obj.findtext('skip'))
+            traversal, = obj.findall('selectSet')
+            self.assertEqual(['readThrough', 'Datastore', 'vm', 'false'],
+                             [c.text for c in traversal])
+        prop, = spec.findall('propSet')
+        self.assertEqual(['VirtualMachine', 'false',
+                          'config.extraConfig["volume-v-1"]'],
+                         [c.text for c in prop])
         # Not paged by the client: one round trip however many VMs.
-        self.assertIsNone(getattr(kwargs['options'], 'maxObjects', None))
+        self.assertEqual([], list(etree.fromstring(kwargs['options'])))
 
     def test_paged_result_is_continued(self):
         path = self.path('v-2')
         session = ti.FakeSession([
-            ti.page([ti.content(ti.moref('VirtualMachine', 'vm-1'))],
-                    token='t-1'),
-            ti.page([ti.content(ti.moref('VirtualMachine', 'vm-2'),
-                                **{path: option_value('volume-v-2',
-                                                      'file')})]),
+            xml_page([('vm-1', {})], token='t-1'),
+            xml_page([('vm-2', {path: ('volume-v-2', 'file')})]),
         ])
         marks = vsphere_ops.VolumeOps(session).attachment_marks(
             [inventory.MoRef('Datastore', 'datastore-1')], 'v-2')
@@ -171,7 +204,7 @@ class AttachmentMarksReadTest(test_driver.testtools.TestCase):
                                       action='ContinueRetrievePropertiesEx',
                                       target='x', detail='injected')
         session = ti.FakeSession(
-            [ti.page([], token='t-9')],
+            [xml_page([], token='t-9')],
             fail={('ContinueRetrievePropertiesEx', 1): err})
         self.assertRaises(exceptions.VCenterFault,
                           vsphere_ops.VolumeOps(session).attachment_marks,
@@ -179,3 +212,48 @@ class AttachmentMarksReadTest(test_driver.testtools.TestCase):
         self.assertEqual(['RetrievePropertiesEx',
                           'ContinueRetrievePropertiesEx',
                           'CancelRetrievePropertiesEx'], session.methods())
+
+
+class ReadWithMarksTest(test_driver.testtools.TestCase):
+    """The backing and the marks of the VMs on its datastores, one read."""
+
+    def test_one_read_backing_apart_from_the_marks(self):
+        path = 'config.extraConfig["volume-v-5"]'
+        reply = xml_page([('vm-1', {}), ('vm-2', {path: ('volume-v-5', 'f')}),
+                          ('vm-3', {path: ('volume-v-5', '')})])
+        # The backing's own value (vm-1) next to the marks.
+        reply = reply.replace(
+            b'<obj type="VirtualMachine">vm-1</obj>',
+            b'<obj type="VirtualMachine">vm-1</obj><propSet><name>'
+            b'config.instanceUuid</name><val xsi:type="xsd:string">v-5</val>'
+            b'</propSet>')
+        session = ti.FakeSession([reply])
+        props = vsphere_ops.VolumeOps(session).read_with_marks(
+            ti.moref('VirtualMachine', 'vm-1'), ('config.instanceUuid',),
+            'v-5')
+        self.assertEqual({'config.instanceUuid': 'v-5',
+                          vsphere_ops.MARKS_KEY: {'vm-2': 'f'}}, props)
+        self.assertEqual(['RetrievePropertiesEx'], session.methods())
+        _method, _ref, kwargs = session.calls[0]
+        self.assertIs(rawsoap.service, kwargs['via'])
+        spec = etree.fromstring(
+            '<w xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xmlns:vim25="urn:vim25">%s</w>' % kwargs['specSet'])[0]
+        prop, = spec.findall('propSet')
+        self.assertEqual(['VirtualMachine', 'false', 'config.instanceUuid',
+                          path], [c.text for c in prop])
+        obj, = spec.findall('objectSet')
+        self.assertEqual(('vm-1', 'false'),
+                         (obj.findtext('obj'), obj.findtext('skip')))
+        to_ds, = obj.findall('selectSet')
+        self.assertEqual(['vmDatastores', 'VirtualMachine', 'datastore',
+                          'true'], [c.text for c in to_ds][:4])
+        to_vms, = to_ds.findall('selectSet')
+        self.assertEqual(['datastoreVms', 'Datastore', 'vm', 'false'],
+                         [c.text for c in to_vms])
+
+    def test_backing_not_reported_has_no_values(self):
+        session = ti.FakeSession([xml_page([])])
+        props = vsphere_ops.VolumeOps(session).read_with_marks(
+            ti.moref('VirtualMachine', 'vm-1'), ('snapshot',), 'v-6')
+        self.assertEqual({vsphere_ops.MARKS_KEY: {}}, props)

@@ -12,8 +12,10 @@ from vmware_backend.volume import plain_objects
 # Written out: STATE_PROPERTIES plus what every look-up adds.
 STATE_PATHS = ('name', 'snapshot', 'datastore', 'config.instanceUuid',
                'config.extraConfig')
-# create_snapshot: SNAPSHOT_PROPERTIES and the instanceUuid, no markers.
-SNAPSHOT_PATHS = ('snapshot', 'datastore', 'config.instanceUuid')
+# create_snapshot: SNAPSHOT_PROPERTIES and the instanceUuid, no markers
+# (read with the attachment marks: every VM on the datastores answers
+# with these paths too).
+SNAPSHOT_PATHS = ('snapshot', 'config.instanceUuid')
 # delete_snapshot: the tree and the markers.
 TREE_PATHS = ('snapshot', 'config.instanceUuid', 'config.extraConfig')
 # extend_volume: disk, snapshots, datastores; no markers.
@@ -32,10 +34,16 @@ class PathsReadTest(test_driver.DriverTestBase):
         return [tuple(call.args[1]) for call in
                 self.ops.properties.call_args_list]
 
+    def marks_reads(self):
+        return [(tuple(call.args[1]), call.args[2]) for call in
+                self.ops.read_with_marks.call_args_list]
+
     def test_create_snapshot_reads_no_devices(self):
         self.add_backing(self.vol)
         self.driver.create_snapshot(self.snap)
-        self.assertEqual([SNAPSHOT_PATHS], self.paths_read())
+        self.assertEqual([], self.paths_read())
+        self.assertEqual([(SNAPSHOT_PATHS, self.vol.id)], self.marks_reads())
+        self.ops.attachment_marks.assert_not_called()
         self.ops.create_snapshot.assert_called_once()
 
     def test_delete_snapshot_reads_no_devices(self):
@@ -65,8 +73,20 @@ class PathsReadTest(test_driver.DriverTestBase):
         self.assertEqual(self.vol.id, volume_id)
         self.assertEqual(1, len(datastores))
 
-    def test_snapshot_attachment_check_gets_the_datastores(self):
+    def test_snapshot_attachment_marks_read_with_the_backing(self):
         self.add_backing(self.vol)
+        self.ops.attachment_marks.return_value = {'vm-7': 'disk'}
+        self.assertRaises(exceptions.SnapshotIsBusy,
+                          self.driver.create_snapshot, self.snap)
+        self.assertEqual([(SNAPSHOT_PATHS, self.vol.id)], self.marks_reads())
+        self.ops.attachment_marks.assert_not_called()
+        self.ops.create_snapshot.assert_not_called()
+
+    def test_snapshot_of_duplicates_still_reads_the_marks(self):
+        # Several VMs with the id: read again with the markers (and the
+        # datastores), then the marks on their own.
+        self.add_backing(self.vol, extra={'vmware_backend.created': '1'})
+        self.add_backing(self.vol, extra={'vmware_backend.created': '2'})
         self.ops.attachment_marks.return_value = {'vm-7': 'disk'}
         self.assertRaises(exceptions.SnapshotIsBusy,
                           self.driver.create_snapshot, self.snap)

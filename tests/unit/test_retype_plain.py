@@ -1,13 +1,11 @@
 """retype without move: the disk decided on from plain values (raw XML)."""
 
-import threading
 import types
 
 import testtools
 
 from vmware_backend.volume import qos
 from vmware_backend.volume import retype
-from vmware_backend.vsphere import apisession
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import rawxml
 
@@ -134,21 +132,3 @@ class SettledTest(testtools.TestCase):
         self.assertFalse(retype.settled(
             volume(), rawxml.page(reply, inventory.MoRef)[1][0][1]))
         self.assertFalse(retype.settled(volume(), {}))
-
-
-class StubSizeTest(testtools.TestCase):
-
-    def test_probe_counts_the_kept_reply(self):
-        message = HEAD + disk_xml() + TAIL
-
-        class Inner:
-            def send(self, request):
-                return rawxml.suds.transport.Reply(200, {}, message)
-
-        reply = rawxml._SharedTransport(Inner()).send(object())
-        counts = {'received': 0}
-        probe = apisession.RequestProbe({}, threading.Lock(), counts)
-        probe.received(types.SimpleNamespace(reply=reply.message))
-        self.assertEqual(len(message), counts['received'])
-        probe.received(types.SimpleNamespace(reply=b'12345'))
-        self.assertEqual(len(message) + 5, counts['received'])

@@ -55,8 +55,8 @@ class SnapshotExactTest(test_driver.DriverTestBase):
     def test_delete_target(self):
         self.add_backing(self.vol, snapshots=[self.snap.name])
         self.driver.delete_snapshot(self.snap)
-        self.ops.remove_snapshot.assert_called_once_with(
-            self.snaps[self.snap.name],
+        test_driver.assert_ref_call(
+            self, self.ops.remove_snapshot, self.snaps[self.snap.name],
             'snapshot %s of volume %s' % (self.snap.id, self.vol.id))
 
     def test_revert_of_an_attached_volume(self):

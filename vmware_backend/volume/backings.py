@@ -82,7 +82,7 @@ class BackingAccess(settle.SettleMixin):
                 self._hints[volume_id] = ref
 
     def _backing(self, volume_id, paths=vsphere_ops.BACKING_PROPERTIES,
-                 markers=True):
+                 markers=True, marks=False, raw=False):
         """(moref, properties) of the backing of ``volume_id`` or None.
 
         Tries the cached moref first; when vCenter says it is gone (or it
@@ -93,10 +93,12 @@ class BackingAccess(settle.SettleMixin):
         :param markers: read ``config.extraConfig`` too (the markers);
             without it, only when several VMs carry the id (to tell them
             apart), with one more read each.
+        :param marks: see :meth:`_lookup_all`; ``raw`` too.
         :raises exceptions.InvalidVolume: ``volume_id`` is not a UUID
             (checked before anything is sent to vCenter).
         """
-        found = self._lookup_all(volume_id, paths, markers)
+        found = self._lookup_all(volume_id, paths, markers, raw=raw,
+                                 marks=marks)
         if not found:
             return None
         if len(found) > 1:
@@ -106,8 +108,15 @@ class BackingAccess(settle.SettleMixin):
         return found[0]
 
     def _with_markers(self, found, paths):
-        """``found`` read again with ``config.extraConfig``."""
-        paths = tuple(paths) + ('config.instanceUuid', 'config.extraConfig')
+        """``found`` read again with ``config.extraConfig``.
+
+        (And the datastores, for the attachment marks of
+        :meth:`_refuse_if_attached`, which a look-up with ``marks`` read
+        with the backing.)
+        """
+        paths = tuple(paths) + tuple(
+            path for path in ('config.instanceUuid', 'config.extraConfig',
+                              'datastore') if path not in paths)
         again = []
         for ref, _props in found:
             try:
@@ -117,13 +126,15 @@ class BackingAccess(settle.SettleMixin):
                     raise
         return again
 
-    def _read(self, ref, paths, raw):
+    def _read(self, ref, paths, raw, marks_of=None):
+        if marks_of is not None:
+            return self.ops.read_with_marks(ref, paths, marks_of)
         if raw:
             return self.ops.properties(ref, paths, raw=True)
         return self.ops.properties(ref, paths)
 
     def _lookup_all(self, volume_id, paths=vsphere_ops.BACKING_PROPERTIES,
-                    markers=True, raw=False):
+                    markers=True, raw=False, marks=False):
         """[(moref, properties)] of the VMs carrying ``volume_id``.
 
         A valid cached moref is trusted alone: it was set by this process
@@ -134,6 +145,11 @@ class BackingAccess(settle.SettleMixin):
             (``config.instanceUuid`` is always added).
         :param raw: plain values parsed from the replies' XML (see
             :meth:`.VolumeOps.properties`), not suds objects.
+        :param marks: plain values too, read with the attachment marks of
+            the VMs on the backing's datastores in the same call
+            (:meth:`.VolumeOps.read_with_marks`; for
+            :meth:`_refuse_if_attached`). Every VM on them answers with
+            ``paths`` too: keep them few and small.
         :raises exceptions.InvalidVolume: ``volume_id`` is not a UUID.
         """
         volume_types.checked_id(volume_id)
@@ -145,9 +161,10 @@ class BackingAccess(settle.SettleMixin):
         for extra_path in added:
             if extra_path not in paths:
                 paths += (extra_path,)
+        marks_of = volume_id if marks else None
         if hint is not None:
             try:
-                props = self._read(hint, paths, raw)
+                props = self._read(hint, paths, raw, marks_of)
                 if props.get('config.instanceUuid') == volume_id:
                     return [(hint, props)]
             except exceptions.VCenterFault as err:
@@ -157,7 +174,7 @@ class BackingAccess(settle.SettleMixin):
         found = []
         for ref in self.ops.find_all_by_instance_uuid(volume_id):
             try:
-                found.append((ref, self._read(ref, paths, raw)))
+                found.append((ref, self._read(ref, paths, raw, marks_of)))
             except exceptions.VCenterFault as err:
                 # Destroyed between the search and the read.
                 if not err.object_gone:
@@ -224,8 +241,9 @@ class BackingAccess(settle.SettleMixin):
         return keeper
 
     def _require_backing(self, volume_id,
-                         paths=vsphere_ops.BACKING_PROPERTIES, markers=True):
-        found = self._backing(volume_id, paths, markers)
+                         paths=vsphere_ops.BACKING_PROPERTIES, markers=True,
+                         marks=False):
+        found = self._backing(volume_id, paths, markers, marks)
         if found is None:
             raise exceptions.BackingNotFound(volume=volume_id)
         return found
@@ -298,12 +316,15 @@ class BackingAccess(settle.SettleMixin):
         backing's datastores (see :meth:`vmware_backend.vsphere.ops.
         VolumeOps.attachment_marks`).
 
-        :param props: the backing's properties (with ``datastore``).
+        :param props: the backing's properties (with ``datastore``), or
+            of a look-up that read the marks with them (``marks``).
         :param snapshot: the snapshot being taken, to refuse with
             SnapshotIsBusy instead of VolumeIsBusy.
         """
-        marks = self.ops.attachment_marks(
-            vsphere_ops.ref_list(props.get('datastore')), volume_id)
+        marks = props.get(vsphere_ops.MARKS_KEY)
+        if marks is None:
+            marks = self.ops.attachment_marks(
+                vsphere_ops.ref_list(props.get('datastore')), volume_id)
         if not marks:
             return
         reason = ('vCenter shows it attached to VM(s) %s (extraConfig '

@@ -424,13 +424,14 @@ class CloneMixin:
         found = []
         markers = specs.clone_markers(extra)
         for tree, _depth in vsphere_ops.snapshot_trees(props or {}):
-            clone_id = tree.name[len(CLONE_SNAPSHOT_PREFIX):]
-            if not tree.name.startswith(CLONE_SNAPSHOT_PREFIX) or \
+            name = vsphere_ops.tree_name(tree)
+            clone_id = name[len(CLONE_SNAPSHOT_PREFIX):]
+            if not name.startswith(CLONE_SNAPSHOT_PREFIX) or \
                     specs.KEY_CLONE_PREFIX + clone_id in markers:
                 continue
             if self._backing(clone_id, ('name',)) is None and \
                     not self._clone_in_progress(extra, clone_id, ref):
-                found.append((tree.name, tree.snapshot))
+                found.append((name, vsphere_ops.tree_snapshot(tree)))
         return found
 
     def _clone_in_progress(self, extra, clone_id, source_ref, props=None,

@@ -78,7 +78,9 @@ class LifecycleMixin:
             raise exceptions.VolumeIsBusy(volume=volume.id,
                                           reason='it is attached')
         self._await_unsettled(volume.id)
-        found = self._lookup_all(volume.id, vsphere_ops.STATE_PROPERTIES)
+        # Plain values read as XML (no suds objects needed).
+        found = self._lookup_all(volume.id, vsphere_ops.STATE_PROPERTIES,
+                                 raw=True)
         if not found:
             # A service that died may have left the create running.
             waited, running = self._await_others(settle.CREATE_KINDS +
@@ -90,7 +92,8 @@ class LifecycleMixin:
                            'backing, are still running' % ', '.join(running))
             if waited:
                 found = self._lookup_all(volume.id,
-                                         vsphere_ops.STATE_PROPERTIES)
+                                         vsphere_ops.STATE_PROPERTIES,
+                                         raw=True)
         if len(found) > 1:
             # Ours only, the one a look-up would keep first.
             keeper = self._resolve_duplicates(volume.id, found)

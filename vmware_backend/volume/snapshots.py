@@ -31,10 +31,11 @@ class SnapshotMixin:
                 snapshot=snapshot.id,
                 reason='volume %s is a multi-attach volume: %s'
                        % (volume.id, multiattach.NO_SNAPSHOT))
-        # The snapshot tree and the datastores (attachment marks); no
-        # markers of its own needed.
+        # The snapshot tree, with the attachment marks of the VMs on its
+        # datastores in the same call; no markers of its own needed.
         ref, props = self._require_backing(
-            volume.id, vsphere_ops.SNAPSHOT_PROPERTIES, markers=False)
+            volume.id, vsphere_ops.SNAPSHOT_PROPERTIES, markers=False,
+            marks=True)
         self._refuse_if_attached(volume.id, props, snapshot=snapshot)
         if vsphere_ops.find_snapshot(props, name) is not None:
             LOG.info('Snapshot %s already exists.', name)
@@ -57,7 +58,9 @@ class SnapshotMixin:
         died after starting it) is waited for first.
         """
         volume_id = snapshot.volume_id
-        found = self._backing(volume_id, vsphere_ops.TREE_PROPERTIES)
+        # Plain values read as XML (no suds objects needed).
+        found = self._backing(volume_id, vsphere_ops.TREE_PROPERTIES,
+                              raw=True)
         if found is None:
             return
         ref, props = found

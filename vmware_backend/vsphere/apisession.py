@@ -59,13 +59,9 @@ class RequestProbe(suds_plugin.MessagePlugin):
 
     def received(self, context):
         if self._bytes is not None:
-            # A raw read's reply reaches suds as a stub saying how large
-            # the reply was (:mod:`.rawxml`).
-            size = getattr(context.reply, 'came', None)
-            if size is None:
-                size = len(context.reply or b'')
+            # (Also called for the requests :mod:`.rawsoap` writes.)
             with self._lock:
-                self._bytes['received'] += size
+                self._bytes['received'] += len(context.reply or b'')
 
     def unmarshalled(self, context):
         # The same test oslo.vmware applies before it reports an empty

@@ -52,8 +52,10 @@ from suds import sudsobject
 
 from vmware_backend import exceptions
 from vmware_backend.vsphere.json import select as json_select
+from vmware_backend.vsphere import rawsoap
 from vmware_backend.vsphere import rawxml
 from vmware_backend.vsphere.refs import MoRef  # noqa: F401 (re-exported)
+from vmware_backend.vsphere import soapxml
 
 LOG = logging.getLogger(__name__)
 
@@ -213,13 +215,6 @@ class _Restart(Exception):
         self.error = error
 
 
-def _raw_service(api):
-    service = getattr(api, '_vmware_backend_raw', None)
-    if service is None:
-        service = api._vmware_backend_raw = rawxml.RawService(api)
-    return service
-
-
 def _page(result, raw):
     """(token, [(MoRef, props)]) of one result page."""
     if raw:
@@ -233,7 +228,7 @@ def _read_once(session, type_paths, root, page_size, recursive, target,
 
     Raises :class:`_Restart` when its view or its token were lost.
     """
-    via = _raw_service if raw else None
+    via = rawsoap.service if raw else None
     content = session.service_content
     factory = session.factory
     collector = content.propertyCollector
@@ -242,11 +237,16 @@ def _read_once(session, type_paths, root, page_size, recursive, target,
                           type=list(type_paths), recursive=recursive)
     token = None
     try:
+        if raw:
+            spec = rawsoap.view_spec(from_suds(view), type_paths,
+                                     _VIEW_TRAVERSAL)
+            options = soapxml.retrieve_options(page_size)
+        else:
+            spec = [_view_filter_spec(factory, view, type_paths)]
+            options = _retrieve_options(factory, page_size)
         result = session.invoke(
             'RetrievePropertiesEx', collector, target=target,
-            session_bound=True, via=via,
-            specSet=[_view_filter_spec(factory, view, type_paths)],
-            options=_retrieve_options(factory, page_size))
+            session_bound=True, via=via, specSet=spec, options=options)
         while True:
             # An empty result (nothing matched) is None: no token.
             token, objects = _page(result, raw)
@@ -328,6 +328,19 @@ def get_properties(session, ref, paths, raw=False, target=None):
     ref = from_suds(ref)
     if _json_only(session):
         return _json_only(session).get_properties(ref, paths)
+    collector = session.service_content.propertyCollector
+    target = target or '%s:%s' % ref
+    if raw:
+        # Written and read as XML (:mod:`.soapxml`, :mod:`.rawxml`).
+        result = session.invoke(
+            'RetrievePropertiesEx', collector, target=target,
+            via=rawsoap.service, specSet=soapxml.filter_spec(
+                [soapxml.property_spec(ref.type, paths)],
+                [soapxml.object_spec(ref)]),
+            options=soapxml.retrieve_options(1))
+        for _ref, props in rawxml.page(result, MoRef, typed=True)[1]:
+            return props
+        return {}
     factory = session.factory
     obj_spec = factory.create('ns0:ObjectSpec')
     obj_spec.obj = to_suds(ref)
@@ -335,23 +348,16 @@ def get_properties(session, ref, paths, raw=False, target=None):
     filter_spec = factory.create('ns0:PropertyFilterSpec')
     filter_spec.objectSet = [obj_spec]
     filter_spec.propSet = _property_specs(factory, {ref.type: paths})
-    result = session.invoke('RetrievePropertiesEx',
-                            session.service_content.propertyCollector,
-                            target=target or '%s:%s' % ref,
+    result = session.invoke('RetrievePropertiesEx', collector, target=target,
                             specSet=[filter_spec],
-                            options=_retrieve_options(factory, 1),
-                            via=_raw_service if raw else None)
-    if raw:
-        objects = rawxml.page(result, MoRef, typed=True)[1] if result \
-            else []
-    else:
-        objects = _object_contents(result)
-    for _ref, props in objects:
+                            options=_retrieve_options(factory, 1))
+    for _ref, props in _object_contents(result):
         return props
     return {}
 
 
-def read_through(session, roots, path, type_paths, page_size=None):
+def read_through(session, roots, path, type_paths, page_size=None,
+                 raw=False):
     """``(MoRef, props)`` of the objects property ``path`` of ``roots`` names.
 
     One ``RetrievePropertiesEx``: each root is an ``ObjectSpec`` that is
@@ -367,6 +373,8 @@ def read_through(session, roots, path, type_paths, page_size=None):
     :param type_paths: dict of type name -> property paths, as for
         :func:`iter_container`.
     :param page_size: ``maxObjects`` per page, or None for no maximum.
+    :param raw: written and read as XML (:mod:`.soapxml`, :mod:`.rawxml`),
+        not through suds (over SOAP only).
     """
     roots = [from_suds(root) for root in roots]
     if not roots:
@@ -374,6 +382,13 @@ def read_through(session, roots, path, type_paths, page_size=None):
     if _json_only(session):
         return _json_only(session).read_through(roots, path, type_paths,
                                                 page_size)
+    target = '%s of %s' % (path, ', '.join('%s:%s' % r for r in roots))
+    if raw:
+        traversal = soapxml.traversal_spec('readThrough', roots[0].type, path)
+        return retrieve_raw(session, soapxml.filter_spec(
+            rawsoap.property_specs(type_paths),
+            [soapxml.object_spec(root, skip=True, select=[traversal])
+             for root in roots]), target, page_size)
     factory = session.factory
     traversal = factory.create('ns0:TraversalSpec')
     traversal.name = 'readThrough'
@@ -393,7 +408,6 @@ def read_through(session, roots, path, type_paths, page_size=None):
     options = factory.create('ns0:RetrieveOptions')
     if page_size is not None:
         options.maxObjects = page_size
-    target = '%s of %s' % (path, ', '.join('%s:%s' % r for r in roots))
     return _retrieve_all(session, filter_spec, options, target)
 
 
@@ -442,6 +456,35 @@ def _retrieve_all(session, filter_spec, options, target):
                 return found
             result = session.invoke('ContinueRetrievePropertiesEx',
                                     collector, target=target, token=token)
+    except Exception:
+        if token:
+            _quietly(session, 'CancelRetrievePropertiesEx', collector,
+                     target, token=token)
+        raise
+
+
+def retrieve_raw(session, spec, target, page_size=None, typed=False):
+    """``(MoRef, props)`` of every page of one RetrievePropertiesEx.
+
+    ``spec``: a filter spec written with :mod:`.soapxml`; the replies are
+    parsed from their XML (:mod:`.rawxml`, ``typed`` as there). A pending
+    page is cancelled when the read fails.
+    """
+    collector = session.service_content.propertyCollector
+    result = session.invoke('RetrievePropertiesEx', collector, target=target,
+                            via=rawsoap.service, specSet=spec,
+                            options=soapxml.retrieve_options(page_size))
+    found = []
+    token = None
+    try:
+        while True:
+            token, objects = rawxml.page(result, MoRef, typed)
+            found.extend(objects)
+            if not token:
+                return found
+            result = session.invoke('ContinueRetrievePropertiesEx',
+                                    collector, target=target,
+                                    via=rawsoap.service, token=token)
     except Exception:
         if token:
             _quietly(session, 'CancelRetrievePropertiesEx', collector,

@@ -14,6 +14,7 @@ from oslo_vmware import vim_util
 
 from vmware_backend import exceptions
 from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import soapxml
 from vmware_backend.vsphere import specs
 
 LOG = logging.getLogger(__name__)
@@ -26,8 +27,12 @@ BACKING_PROPERTIES = ('name', 'config.hardware.device', 'config.extraConfig',
 # delete_volume): no device list (kilobytes), host or pool. A look-up adds
 # config.instanceUuid and config.extraConfig to any path set.
 STATE_PROPERTIES = ('name', 'snapshot', 'datastore')
-# create_snapshot: the snapshot tree and the datastores, no markers.
-SNAPSHOT_PROPERTIES = ('snapshot', 'datastore')
+# create_snapshot: the snapshot tree, no markers; the attachment marks
+# of the VMs on its datastores in the same read (read_with_marks).
+SNAPSHOT_PROPERTIES = ('snapshot',)
+# Where a look-up made with read_with_marks keeps the marks in the
+# backing's properties (no vSphere path starts with "@").
+MARKS_KEY = '@attachmentMarks'
 # extend_volume: the disk, snapshots (refused) and datastores
 # (attachment marks); no markers.
 EXTEND_PROPERTIES = ('config.hardware.device', 'snapshot', 'datastore')
@@ -58,10 +63,13 @@ def is_moref(value):
 
 
 def extra_config_dict(props):
-    """extraConfig of a property dict as a plain {key: value} dict."""
+    """extraConfig of a property dict as a plain {key: value} dict.
+
+    (Of suds objects, or of plain values read as XML.)
+    """
     options = props.get('config.extraConfig')
     options = getattr(options, 'OptionValue', options) or []
-    return {o.key: getattr(o, 'value', None) for o in options}
+    return {_field(o, 'key'): _field(o, 'value') for o in options}
 
 
 def ref_list(value):
@@ -74,25 +82,45 @@ def devices_of(props):
     return list(getattr(devices, 'VirtualDevice', devices) or [])
 
 
+def _field(value, name):
+    """A field of a suds object or of a plain dict (:mod:`.rawxml`)."""
+    if isinstance(value, dict):
+        return value.get(name)
+    return getattr(value, name, None)
+
+
 def snapshot_trees(props):
-    """Flattened (tree, depth) list of a VM's snapshot tree."""
-    info = props.get('snapshot')
-    roots = getattr(info, 'rootSnapshotList', None) or []
+    """Flattened (tree, depth) list of a VM's snapshot tree.
+
+    The trees are suds objects, or dicts when ``props`` were read as
+    plain values.
+    """
+    roots = _field(props.get('snapshot'), 'rootSnapshotList') or []
     found = []
     stack = [(tree, 0) for tree in reversed(roots)]
     while stack:
         tree, depth = stack.pop()
         found.append((tree, depth))
-        children = getattr(tree, 'childSnapshotList', None) or []
+        children = _field(tree, 'childSnapshotList') or []
         stack.extend((child, depth + 1) for child in reversed(children))
     return found
 
 
+def tree_name(tree):
+    """The name of a snapshot tree (suds object or plain dict)."""
+    return _field(tree, 'name')
+
+
+def tree_snapshot(tree):
+    """The (suds) moref of a snapshot tree's snapshot."""
+    return inventory.to_suds(_field(tree, 'snapshot'))
+
+
 def find_snapshot(props, name):
-    """Moref of the snapshot called ``name``, or None."""
+    """(suds) moref of the snapshot called ``name``, or None."""
     for tree, _depth in snapshot_trees(props):
-        if tree.name == name:
-            return tree.snapshot
+        if tree_name(tree) == name:
+            return tree_snapshot(tree)
     return None
 
 
@@ -343,6 +371,40 @@ class VolumeOps:
 
     # Attachments -----------------------------------------------------------
 
+    def read_with_marks(self, vm, paths, volume_id, target=None):
+        """``paths`` of ``vm`` and the attachment marks, in one call.
+
+        One ``RetrievePropertiesEx`` (written and read as XML) starting at
+        ``vm``, traversing its datastores to their VMs (``Datastore.vm``,
+        as :meth:`attachment_marks`). The property collector reads the
+        same paths of every VM it reports (the union of a type's paths),
+        so each VM on those datastores also answers with ``paths``: keep
+        them few and small.
+
+        :returns: dict of ``vm``'s plain values (:mod:`.rawxml`, typed),
+            with {VM moref value: mark} under :data:`MARKS_KEY`.
+        """
+        ref = inventory.from_suds(vm)
+        mark_path = _mark_path(volume_id)
+        spec = soapxml.filter_spec(
+            [soapxml.property_spec('VirtualMachine',
+                                   list(paths) + [mark_path])],
+            [soapxml.object_spec(ref, select=[soapxml.traversal_spec(
+                'vmDatastores', 'VirtualMachine', 'datastore', skip=True,
+                select=[soapxml.traversal_spec('datastoreVms', 'Datastore',
+                                               'vm')])])])
+        props, marks = {}, {}
+        for obj, values in inventory.retrieve_raw(
+                self._session, spec, target or '%s:%s' % ref, typed=True):
+            mark = values.pop(mark_path, None)
+            mark = mark.get('value') if isinstance(mark, dict) else None
+            if mark:
+                marks[obj.value] = mark
+            if obj == ref:
+                props = values
+        props[MARKS_KEY] = marks
+        return props
+
     def attachment_marks(self, datastores, volume_id):
         """{VM moref value: mark} of VMs marking ``volume_id`` attached.
 
@@ -355,10 +417,9 @@ class VolumeOps:
         The answer holds one small object per VM on the datastores (those
         without the mark carry no property), in one round trip.
         """
-        key = specs.ATTACH_KEY_PREFIX + volume_id
-        path = 'config.extraConfig["%s"]' % key
+        path = _mark_path(volume_id)
         found = inventory.read_through(self._session, datastores, 'vm',
-                                       {'VirtualMachine': [path]})
+                                       {'VirtualMachine': [path]}, raw=True)
         marks = {}
         for ref, props in found:
             option = props.get(path)
@@ -366,3 +427,9 @@ class VolumeOps:
             if mark:
                 marks[ref.value] = mark
         return marks
+
+
+def _mark_path(volume_id):
+    """The keyed path of ``volume_id``'s attachment mark on a VM."""
+    return 'config.extraConfig["%s%s"]' % (specs.ATTACH_KEY_PREFIX,
+                                           volume_id)

@@ -3,38 +3,21 @@
 suds builds a Python object for every element of a reply, by the WSDL
 schema: for a paged read of thousands of VMs' device lists that is most of
 the time (at 1 000 VMs about 23 s of 28, the reply itself 5 s; see the
-README's listing figures). :class:`RawService` sends the same
-``RetrievePropertiesEx``/``ContinueRetrievePropertiesEx`` requests through
-a clone of the session's suds client with ``retxml`` (same transport and
-cookies, same request counting); its transport keeps a successful reply's
-XML and hands suds a stub instead (suds would parse the whole reply with
-its pure-Python SAX parser before returning it). :func:`page` turns the
-XML into the plain values :func:`.inventory.to_plain`
+README's listing figures). The requests of these reads are written by
+hand too and their replies returned as bytes (:mod:`.rawsoap`: same
+transport and cookies, same request counting, same exceptions).
+:func:`page` turns the XML into the plain values :func:`.inventory.to_plain`
 gives: references (made by the caller's ``moref``, e.g.
 :class:`.inventory.MoRef`), lists for arrays, dicts for data objects,
 ints/bools/datetimes by ``xsi:type`` or, for the untyped fields of the
 objects read here, by field name. With ``typed``, a data object's dict
 also keeps its ``xsi:type`` under :data:`TYPE_KEY` (e.g. which device of
 a list is a ``VirtualDisk``).
-
-A fault reply goes to suds unchanged and raises as usual; it becomes
-oslo.vmware's exception, so
-:meth:`.session.VCenterSession.invoke` handles them (re-login, lost
-answers) as for any call.
 """
 
-import re
-import threading
 import xml.etree.ElementTree as etree
 
-from oslo_vmware import exceptions as vexc
-import requests
-import suds
-import suds.client
-import suds.options
-import suds.properties
 import suds.sax.date
-import suds.transport
 
 _XSI_TYPE = '{http://www.w3.org/2001/XMLSchema-instance}type'
 _INTS = ('xsd:int', 'xsd:long', 'xsd:short', 'xsd:byte')
@@ -151,123 +134,3 @@ def page(reply, moref, typed=False):
                                    if val is not None else None)
             objects.append((ref, props))
     return token, objects
-
-
-def _fault_names(err):
-    names = []
-    document = getattr(err, 'document', None)
-    detail = document.childAtPath('/Envelope/Body/Fault/detail') \
-        if document is not None else None
-    for fault in (detail.getChildren() if detail else None) or []:
-        fault_type = fault.get('type') or fault.name
-        if fault_type.endswith(vexc.NOT_AUTHENTICATED):
-            fault_type = vexc.NOT_AUTHENTICATED
-        names.append(fault_type)
-    return names
-
-
-# What suds gets to parse instead of a successful reply (suds parses a
-# reply with its pure-Python SAX parser before it looks at ``retxml``).
-_STUB = (b'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:'
-         b'soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
-         b'<soapenv:Body/></soapenv:Envelope>')
-
-
-class _Stub(bytes):
-    """The stub suds parses; ``came``: the size of the reply kept.
-
-    (:class:`.apisession.RequestProbe` counts that size as received.)
-    """
-
-    came = None
-
-
-_FAULT = re.compile(rb'<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?Fault\b')
-
-
-class _SharedTransport(suds.transport.Transport):
-    """Sends through another transport (its HTTP session and cookies).
-
-    A successful reply is kept (per thread) for :class:`RawService`, and
-    suds gets a stub to parse; a fault goes to suds as it is.
-    """
-
-    def __init__(self, inner):
-        super().__init__()
-        self._inner = inner
-        self.kept = threading.local()
-
-    def send(self, request):
-        reply = self._inner.send(request)
-        self.kept.message = None
-        if reply.code in (None, 200) and not _FAULT.search(
-                reply.message[:4096]):
-            self.kept.message = reply.message
-            stub = _Stub(_STUB)
-            stub.came = len(reply.message)
-            return suds.transport.Reply(200, reply.headers, stub)
-        return reply
-
-    def open(self, request):
-        return self._inner.open(request)
-
-
-class _Uninitialized(suds.client.Client):
-    def __init__(self):  # pylint: disable=super-init-not-called
-        pass
-
-
-def _raw_clone(client):
-    """A suds client answering with the reply's XML.
-
-    It shares ``client``'s WSDL, transport (cookies) and plugins (request
-    counting). (suds' own ``clone`` deep-copies the options, transport
-    included.)
-    """
-    clone = _Uninitialized()
-    clone.options = suds.options.Options()
-    values = suds.properties.Unskin(client.options)
-    for key in values.keys():
-        if key == 'transport':
-            continue
-        try:
-            clone.set_options(**{key: values.get(key)})
-        except AttributeError:
-            pass  # a property of the transport, not of the client
-    clone.set_options(transport=_SharedTransport(client.options.transport))
-    clone.wsdl = client.wsdl
-    clone.factory = client.factory
-    clone.service = suds.client.ServiceSelector(clone, client.wsdl.services)
-    clone.sd = client.sd
-    clone.messages = dict(tx=None, rx=None)
-    clone.set_options(retxml=True)
-    return clone
-
-
-class RawService:
-    """The session's vSphere calls, answering with the reply's XML.
-
-    :param api: the oslo.vmware session (:class:`.apisession.APISession`)
-        whose client, transport and request counting it shares.
-    """
-
-    def __init__(self, api):
-        self._client = _raw_clone(api.vim.client)
-        self._transport = self._client.options.transport
-
-    def __getattr__(self, method):
-        call = getattr(self._client.service, method)
-
-        def invoke(moref, **kwargs):
-            try:
-                call(moref, **kwargs)
-                return self._transport.kept.message
-            except suds.WebFault as err:
-                fault = getattr(err, 'fault', None)
-                raise vexc.VimFaultException(
-                    _fault_names(err), getattr(fault, 'faultstring', None)
-                    or str(err), err)
-            except requests.RequestException as err:
-                raise vexc.VimConnectionException(
-                    'requests error in %s.' % method, err)
-        return invoke

@@ -277,7 +277,7 @@ class VCenterSession(sessionbase.SessionBase, taskwait.TaskWaits):
             again; :class:`exceptions.VCenterSessionRenewed` is raised.
         :param via: a function of the oslo.vmware session giving the
             service object to call instead of its ``vim`` (e.g.
-            :class:`.rawxml.RawService`).
+            :class:`.rawsoap.RawService`).
         """
         api = self.api
         target = target or _describe(moref)
