@@ -10,6 +10,7 @@ session.
 """
 
 from tests.functional import lifecycle_base as lb
+from tests.functional import test_driver_faults as tdf
 from tests.functional import test_manage as tm
 from vmware_backend import exceptions
 from vmware_backend.volume import manage as manage_mod
@@ -82,3 +83,46 @@ class AdoptFailureTest(tm.ManageTestBase):
         self.assertIn('delete', str(err))
         self.assertEqual(volume.id,
                          self.state(ref).props['config.instanceUuid'])
+
+
+class SnapshotImportFaultTest(tdf.DriverFaultTestCase):
+    """manage_existing_snapshot when the answer to RenameSnapshot is lost.
+
+    vCenter renamed the snapshot; a driver reporting failure would leave
+    Cinder's snapshot in ``error`` and the user's delete would remove the
+    (imported) snapshot. The rename is settled by reading the tree again.
+    """
+
+    def external_snapshot(self, volume, name):
+        ref = self.find(volume.id)
+        self.session.invoke_task('CreateSnapshot_Task', ref, name=name,
+                                 memory=False, quiesce=False)
+        return ref
+
+    def names(self, ref):
+        return self.state(ref).snapshot_names
+
+    def test_lost_answer_to_the_rename_is_an_import(self):
+        volume = self.create(size=1)
+        ref = self.external_snapshot(volume, 'nightly-1')
+        snapshot = lb.make_snapshot(volume)
+        self.fault('drop_answer', 'RenameSnapshot')
+        self.assertIsNone(self.faulty.manage_existing_snapshot(
+            snapshot, {'source-name': 'nightly-1'}))
+        self.assertEqual([('drop_answer', 'RenameSnapshot')],
+                         self.injected())
+        self.assertEqual(['snapshot-%s' % snapshot.id], self.names(ref))
+        # a retry is a no-op
+        self.assertIsNone(self.faulty.manage_existing_snapshot(
+            snapshot, {'source-name': 'nightly-1'}))
+        self.assertEqual(['snapshot-%s' % snapshot.id], self.names(ref))
+
+    def test_rename_cut_before_vcenter_fails_and_changes_nothing(self):
+        volume = self.create(size=1)
+        ref = self.external_snapshot(volume, 'nightly-2')
+        snapshot = lb.make_snapshot(volume)
+        self.plan.rules.append(tdf.rules.Rule('reset', 'RenameSnapshot'))
+        self.assertRaises(exceptions.VMwareBackendException,
+                          self.faulty.manage_existing_snapshot, snapshot,
+                          {'source-name': 'nightly-2'})
+        self.assertEqual(['nightly-2'], self.names(ref))
