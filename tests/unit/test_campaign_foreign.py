@@ -73,3 +73,38 @@ class ForeignCheckTest(testtools.TestCase):
         record = model.add_volume('v1', 1)
         record.status = model_mod.UNMANAGED
         self.assertEqual([], model.teardown_order())
+
+
+class ForeignSnapshotCheckTest(testtools.TestCase):
+
+    def check(self, adopted_by=None, names=(), status='available'):
+        model = model_mod.Model()
+        model.add_volume('v1', 1).status = status
+        snap = model_mod.ForeignSnapshot('v1', 'ext-1')
+        snap.adopted_by = adopted_by
+        model.foreign_snapshots['ext-1'] = snap
+        backing = vm('volume-v1', 'v1')
+        backing.snapshots = list(names)
+        found = []
+        invariants._check_foreign_snapshots(model, {'v1': [backing]}, found)
+        return found, model
+
+    def test_not_imported_must_stay(self):
+        self.assertEqual([], self.check(names=['ext-1'])[0])
+        self.assertEqual(['snapshot ext-1 of v1: 0 there, 1 expected (not '
+                          'imported)'], self.check(names=['snapshot-s1'])[0])
+
+    def test_imported_has_no_old_name(self):
+        self.assertEqual([], self.check('s1', ['snapshot-s1'])[0])
+        self.assertEqual(['snapshot ext-1 of v1: 1 there, 0 expected '
+                          '(imported as s1)'],
+                         self.check('s1', ['ext-1', 'snapshot-s1'])[0])
+
+    def test_deleted_volume_takes_it_along(self):
+        self.assertEqual([], self.check(status='deleted')[0])
+
+    def test_volume_with_it_is_not_extendable(self):
+        _found, model = self.check(names=['ext-1'])
+        self.assertEqual([], model.extendable())
+        model.foreign_snapshots['ext-1'].adopted_by = 's1'
+        self.assertEqual(['v1'], [v.id for v in model.extendable()])

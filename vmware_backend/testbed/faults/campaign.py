@@ -191,7 +191,7 @@ class Campaign(dataops.DataOperations, manageops.ManageOperations):
                           if not m.snapshots_of(v.id)]
             if candidates:
                 self.delete(rng.choice(candidates), 'delete')
-        elif name in ('manage', 'unmanage'):
+        elif name in ('manage', 'unmanage', 'manage snapshot'):
             self.manage_step(name)
         else:
             self.data_step(name)

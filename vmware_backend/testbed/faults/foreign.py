@@ -47,3 +47,19 @@ def seen(session, uuid):
     return Seen(props['name'], vsphere_ops.moref_value(props['parent']),
                 [d.capacityInKB for d in specs.disks(
                     vsphere_ops.devices_of(props))])
+
+
+def make_snapshot(session, volume_id, name):
+    """A vSphere snapshot ``name`` of the backing of ``volume_id``.
+
+    :returns: False when the volume has not exactly one backing.
+    """
+    found = session.invoke('FindAllByUuid',
+                           session.service_content.searchIndex,
+                           uuid=volume_id, vmSearch=True,
+                           instanceUuid=True) or []
+    if len(found) != 1:
+        return False
+    session.invoke_task('CreateSnapshot_Task', found[0], name=name,
+                        memory=False, quiesce=False)
+    return True

@@ -31,9 +31,9 @@ INVARIANTS = (
     ('leftover clone snapshots', 'clone-<id> whose clone is gone'),
     ('leftover clone markers', 'vmware_backend.clone.<id>, clone gone'),
     ('tasks left running', 'queued/running tasks of the TaskManager'),
-    ('foreign VMs not as left', 'a VM not imported (or unmanaged) changed, '
-                                'marked, gone or doubled; an imported one '
-                                'still there'),
+    ('foreign VMs not as left', 'a VM (or vSphere snapshot) not imported, '
+                                'or unmanaged, changed, marked, gone or '
+                                'doubled; an imported one still there'),
     # Filled by the campaign's data operations (dataops.data_findings).
     ('temporary files left', 'files in vcenter_image_tmp_dir'),
     ('reported done, not done', 'a success whose data is not there'),
@@ -170,6 +170,8 @@ def check(session, model, tasks=True):
     _check_snapshots(model, by_volume, found)
     _check_clone_leftovers(vms, by_volume, found)
     _check_foreign(model, vms, found['foreign VMs not as left'])
+    _check_foreign_snapshots(model, by_volume,
+                             found['foreign VMs not as left'])
     if tasks:
         found['tasks left running'] = running_tasks(session)
     return found
@@ -233,3 +235,19 @@ def _check_foreign(model, vms, found):
         if wrong:
             found.append('%s (%s): %s' % (foreign.name, foreign.uuid,
                                           '; '.join(wrong)))
+
+
+def _check_foreign_snapshots(model, by_volume, found):
+    """Each snapshot made outside Cinder as the campaign left it."""
+    for snap in model.foreign_snapshots.values():
+        record = model.volumes.get(snap.volume_id)
+        if record is None or record.status == model_mod.DELETED:
+            continue   # deleted with its volume
+        names = [n for vm in by_volume.get(snap.volume_id, [])
+                 for n in vm.snapshots]
+        want = 0 if snap.adopted_by else 1
+        if names.count(snap.name) != want:
+            found.append('snapshot %s of %s: %d there, %d expected (%s)'
+                         % (snap.name, snap.volume_id, names.count(snap.name),
+                            want, 'imported as %s' % snap.adopted_by
+                            if snap.adopted_by else 'not imported'))

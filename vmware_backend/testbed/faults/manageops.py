@@ -11,6 +11,14 @@ A mixin of :class:`~.campaign.Campaign`; each runs as Cinder runs it:
   After every failed try and its delete the VM must be exactly as it was
   (name, instanceUuid, folder, disk, no mark); after a success there is
   exactly one backing of the new volume and no VM with the old identity;
+* manage snapshot: a vSphere snapshot made outside Cinder on an available
+  volume's backing is imported with ``manage_existing_snapshot``
+  (``source-name``). A failure leaves Cinder's snapshot ``error``; the user
+  deletes it (``delete_snapshot``) and asks again with a new snapshot
+  record. The snapshot must then still be there under its own name (a
+  delete after a failed import never removes the user's snapshot); after
+  a success it is Cinder's (the lost/leaked snapshot checks) and its old
+  name is gone;
 * unmanage (Cinder's ``delete_volume(unmanage_only=True)``) of a volume
   without snapshots or linked clones, retried after a failure; after a
   success the record is gone from Cinder and the backing stays, with the
@@ -22,7 +30,7 @@ back from the simulator with the other checks.
 
 from vmware_backend.testbed.faults import model as model_mod
 
-OPERATIONS = (('manage', 1.5), ('unmanage', 1))
+OPERATIONS = (('manage', 1.5), ('unmanage', 1), ('manage snapshot', 1))
 # Imports of new VMs, at most (after that: re-imports of unmanaged ones).
 MAX_FOREIGN = 12
 
@@ -30,16 +38,19 @@ MAX_FOREIGN = 12
 class ManageOperations:
     """manage / unmanage for :class:`Campaign`; :meth:`setup_manage` first."""
 
-    def setup_manage(self, make_foreign, read_vm):
+    def setup_manage(self, make_foreign, read_vm, make_snapshot=None):
         """How to make a VM of nobody and read one back.
 
         :param make_foreign: callable(uuid, name) -> its folder's moref
             value; creates a powered-off VM with one 1 GiB disk, no marks.
         :param read_vm: callable(instanceUuid) -> :class:`.foreign.Seen`
             (name, folder, disk sizes) or None; never faulted.
+        :param make_snapshot: callable(volume id, name) -> whether it made
+            a vSphere snapshot of the volume's backing; never faulted.
         """
         self.make_foreign = make_foreign
         self.read_vm = read_vm
+        self.make_vm_snapshot = make_snapshot
         self._foreign_made = 0
 
     def manage_step(self, name):
@@ -48,6 +59,8 @@ class ManageOperations:
             return False
         if name == 'manage':
             return self.manage()
+        if name == 'manage snapshot':
+            return self.manage_snapshot()
         candidates = [v for v in self.model.extendable()
                       if not self.model.children_of(v.id)]
         if not candidates:
@@ -138,4 +151,36 @@ class ManageOperations:
                 return True
         # error_unmanaging: the admin deletes it at the teardown
         volume.status = model_mod.ERROR
+        return True
+
+    def manage_snapshot(self):
+        volumes = self.model.volumes_in(model_mod.AVAILABLE)
+        if not volumes or self.make_vm_snapshot is None:
+            return False
+        volume = self.rng.choice(volumes)
+        name = 'ext-%s' % self.new_id()[:8]
+        self.plan.pause()
+        try:
+            made = self.make_vm_snapshot(volume.id, name)
+        finally:
+            self.plan.resume()
+        if not made:
+            return False
+        outside = model_mod.ForeignSnapshot(volume.id, name)
+        self.model.foreign_snapshots[name] = outside
+        for attempt in range(self.RETRIES + 1):
+            snap = self.model.add_snapshot(self.new_id(), volume)
+            err = self._call('manage snapshot',
+                             self.driver.manage_existing_snapshot,
+                             snap.obj(volume), {'source-name': name},
+                             retry=attempt > 0)
+            if err is None:
+                snap.status = model_mod.AVAILABLE
+                outside.adopted_by = snap.id
+                return True
+            # Cinder: 'error'; the user deletes the record, asks again
+            snap.status = model_mod.ERROR
+            if not self.delete_snapshot(
+                    snap, 'delete snapshot after failed manage'):
+                return True
         return True

@@ -109,6 +109,23 @@ class ForeignVm:
         return '<Foreign VM %s %s>' % (self.uuid[:8], self.name)
 
 
+class ForeignSnapshot:
+    """A vSphere snapshot made outside Cinder on a volume's backing.
+
+    ``adopted_by``: the Cinder snapshot it was imported as (renamed), or
+    None: it must still be there under ``name`` while its volume lives.
+    """
+
+    def __init__(self, volume_id, name):
+        self.volume_id = volume_id
+        self.name = name
+        self.adopted_by = None
+
+    def __repr__(self):
+        return '<Foreign snapshot %s of %s>' % (self.name,
+                                                self.volume_id[:8])
+
+
 class Model:
     """Volumes and snapshots by id, in creation order."""
 
@@ -117,6 +134,8 @@ class Model:
         self.snapshots = {}
         # VMs of nobody, by original instanceUuid (see ForeignVm).
         self.foreign = {}
+        # Snapshots made outside Cinder, by name (see ForeignSnapshot).
+        self.foreign_snapshots = {}
         self._seq = itertools.count()
 
     def add_volume(self, volume_id, size, **kwargs):
@@ -154,8 +173,10 @@ class Model:
         No snapshots (also none kept for a linked clone of it), and not a
         linked clone.
         """
+        outside = {f.volume_id for f in self.foreign_snapshots.values()
+                   if not f.adopted_by}
         return [v for v in self.volumes_in(AVAILABLE)
-                if not self.snapshots_of(v.id) and
+                if not self.snapshots_of(v.id) and v.id not in outside and
                 not (v.clone_type == 'linked' and v.kind != 'plain') and
                 not [c for c in self.children_of(v.id)
                      if c.kind == 'clone-linked']]

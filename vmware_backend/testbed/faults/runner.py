@@ -135,7 +135,9 @@ def run_once(seed, faults, task_delay_ms, concurrency=True,
         if manage:
             camp.setup_manage(
                 lambda uuid, name: foreign.make(checker, uuid, name),
-                lambda uuid: foreign.seen(checker, uuid))
+                lambda uuid: foreign.seen(checker, uuid),
+                lambda volume_id, name: foreign.make_snapshot(
+                    checker, volume_id, name))
         if data:
             images, heads = diskdata.campaign_images()
             reader = diskdata.HeadReader(checker, server.port,
