@@ -126,3 +126,30 @@ class SnapshotImportFaultTest(tdf.DriverFaultTestCase):
                           self.faulty.manage_existing_snapshot, snapshot,
                           {'source-name': 'nightly-2'})
         self.assertEqual(['nightly-2'], self.names(ref))
+
+
+class AdoptSlowTaskTest(tdf.DriverFaultTestCase, tm.ManageTestBase):
+    """The adoption's reconfigure runs past the driver's deadline."""
+
+    def test_reconfigure_past_its_deadline_then_the_record_deleted(self):
+        ref, uuid, name = self.foreign_vm()
+        parent = self.session.get_properties(ref, ['parent'])['parent']
+        # the reconfigure ends (its work done) 2.5 s after its call, the
+        # driver waits 1 s: it fails; the undo waits for the running
+        # reconfigure before giving the VM back
+        self.slow_task('ReconfigVM_Task')
+        volume = lb.make_volume(1)
+        self.assertRaises(exceptions.VMwareBackendException,
+                          self.faulty.manage_existing, volume,
+                          {'source-id': uuid})
+        self.settle_time()
+        # Cinder: error_managing; the user deletes it
+        volume.status = 'error_managing_deleting'
+        self.retry(self.faulty.delete_volume, volume)
+        state = self.state(ref)
+        self.assertEqual((name, uuid, vsphere_ops.moref_value(parent)),
+                         (state.props['name'],
+                          state.props['config.instanceUuid'],
+                          vsphere_ops.moref_value(state.props['parent'])))
+        for key in manage_mod.MARK_KEYS:
+            self.assertFalse(state.extra.get(key), key)

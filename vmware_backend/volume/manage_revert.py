@@ -40,7 +40,9 @@ MARK_KEYS = (specs.KEY_MANAGED, specs.KEY_VOLUME_ID, specs.KEY_CREATED,
              KEY_IMPORTED_FROM)
 # Cinder's status of a volume whose import failed, being deleted.
 FAILED_IMPORT_DELETING = 'error_managing_deleting'
-RECONFIGURE_KINDS = ('VirtualMachine.reconfigure',)
+# ``info.descriptionId`` of ReconfigVM_Task: vCenter says
+# "VirtualMachine.reconfigure", vcsim "VirtualMachine.reconfigVm".
+RECONFIGURE_KINDS = ('VirtualMachine.reconfigure', 'VirtualMachine.reconfigVm')
 
 
 def origin_of(extra):
