@@ -153,3 +153,34 @@ class AdoptSlowTaskTest(tdf.DriverFaultTestCase, tm.ManageTestBase):
                           vsphere_ops.moref_value(state.props['parent'])))
         for key in manage_mod.MARK_KEYS:
             self.assertFalse(state.extra.get(key), key)
+
+
+class UnmanageFaultTest(tdf.DriverFaultTestCase):
+    """unmanage when the answer to its reconfigure is lost."""
+
+    def test_lost_answer_is_settled_by_the_marks(self):
+        volume = self.create(size=1)
+        name = self.state(volume.id).props['name']
+        self.fault('drop_answer', 'ReconfigVM_Task')
+        # done on vCenter: reported done (Cinder would otherwise keep the
+        # volume in error_unmanaging, and a delete would destroy the VM
+        # the user meant to keep)
+        self.assertIsNone(self.faulty.unmanage(volume))
+        self.assertEqual([('drop_answer', 'ReconfigVM_Task')],
+                         self.injected())
+        state = self.state(volume.id)
+        self.addCleanup(self.session.invoke_task, 'Destroy_Task', state.ref)
+        self.assertEqual(name, state.props['name'])
+        for key in manage_mod.MARK_KEYS:
+            self.assertFalse(state.extra.get(key), key)
+        self.assertEqual([tm.GIB_KB], [d.capacityInKB for d in state.disks])
+
+    def test_reconfigure_failing_before_vcenter_is_a_failure(self):
+        volume = self.create(size=1)
+        self.control.set_task_faults([{'method': 'ReconfigVM_Task',
+                                       'outcome': 'error-before',
+                                       'times': 1}])
+        self.assertRaises(exceptions.VMwareBackendException,
+                          self.faulty.unmanage, volume)
+        self.assertEqual(volume.id, self.state(volume.id).extra[
+            manage_mod.specs.KEY_VOLUME_ID])

@@ -425,8 +425,18 @@ class ManageMixin(manage_disks.DatastoreDiskMixin,
                 volume=volume.id,
                 reason='linked clone(s) %s depend on its snapshots'
                        % ', '.join(sorted(clones)))
-        self.ops.set_extra_config(ref, {key: '' for key in MARK_KEYS},
-                                  'volume %s' % volume.id)
+        try:
+            self.ops.set_extra_config(ref, {key: '' for key in MARK_KEYS},
+                                      'volume %s' % volume.id)
+        except exceptions.VMwareBackendException:
+            # A lost answer after vCenter removed the marks is done: the
+            # marks, read again, decide.
+            extra = vsphere_ops.extra_config_dict(self.ops.properties(
+                ref, ('config.extraConfig',)))
+            if any(extra.get(key) for key in MARK_KEYS):
+                raise
+            LOG.warning('The answer to unmarking the backing of volume %s '
+                        'was lost; vCenter removed the marks.', volume.id)
         self._remember(volume.id, None)
         LOG.info('Unmanaged volume %s; its backing %s stays.', volume.id,
                  props.get('name'))
