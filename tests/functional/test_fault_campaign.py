@@ -36,6 +36,9 @@ class QuickCampaignTest(testtools.TestCase):
         # the data operations ran (their disk transfers passed the proxy)
         self.assertRegex(table, r'requests \(faults\): soap \d+ \(\d+\), '
                                 r'nfc [1-9]')
+        # imports ran, and the VMs of nobody were checked
+        self.assertRegex(table, r'\nmanage +[1-9]')
+        self.assertRegex(table, r'\nforeign VMs not as left +0 +0 +0\n')
 
     def test_quick_campaign_reading_over_vijson(self):
         table = self.campaign('--seed', '2', '--read-transport', 'json',

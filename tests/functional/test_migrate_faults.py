@@ -9,6 +9,7 @@ Cinder's user would, and must finish without doing anything twice.
 
 from tests.functional import lifecycle_base as lb
 from tests.functional import test_driver_faults as tdf
+from tests.functional import test_manage_cli
 from vmware_backend.admin import listing
 from vmware_backend import conf
 from vmware_backend import exceptions
@@ -21,7 +22,7 @@ SOURCE = 'vmware_backend@OpenStack/Volumes'
 DEST = 'vmware-dest@OpenStack/migrate-dest'
 
 
-class MigrateFaultTest(tdf.DriverFaultTestCase):
+class MigrateFaultTest(test_manage_cli.CliMixin, tdf.DriverFaultTestCase):
 
     def setUp(self):
         super().setUp()
@@ -124,6 +125,78 @@ class MigrateFaultTest(tdf.DriverFaultTestCase):
         self.assertEqual((True, None), self.faulty.migrate_volume(
             None, volume, self.dest_host()))
         self.assertEqual([], self.injected())
+        self.assertMigrated(volume, snap)
+
+    def audit(self, *ids, fix=False):
+        """``audit`` of the destination backend (straight to vCenter)."""
+        config = self.ini(self.vcsim, vcenter_backend_name='vmware-dest',
+                          vcenter_volume_folder='OpenStack/migrate-dest')
+        args = ['--format', 'json', 'audit', '--volume-ids', '-',
+                '--min-age', '0'] + (['--fix', '--yes'] if fix else [])
+        proc = self.cli(*args, config=config,
+                        stdin=''.join('%s\n' % i for i in ids))
+        return proc, self.json_of(proc)
+
+    def stopped_before_the_owner_mark(self):
+        volume, snap = self.source_volume()
+        self.plan.rules.append(rules.Rule('reset', 'ReconfigVM_Task'))
+        self.assertRaises(exceptions.VMwareBackendException,
+                          self.faulty.migrate_volume, None, volume,
+                          self.dest_host())
+        self.plan.rules = []
+        self.assertEqual((['LocalDS_1'], 'migrate-dest', SOURCE, [snap]),
+                         self.where(volume))
+        return volume, snap
+
+    def finding(self, report, volume):
+        return [f for f in report['findings'] if f['volume_id'] == volume.id]
+
+    def test_audit_reports_a_migration_stopped_before_the_owner_mark(self):
+        volume, snap = self.stopped_before_the_owner_mark()
+        # Cinder still has the volume on the source: not in the
+        # destination's id list
+        proc, report = self.audit()
+        self.assertExit(1, proc)
+        [finding] = self.finding(report, volume)
+        self.assertEqual('interrupted-migration', finding['kind'])
+        self.assertEqual(SOURCE, finding['item'])
+        self.assertEqual(
+            'in volume folder migrate-dest of backend %s (datastore '
+            'LocalDS_1) but marked as backend %s\'s: a migration to this '
+            'backend stopped before its last step (the owner mark); the '
+            'source backend still serves it' % (DEST, SOURCE),
+            finding['detail'])
+        self.assertEqual(
+            'kept: Cinder has the volume on another backend (not in the '
+            'id list): run the migration again ("openstack volume migrate '
+            '--host <host>@vmware-dest#<pool> %s", or the retype that '
+            'started it); it only sets the mark' % volume.id,
+            finding['action'])
+        # --fix leaves it alone
+        proc, report = self.audit(fix=True)
+        self.assertEqual((['LocalDS_1'], 'migrate-dest', SOURCE, [snap]),
+                         self.where(volume))
+        # as the finding says: the migration run again finishes it, and
+        # the audit is clean
+        self.assertEqual((True, None), self.driver.migrate_volume(
+            None, volume, self.dest_host()))
+        self.assertMigrated(volume, snap)
+        proc, report = self.audit(volume.id)
+        self.assertExit(0, proc)
+        self.assertEqual([], self.finding(report, volume))
+
+    def test_audit_fix_sets_the_mark_when_cinder_has_the_volume_here(self):
+        # Cinder moved the volume to the destination (its id is in the
+        # destination's list) but the mark was never set: --fix sets it
+        volume, snap = self.stopped_before_the_owner_mark()
+        proc, report = self.audit(volume.id)
+        self.assertExit(1, proc)
+        [finding] = self.finding(report, volume)
+        self.assertEqual('interrupted-migration', finding['kind'])
+        self.assertEqual('set the owner mark to %s' % DEST,
+                         finding['action'])
+        proc, report = self.audit(volume.id, fix=True)
+        self.assertExit(0, proc)
         self.assertMigrated(volume, snap)
 
     def test_migrate_already_done_is_a_no_op(self):

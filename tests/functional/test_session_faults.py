@@ -23,6 +23,7 @@ from vmware_backend.testbed.faults import proxy as proxy_mod
 from vmware_backend.testbed.faults import rules
 from vmware_backend.testbed import vcsim
 from vmware_backend.vsphere import inventory
+from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import secrets
 from vmware_backend.vsphere import session as vc_session
 
@@ -238,6 +239,45 @@ class ContainerReadTest(_Faults, base.FunctionalTestCase):
         # The old session's view died with it; only the new one is
         # destroyed.
         self.assertEqual(1, calls['DestroyView'])
+
+    def _expire_at_each_new_page(self, session, times):
+        """Folders in pages of 2, the session ended ``times`` times.
+
+        At the first object of each new page (objects 0, 2, 4 of 7: a
+        page follows each), so that every restart gets further.
+        """
+        found = []
+        for n, item in enumerate(inventory.iter_container(
+                session, {'Folder': ['name']}, root=self.parent,
+                page_size=2)):
+            found.append(item)
+            if n % 2 == 0 and n // 2 < times:
+                self.terminate(session)
+        return found
+
+    def test_session_expiring_at_every_page_within_the_retry_count(self):
+        session = self.own_session(vcenter_api_retry_count=3)
+        before = session.counts_snapshot()
+        found = self._expire_at_each_new_page(session, 3)
+        refs = [ref for ref, _props in found]
+        self.assertEqual(len(refs), len(set(refs)))
+        self.assertEqual(self.names, {p['name'] for _r, p in found})
+        calls = self.delta(session, before)
+        self.assertEqual(3, calls['Login'])
+        self.assertEqual(4, calls['CreateContainerView'])
+
+    def test_session_expiring_once_too_often_fails_naming_the_fix(self):
+        session = self.own_session(vcenter_api_retry_count=2)
+        err = self.assertRaises(exceptions.VCenterConnectionError,
+                                self._expire_at_each_new_page, session, 3)
+        self.assertNotIsInstance(err, exceptions.VCenterSessionRenewed)
+        self.assertIn('the session keeps expiring: it expired 3 times in '
+                      'one read of objects below Folder:%s '
+                      '(NotAuthenticated on ContinueRetrievePropertiesEx '
+                      'after logging in again each time); the read was '
+                      'abandoned and nothing of it was used.'
+                      % vsphere_ops.moref_value(self.parent), str(err))
+        self.assertIn('raise vcenter_api_retry_count (now 2)', str(err))
 
     def test_lost_page_restarts_instead_of_skipping_it(self):
         session, proxy = self.proxied_session(

@@ -242,6 +242,62 @@ class ReadMechanicsTest(_Sessions, testtools.TestCase):
                       'ContinueRetrievePropertiesEx', self.logger.output)
         self.assertEqual([], self.view_list(self.soap))
 
+    def _expire_at_each_new_page(self, session, times):
+        """Read PATHS in pages of 2, expiring the session ``times`` times.
+
+        Each time at the first object of a page not seen before (objects
+        0, 2 and 4 of the 8: a page follows each), so that every restart
+        gets further.
+        """
+        ctl = control_mod.SimulatorControl('127.0.0.1', self.vcsim.port,
+                                           self.vcsim.username,
+                                           self.vcsim.password)
+        keep = inventory.get_properties(
+            self.soap, inventory.from_suds(
+                self.soap.service_content.sessionManager),
+            ['currentSession'])['currentSession']['key']
+        objects = []
+        for n, item in enumerate(inventory.iter_container(
+                session, PATHS, page_size=2)):
+            objects.append(item)
+            if n % 2 == 0 and n // 2 < times:
+                key = select.state_for(session).session_key
+                self.assertIn(key, ctl.expire_sessions(keep=[keep])[
+                    'expired'])
+        return objects
+
+    def test_session_expiring_at_every_page_within_the_retry_count(self):
+        # vcenter_api_retry_count 3: three expiries in one read are three
+        # re-logins and restarts, and the read is complete
+        session = self.new_session('json', vcenter_api_retry_count=3)
+        before = session.counts_snapshot()
+        objects = self._expire_at_each_new_page(session, 3)
+        self.assertEqual(NAMES, sorted(p['name'] for _r, p in objects))
+        calls = read_calls(session.counts_snapshot() - before)
+        self.assertEqual(4, calls['CreateContainerView'])
+        self.assertEqual(1, calls['DestroyView'])
+        self.assertEqual(3, self.logger.output.count(
+            'VI/JSON session expired during ContinueRetrievePropertiesEx; '
+            'logged in again'))
+        self.assertEqual([], self.view_list(self.soap))
+
+    def test_session_expiring_once_too_often_fails_naming_the_fix(self):
+        # vcenter_api_retry_count 2 and three expiries: an error naming
+        # what happened and the fix, never a partial read that ends as if
+        # it were complete
+        session = self.new_session('json', vcenter_api_retry_count=2)
+        err = self.assertRaises(exceptions.VCenterConnectionError,
+                                self._expire_at_each_new_page, session, 3)
+        self.assertIn(
+            'the session keeps expiring: it expired 3 times in one read of '
+            'objects below Folder:group-d1 (NotAuthenticated on '
+            'ContinueRetrievePropertiesEx after logging in again each '
+            'time); the read was abandoned and nothing of it was used.',
+            str(err))
+        self.assertIn('raise vcenter_api_retry_count (now 2)', str(err))
+        self.assertNotIn(self.vcsim.password, str(err))
+        self.assertEqual([], self.view_list(self.soap))
+
     def test_read_from_inside_a_running_event_loop(self):
         # asyncio code (e.g. a CLI fanning out) calling the synchronous
         # read: it runs on a private loop thread, same result

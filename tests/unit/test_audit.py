@@ -325,7 +325,8 @@ class FindTest(testtools.TestCase):
         counts = audit.summary(self.find(vc, set()))
         self.assertEqual({audit.ORPHAN: 1, audit.FAILED_CLONE: 0,
                           audit.STALE_MARKER: 0, audit.STALE_SNAPSHOT: 0,
-                          audit.DUPLICATE: 0, audit.RESTORE: 0},
+                          audit.DUPLICATE: 0, audit.RESTORE: 0,
+                          'interrupted-migration': 0},
                          counts)
 
 

@@ -202,19 +202,40 @@ class ReadContainerTest(testtools.TestCase):
                           'ContinueRetrievePropertiesEx', 'DestroyView'],
                          session.methods())
 
-    def test_restart_happens_once(self):
+    def test_restarts_up_to_the_retry_count_then_names_the_cause(self):
+        renewed = exceptions.VCenterSessionRenewed(
+            url='https://vc/sdk', method='ContinueRetrievePropertiesEx',
+            reason='r')
+        session = FakeSession(
+            [page([ds(1)], 't1'), page([ds(1)], 't2'), page([ds(1)], 't3')],
+            fail={('ContinueRetrievePropertiesEx', 1): renewed,
+                  ('ContinueRetrievePropertiesEx', 2): renewed,
+                  ('ContinueRetrievePropertiesEx', 3): renewed})
+        session.options['vcenter_api_retry_count'] = 2
+        objects = inventory.iter_container(session, PATHS)
+        self.assertEqual('ds1', next(objects)[1]['name'])
+        err = self.assertRaises(exceptions.VCenterConnectionError, list,
+                                objects)
+        self.assertNotIsInstance(err, exceptions.VCenterSessionRenewed)
+        self.assertIn('https://vc/sdk: the session keeps expiring: it '
+                      'expired 3 times in one read of objects below '
+                      'Folder:group-d1 (NotAuthenticated on '
+                      'ContinueRetrievePropertiesEx', str(err))
+        self.assertIn('(now 2)', str(err))
+        self.assertEqual(3, session.methods().count('CreateContainerView'))
+
+    def test_restarts_after_expiries_within_the_retry_count(self):
         renewed = exceptions.VCenterSessionRenewed(url='u', method='m',
                                                    reason='r')
         session = FakeSession(
-            [page([ds(1)], 't1'), page([ds(1)], 't2')],
+            [page([ds(1)], 't1'), page([ds(1)], 't2'), page([ds(1)], 't3'),
+             page([ds(2)])],
             fail={('ContinueRetrievePropertiesEx', 1): renewed,
                   ('ContinueRetrievePropertiesEx', 2): renewed})
-        objects = inventory.iter_container(session, PATHS)
-        self.assertEqual('ds1', next(objects)[1]['name'])
-        err = self.assertRaises(exceptions.VCenterSessionRenewed, list,
-                                objects)
-        self.assertIs(renewed, err)
-        self.assertEqual(2, session.methods().count('CreateContainerView'))
+        session.options['vcenter_api_retry_count'] = 2
+        self.assertEqual(['ds1', 'ds2'], [
+            props['name'] for _r, props in inventory.read_container(
+                session, PATHS)])
 
     def test_error_mid_read_cancels_and_destroys(self):
         session = FakeSession(
@@ -253,10 +274,12 @@ class ReadContainerTest(testtools.TestCase):
                           'RetrievePropertiesEx', 'DestroyView'],
                          session.methods())
 
-    def test_view_gone_twice_is_an_error(self):
+    def test_view_gone_every_time_is_an_error(self):
+        # the first read and vcenter_api_retry_count (1 here) restarts
         session = FakeSession(
             fail={('RetrievePropertiesEx', 1): fault(),
                   ('RetrievePropertiesEx', 2): fault()})
+        session.options['vcenter_api_retry_count'] = 1
         err = self.assertRaises(exceptions.VCenterFault,
                                 inventory.read_container, session, PATHS)
         self.assertEqual('ManagedObjectNotFound', err.fault)

@@ -155,19 +155,46 @@ class RetrieveTest(testtools.TestCase):
         relogin.assert_awaited_once()
         self.assertEqual('key-1', relogin.call_args.args[1])
 
-    def test_expiring_again_is_an_error(self):
+    def test_expiring_after_every_relogin_is_an_error(self):
+        # vcenter_api_retry_count (default 3) re-logins, then the error
         session = started()
-        answers = [reader.Expired('RetrievePropertiesEx', 'key-1'),
-                   reader.Expired('RetrievePropertiesEx', 'key-2')]
+        answers = [reader.Expired('RetrievePropertiesEx', 'key-%d' % n)
+                   for n in range(1, 5)]
         with mock.patch.object(reader, 'call',
                                mock.AsyncMock(side_effect=answers)), \
                 mock.patch.object(session.state, 'relogin',
-                                  mock.AsyncMock()):
+                                  mock.AsyncMock()) as relogin:
             err = self.assertRaises(
                 exceptions.VCenterConnectionError, in_bridge,
                 session.get_properties, MoRef('VirtualMachine', 'vm-a'),
                 ['name'])
-        self.assertIn('the session keeps expiring', str(err))
+        self.assertEqual(3, relogin.await_count)
+        self.assertIn('the session keeps expiring: it expired 4 times in '
+                      'one read of VirtualMachine:vm-a (NotAuthenticated on '
+                      'RetrievePropertiesEx', str(err))
+        self.assertIn('raise vcenter_api_retry_count (now 3)', str(err))
+
+    def test_expiring_three_times_still_reads(self):
+        session = started()
+        answers = [reader.Expired('RetrievePropertiesEx', 'key-%d' % n)
+                   for n in range(1, 4)] + [{
+                       '_typeName': 'RetrieveResult', 'objects': [{
+                           '_typeName': 'ObjectContent',
+                           'obj': {'_typeName': 'ManagedObjectReference',
+                                   'type': 'VirtualMachine',
+                                   'value': 'vm-a'},
+                           'propSet': [{'_typeName': 'DynamicProperty',
+                                        'name': 'name', 'val': {
+                                            '_typeName': 'string',
+                                            '_value': 'a'}}]}]}]
+        with mock.patch.object(reader, 'call',
+                               mock.AsyncMock(side_effect=answers)), \
+                mock.patch.object(session.state, 'relogin',
+                                  mock.AsyncMock()) as relogin:
+            props = in_bridge(session.get_properties,
+                              MoRef('VirtualMachine', 'vm-a'), ['name'])
+        self.assertEqual({'name': 'a'}, props)
+        self.assertEqual(3, relogin.await_count)
 
 
 class PreparedTest(testtools.TestCase):

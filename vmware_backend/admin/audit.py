@@ -44,8 +44,9 @@ STALE_MARKER = 'stale-clone-marker'
 DUPLICATE = 'duplicate-backing'
 RESTORE = 'quarantined-known-volume'
 QUARANTINED = 'quarantined-backing'
+INTERRUPTED_MIGRATION = 'interrupted-migration'  # audit_migration.py
 KINDS = (STALE_MARKER, STALE_SNAPSHOT, FAILED_CLONE, ORPHAN, DUPLICATE,
-         RESTORE, QUARANTINED)
+         RESTORE, QUARANTINED, INTERRUPTED_MIGRATION)
 ORPHAN_KINDS = (FAILED_CLONE, ORPHAN)
 
 TEMP_SNAPSHOT_PREFIX = 'clone-'

@@ -74,9 +74,24 @@ class Fixer:
             self._restore(finding)
         elif finding.kind == audit.QUARANTINED:
             self._purge(finding)
+        elif finding.kind == audit.INTERRUPTED_MIGRATION:
+            self._finish_migration(finding)
         else:
             raise ValueError('%s of %s is never changed automatically'
                              % (finding.kind, finding.volume_id))
+
+    def _finish_migration(self, finding):
+        """Set the owner mark of a migrated backing Cinder has here."""
+        ref = inventory.to_suds(finding.ref)
+        owner = self._extra(ref).get(specs.KEY_BACKEND)
+        if owner != finding.item or finding.volume_id not in self._known:
+            raise ValueError('volume %s changed meanwhile (owner mark %s): '
+                             'run the audit again' % (finding.volume_id,
+                                                      owner))
+        self._ops.set_extra_config(ref, {specs.KEY_BACKEND: finding.parent},
+                                   'volume %s' % finding.volume_id)
+        LOG.info('Set the owner mark of volume %s to %s (its migration had '
+                 'stopped before it).', finding.volume_id, finding.parent)
 
     def _recent(self, since):
         return audit.is_recent(since, self._clock(), self._min_age)

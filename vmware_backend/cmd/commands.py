@@ -202,6 +202,7 @@ def confirm(question, stdin=None, stderr=None):
 
 def cmd_audit(args, options, out):
     from vmware_backend.admin import audit
+    from vmware_backend.admin import audit_migration
     # read once by the fan-out for all backends (stdin cannot be re-read)
     known = getattr(args, 'known_ids', None)
     if known is None:
@@ -215,6 +216,7 @@ def cmd_audit(args, options, out):
             session, options, out, devices=False)
         findings = audit.find(owned, known, instances, min_age=args.min_age,
                               grace=args.grace)
+        findings += audit_migration.find(foreign, backend, known)
         return backend, owned, foreign, findings
 
     try:
@@ -229,7 +231,8 @@ def cmd_audit(args, options, out):
         if args.purge:
             plan = audit.purge_order(findings, backings)
         else:
-            plan = audit.removal_order(findings, backings)
+            plan = audit.removal_order(findings, backings) + \
+                audit_migration.fix_order(findings)
         if plan and not known:
             raise output.UsageError('--volume-ids lists no volume id: '
                                     'every backing would count as '

@@ -77,6 +77,11 @@ class LifecycleMixin:
         if volume_types.in_use(volume):
             raise exceptions.VolumeIsBusy(volume=volume.id,
                                           reason='it is attached')
+        if getattr(volume, 'status', None) == 'error_managing_deleting' \
+                and self._delete_failed_import(volume):
+            # An import Cinder saw fail: the VM or disk goes back to its
+            # owner, it is never destroyed (volume/manage_revert.py).
+            return
         self._await_unsettled(volume.id)
         # Plain values read as XML (no suds objects needed).
         found = self._lookup_all(volume.id, vsphere_ops.STATE_PROPERTIES,

@@ -33,6 +33,7 @@ from vmware_backend import exceptions
 from vmware_backend.volume import datastore as datastore_mod
 from vmware_backend.volume import manage_disks
 from vmware_backend.volume import manage_refs as refs
+from vmware_backend.volume import manage_revert
 from vmware_backend.volume import pool_names
 from vmware_backend.volume import qos
 from vmware_backend.volume import undo as undo_mod
@@ -45,10 +46,8 @@ from vmware_backend.vsphere import vm_disks
 
 LOG = logging.getLogger(__name__)
 
-# On an imported backing: where it came from (JSON).
-KEY_IMPORTED_FROM = 'vmware_backend.imported_from'
-MARK_KEYS = (specs.KEY_MANAGED, specs.KEY_VOLUME_ID, specs.KEY_CREATED,
-             KEY_IMPORTED_FROM)
+KEY_IMPORTED_FROM = manage_revert.KEY_IMPORTED_FROM
+MARK_KEYS = manage_revert.MARK_KEYS
 
 
 class _Plan:
@@ -75,7 +74,8 @@ class _Plan:
         return self.disk.file_name if self.disk is not None else self.ref.file
 
 
-class ManageMixin(manage_disks.DatastoreDiskMixin):
+class ManageMixin(manage_disks.DatastoreDiskMixin,
+                  manage_revert.ImportRevertMixin):
     """manage_existing, unmanage and the manageable listing."""
 
     # The paged VM reads parse the pages' XML (vm_disks.read); the
@@ -134,9 +134,11 @@ class ManageMixin(manage_disks.DatastoreDiskMixin):
         users = vm_disks.file_users(vms)
         children = vm_disks.parent_files(vms)
         if ref.kind == refs.VM:
-            vm = self._one(ref.vm_id, [v for v in vms if ref.vm_id in (
-                v.instance_uuid, v.ref.value)], 'VM with instanceUuid or '
-                'moref')
+            found = [v for v in vms
+                     if ref.vm_id in (v.instance_uuid, v.ref.value)]
+            if not found:
+                refs.refuse_adopted_elsewhere(vms, ref.vm_id)
+            vm = self._one(ref.vm_id, found, 'VM with instanceUuid or moref')
             reason = refs.vm_refusal(vm, users, children)
             disk = vm.disks[0] if reason is None else None
         elif ref.kind == refs.VM_DISK:
@@ -285,14 +287,16 @@ class ManageMixin(manage_disks.DatastoreDiskMixin):
                 operation='edit', device=disk)]
             changes[0].profile = [storage_policies.profile_spec(
                 self.session.factory, plan.policy.profile_id)]
+        origin = {'name': plan.vm.name,
+                  'instanceUuid': plan.vm.instance_uuid,
+                  'moref': plan.vm.ref.value,
+                  'folder': vsphere_ops.moref_value(parent)}
         spec = specs.create(
             self.session.factory, 'VirtualMachineConfigSpec',
             name=specs.backing_name(volume_types.volume_name(volume)),
             instanceUuid=volume.id,
             extraConfig=specs.extra_config(self.session.factory, self._marks(
-                volume, {'name': plan.vm.name,
-                         'instanceUuid': plan.vm.instance_uuid,
-                         'moref': plan.vm.ref.value})),
+                volume, origin)),
             deviceChange=changes)
         if plan.policy is not None:
             spec.vmProfile = [storage_policies.profile_spec(
@@ -300,13 +304,14 @@ class ManageMixin(manage_disks.DatastoreDiskMixin):
         moved = vsphere_ops.moref_value(parent) != \
             vsphere_ops.moref_value(folder)
         with undo_mod.Undo(target) as undo:
+            # The reconfigure may have done its work before it failed (or
+            # lost its answer): name, instanceUuid, marks and folder are
+            # put back as the VM says they are now.
+            undo.push('giving VM %s back as it was' % plan.vm.name,
+                      lambda: self._give_back(vm, origin, volume.id, target))
             if moved:
                 self.session.invoke_task('MoveIntoFolder_Task', folder,
                                          target=target, list=[vm])
-                undo.push('moving VM %s back' % plan.vm.name,
-                          lambda: self.session.invoke_task(
-                              'MoveIntoFolder_Task', parent, target=target,
-                              list=[vm]))
             self.ops.reconfigure(vm, spec, target)
         self._remember(volume.id, vm)
 
@@ -420,8 +425,18 @@ class ManageMixin(manage_disks.DatastoreDiskMixin):
                 volume=volume.id,
                 reason='linked clone(s) %s depend on its snapshots'
                        % ', '.join(sorted(clones)))
-        self.ops.set_extra_config(ref, {key: '' for key in MARK_KEYS},
-                                  'volume %s' % volume.id)
+        try:
+            self.ops.set_extra_config(ref, {key: '' for key in MARK_KEYS},
+                                      'volume %s' % volume.id)
+        except exceptions.VMwareBackendException:
+            # A lost answer after vCenter removed the marks is done: the
+            # marks, read again, decide.
+            extra = vsphere_ops.extra_config_dict(self.ops.properties(
+                ref, ('config.extraConfig',)))
+            if any(extra.get(key) for key in MARK_KEYS):
+                raise
+            LOG.warning('The answer to unmarking the backing of volume %s '
+                        'was lost; vCenter removed the marks.', volume.id)
         self._remember(volume.id, None)
         LOG.info('Unmanaged volume %s; its backing %s stays.', volume.id,
                  props.get('name'))

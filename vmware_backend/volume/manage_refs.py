@@ -24,6 +24,8 @@ from vmware_backend.vsphere import specs
 from vmware_backend.vsphere import vm_disks
 
 KIB_PER_GIB = 1024 * 1024
+# On an imported backing: where it came from (JSON).
+KEY_IMPORTED_FROM = 'vmware_backend.imported_from'
 
 VM_DISK = 'vm-disk'
 LOOSE = 'loose'
@@ -100,6 +102,32 @@ def is_backing_of_ours(vm):
     """Whether a VM carries this driver's ownership marks."""
     return (vm.extra.get(specs.KEY_MANAGED) == 'true' or
             bool(vm.extra.get(specs.KEY_VOLUME_ID)))
+
+
+def refuse_adopted_elsewhere(vms, vm_id):
+    """Refuse a source-id naming a VM already adopted as a volume.
+
+    After an import Cinder reported failed (``error_managing``) the VM may
+    carry the failed volume's id: deleting that volume gives it back.
+
+    :raises exceptions.InvalidReference: naming that volume; returns
+        quietly when no VM was adopted from ``vm_id``.
+    """
+    for vm in vms:
+        try:
+            origin = json.loads(vm.extra.get(KEY_IMPORTED_FROM) or '{}')
+        except ValueError:
+            continue
+        if isinstance(origin, dict) and vm_id in (
+                origin.get('instanceUuid'), origin.get('moref')):
+            raise exceptions.InvalidReference(
+                reason='VM %s (%s) was already imported as volume %s; if '
+                       'that volume is in error_managing, delete it (the '
+                       'VM is given back as it was) and manage again, '
+                       'otherwise use that volume' % (
+                           origin.get('name'), vm_id,
+                           vm.extra.get(specs.KEY_VOLUME_ID) or
+                           vm.instance_uuid))
 
 
 def looks_like_backing(vm):

@@ -5,6 +5,10 @@ import renames the backing's existing snapshot to that name
 (``VirtualMachineSnapshot.RenameSnapshot``), so every snapshot operation
 finds it as if Cinder had made it. ``unmanage_snapshot`` renames it to
 ``unmanaged-<id>``: it stays, and no Cinder snapshot name matches it.
+
+A rename whose answer was lost is settled by reading the tree again: a
+snapshot vCenter renamed is imported (once), never reported failed (Cinder
+would leave it ``error`` and the user's delete would remove it).
 """
 
 from oslo_log import log as logging
@@ -99,10 +103,21 @@ class ManageSnapshotsMixin:
         if tree.name == wanted:
             LOG.info('Snapshot %s is already managed.', wanted)
             return None
-        self._rename_snapshot(tree.snapshot, wanted,
-                              'Snapshot %s of volume %s (imported from %s)'
-                              % (snapshot.id, snapshot.volume_id, tree.name),
-                              'snapshot %s' % snapshot.id)
+        try:
+            self._rename_snapshot(
+                tree.snapshot, wanted,
+                'Snapshot %s of volume %s (imported from %s)'
+                % (snapshot.id, snapshot.volume_id, tree.name),
+                'snapshot %s' % snapshot.id)
+        except exceptions.VMwareBackendException:
+            # The answer may be lost after vCenter renamed it: reported as
+            # a failure, Cinder's snapshot would be 'error' and the user's
+            # delete would remove the imported snapshot. The tree decides.
+            if self._snapshot_name(snapshot.volume_id,
+                                   tree.snapshot) != wanted:
+                raise
+            LOG.warning('The answer to renaming snapshot %s to %s was lost; '
+                        'vCenter renamed it.', tree.name, wanted)
         LOG.info('Imported snapshot %s of volume %s as %s.', tree.name,
                  snapshot.volume_id, wanted)
         return None
@@ -142,6 +157,15 @@ class ManageSnapshotsMixin:
             self.options.get('vcenter_cluster_names'))
         return manageable_snapshots.snapshot_candidates(
             vm_disks.read(self.session, raw=self.raw_reads), ids, hosts)
+
+    def _snapshot_name(self, volume_id, snap):
+        """The current name of snapshot ``snap`` of the volume's backing."""
+        _ref, props = self._require_backing(volume_id)
+        for tree, _depth in vsphere_ops.snapshot_trees(props):
+            if vsphere_ops.moref_value(tree.snapshot) == \
+                    vsphere_ops.moref_value(snap):
+                return tree.name
+        return None
 
     def _rename_snapshot(self, snap, name, description, target):
         kwargs = {'name': name}

@@ -51,6 +51,7 @@ from oslo_vmware import vim_util
 from suds import sudsobject
 
 from vmware_backend import exceptions
+from vmware_backend.vsphere import expiry
 from vmware_backend.vsphere.json import select as json_select
 from vmware_backend.vsphere import rawsoap
 from vmware_backend.vsphere import rawxml
@@ -188,9 +189,12 @@ def iter_container(session, type_paths, root=None, page_size=None,
     if root is None:
         root = session.service_content.rootFolder
     root = to_suds(root)
-    target = 'objects below %s' % (from_suds(root),)
+    target = 'objects below %s:%s' % tuple(from_suds(root))
     seen = set()
-    for attempt in range(2):
+    # as over VI/JSON: vcenter_api_retry_count restarts (at least one)
+    allowed = expiry.relogins_allowed(session.options)
+    expiries = 0
+    for attempt in range(allowed + 1):
         read = _read_once(session, type_paths, root, page_size, recursive,
                           target, raw)
         try:
@@ -201,7 +205,16 @@ def iter_container(session, type_paths, root=None, page_size=None,
                         yield ref, props
             return
         except _Restart as restart:
-            if attempt:
+            renewed = isinstance(restart.error,
+                                 exceptions.VCenterSessionRenewed)
+            expiries += renewed
+            if attempt == allowed:
+                if renewed:
+                    raise exceptions.VCenterConnectionError(
+                        url=restart.error.kwargs.get('url'),
+                        reason=expiry.keeps_expiring(
+                            restart.error.kwargs.get('method'), target,
+                            expiries, session.options)) from restart.error
                 raise restart.error
             LOG.info('Reading %s again from the start: %s', target,
                      restart.error)

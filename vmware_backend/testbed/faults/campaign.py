@@ -19,6 +19,7 @@ import logging
 
 from vmware_backend import exceptions
 from vmware_backend.testbed.faults import dataops
+from vmware_backend.testbed.faults import manageops
 from vmware_backend.testbed.faults import model as model_mod
 
 LOG = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class Stats:
         self.counts[op][field] += n
 
 
-class Campaign(dataops.DataOperations):
+class Campaign(dataops.DataOperations, manageops.ManageOperations):
     """One campaign against one driver.
 
     :param driver: a ``VMwareVolumeDriver`` whose vCenter is the proxy.
@@ -58,10 +59,15 @@ class Campaign(dataops.DataOperations):
     :param watch: a :class:`passwords.PasswordWatch` (scans every error).
     :param data: also the data operations (:mod:`.dataops`; call
         :meth:`setup_data` first).
+    :param manage: also manage and unmanage (:mod:`.manageops`; call
+        :meth:`setup_manage` first).
     """
 
+    RETRIES = RETRIES
+    BUSY = BUSY
+
     def __init__(self, driver, plan, rng, watch=None, new_id=None,
-                 data=False):
+                 data=False, manage=False):
         self.driver = driver
         self.plan = plan
         self.rng = rng
@@ -72,7 +78,8 @@ class Campaign(dataops.DataOperations):
         self.left_after_teardown = []
         self.seen = {}
         self.result = None
-        self.operations = OPERATIONS + (dataops.OPERATIONS if data else ())
+        self.operations = OPERATIONS + (dataops.OPERATIONS if data else ()) \
+            + (manageops.OPERATIONS if manage else ())
         self._new_id = new_id or (lambda: '%032x' % rng.getrandbits(128))
 
     def new_id(self):
@@ -184,6 +191,8 @@ class Campaign(dataops.DataOperations):
                           if not m.snapshots_of(v.id)]
             if candidates:
                 self.delete(rng.choice(candidates), 'delete')
+        elif name in ('manage', 'unmanage', 'manage snapshot'):
+            self.manage_step(name)
         else:
             self.data_step(name)
 
@@ -288,8 +297,12 @@ class Campaign(dataops.DataOperations):
             fn, obj = self.driver.delete_snapshot, record.obj(
                 self.model.volumes[record.volume_id])
         else:
-            fn, obj = self.driver.delete_volume, record.obj('deleting')
+            fn, obj = self.driver.delete_volume, record.obj(
+                record.delete_status)
         err = self._call('teardown', fn, obj)
         if err is None:
             record.status = model_mod.DELETED
+            for foreign in self.model.foreign.values():
+                if foreign.pending == record.id:
+                    foreign.pending = None
         return err

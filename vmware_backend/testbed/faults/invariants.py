@@ -14,9 +14,12 @@ from vmware_backend.testbed.faults import model as model_mod
 
 KEY_VOLUME_ID = 'vmware_backend.volume_id'
 KEY_CLONE_PREFIX = 'vmware_backend.clone.'
+# The marks an import writes and unmanage removes.
+MARK_KEYS = ('vmware_backend.managed', KEY_VOLUME_ID,
+             'vmware_backend.created', 'vmware_backend.imported_from')
 CLONE_SNAPSHOT_PREFIX = 'clone-'
 VM_PATHS = ['name', 'config.instanceUuid', 'config.extraConfig',
-            'config.hardware.device', 'snapshot']
+            'config.hardware.device', 'snapshot', 'parent']
 # Each invariant: its name in the report and what it counts.
 INVARIANTS = (
     ('leaked backings', 'backing of a volume deleted or unknown'),
@@ -28,6 +31,9 @@ INVARIANTS = (
     ('leftover clone snapshots', 'clone-<id> whose clone is gone'),
     ('leftover clone markers', 'vmware_backend.clone.<id>, clone gone'),
     ('tasks left running', 'queued/running tasks of the TaskManager'),
+    ('foreign VMs not as left', 'a VM (or vSphere snapshot) not imported, '
+                                'or unmanaged, changed, marked, gone or '
+                                'doubled; an imported one still there'),
     # Filled by the campaign's data operations (dataops.data_findings).
     ('temporary files left', 'files in vcenter_image_tmp_dir'),
     ('reported done, not done', 'a success whose data is not there'),
@@ -49,6 +55,8 @@ class VmState:
         self.disk_kb = [d.capacityInKB for d in devices
                         if type(d).__name__ == 'VirtualDisk']
         self.snapshots = _snapshot_names(props.get('snapshot'))
+        parent = props.get('parent')
+        self.folder = vim_util.get_moref_value(parent) if parent else None
 
     @property
     def volume_id(self):
@@ -161,6 +169,9 @@ def check(session, model, tasks=True):
                                                backings[0].disk_kb))
     _check_snapshots(model, by_volume, found)
     _check_clone_leftovers(vms, by_volume, found)
+    _check_foreign(model, vms, found['foreign VMs not as left'])
+    _check_foreign_snapshots(model, by_volume,
+                             found['foreign VMs not as left'])
     if tasks:
         found['tasks left running'] = running_tasks(session)
     return found
@@ -188,3 +199,55 @@ def _check_clone_leftovers(vms, by_volume, found):
             if not by_volume.get(clone_id):
                 found['leftover clone markers'].append(
                     '%s on %s' % (clone_id, vm.name))
+
+
+def _check_foreign(model, vms, found):
+    """Each VM of nobody as the campaign left it (model.ForeignVm)."""
+    by_uuid = collections.defaultdict(list)
+    for vm in vms:
+        by_uuid[vm.instance_uuid].append(vm)
+    for foreign in model.foreign.values():
+        if foreign.pending:
+            continue
+        same = by_uuid.get(foreign.uuid, [])
+        if foreign.adopted_by:
+            if same:
+                found.append('%s: imported as %s, still %d VM(s) with its '
+                             'instanceUuid' % (foreign.name,
+                                               foreign.adopted_by, len(same)))
+            continue
+        if len(same) != 1:
+            found.append('%s: %d VMs with instanceUuid %s'
+                         % (foreign.name, len(same), foreign.uuid))
+            continue
+        vm = same[0]
+        wrong = []
+        if vm.name != foreign.name:
+            wrong.append('named %s' % vm.name)
+        if vm.folder != foreign.folder:
+            wrong.append('in folder %s, not %s' % (vm.folder, foreign.folder))
+        marks = sorted(k for k in MARK_KEYS if vm.extra.get(k))
+        if marks:
+            wrong.append('marked %s' % ', '.join(marks))
+        if vm.disk_kb != foreign.disk_kb:
+            wrong.append('disks %s KiB, not %s' % (vm.disk_kb,
+                                                   foreign.disk_kb))
+        if wrong:
+            found.append('%s (%s): %s' % (foreign.name, foreign.uuid,
+                                          '; '.join(wrong)))
+
+
+def _check_foreign_snapshots(model, by_volume, found):
+    """Each snapshot made outside Cinder as the campaign left it."""
+    for snap in model.foreign_snapshots.values():
+        record = model.volumes.get(snap.volume_id)
+        if record is None or record.status == model_mod.DELETED:
+            continue   # deleted with its volume
+        names = [n for vm in by_volume.get(snap.volume_id, [])
+                 for n in vm.snapshots]
+        want = 0 if snap.adopted_by else 1
+        if names.count(snap.name) != want:
+            found.append('snapshot %s of %s: %d there, %d expected (%s)'
+                         % (snap.name, snap.volume_id, names.count(snap.name),
+                            want, 'imported as %s' % snap.adopted_by
+                            if snap.adopted_by else 'not imported'))

@@ -13,6 +13,9 @@ import types
 CREATING, AVAILABLE, ERROR = 'creating', 'available', 'error'
 DELETING, ERROR_DELETING, DELETED = 'deleting', 'error_deleting', 'deleted'
 EXTENDING = 'extending'
+# manage_existing failed / unmanaged (gone from Cinder, the VM stays).
+ERROR_MANAGING, UNMANAGED = 'error_managing', 'unmanaged'
+FAILED_IMPORT_DELETING = 'error_managing_deleting'
 
 
 class VolumeRecord:
@@ -36,6 +39,9 @@ class VolumeRecord:
         # set by a retype: the new type's extra specs, the chosen pool
         self.specs = {}
         self.host = None
+        # Cinder's status while deleting it ('error_managing_deleting'
+        # for the record of a failed import).
+        self.delete_status = DELETING
 
     def __repr__(self):
         return '<Volume %s %s %s GiB %s>' % (
@@ -76,12 +82,60 @@ class SnapshotRecord:
             volume_id=self.volume_id, volume_size=self.volume_size)
 
 
+class ForeignVm:
+    """A VM of nobody (not in Cinder) and how it must look on vCenter.
+
+    :param uuid: its instanceUuid (an unmanaged volume's: the volume id).
+    :param adopted_by: the volume it was imported as (then no VM may have
+        ``uuid`` any more), or None: exactly one VM has it, with this name,
+        folder and disk and no mark of the driver.
+    :param pending: the id of a failed import's record not yet deleted
+        (the VM may be half adopted until it is: not checked meanwhile).
+    """
+
+    def __init__(self, uuid, name, folder, disk_kb):
+        self.uuid = uuid
+        self.name = name
+        self.folder = folder
+        self.disk_kb = list(disk_kb)
+        self.adopted_by = None
+        self.pending = None
+
+    @property
+    def size(self):
+        return self.disk_kb[0] // (1024 * 1024)
+
+    def __repr__(self):
+        return '<Foreign VM %s %s>' % (self.uuid[:8], self.name)
+
+
+class ForeignSnapshot:
+    """A vSphere snapshot made outside Cinder on a volume's backing.
+
+    ``adopted_by``: the Cinder snapshot it was imported as (renamed), or
+    None: it must still be there under ``name`` while its volume lives.
+    """
+
+    def __init__(self, volume_id, name):
+        self.volume_id = volume_id
+        self.name = name
+        self.adopted_by = None
+
+    def __repr__(self):
+        return '<Foreign snapshot %s of %s>' % (self.name,
+                                                self.volume_id[:8])
+
+
 class Model:
     """Volumes and snapshots by id, in creation order."""
 
     def __init__(self):
         self.volumes = {}
         self.snapshots = {}
+        # VMs of nobody, by original instanceUuid (see ForeignVm).
+        self.foreign = {}
+        # Snapshots made outside Cinder, by name (see ForeignSnapshot).
+        self.foreign_snapshots = {}
         self._seq = itertools.count()
 
     def add_volume(self, volume_id, size, **kwargs):
@@ -119,8 +173,10 @@ class Model:
         No snapshots (also none kept for a linked clone of it), and not a
         linked clone.
         """
+        outside = {f.volume_id for f in self.foreign_snapshots.values()
+                   if not f.adopted_by}
         return [v for v in self.volumes_in(AVAILABLE)
-                if not self.snapshots_of(v.id) and
+                if not self.snapshots_of(v.id) and v.id not in outside and
                 not (v.clone_type == 'linked' and v.kind != 'plain') and
                 not [c for c in self.children_of(v.id)
                      if c.kind == 'clone-linked']]
@@ -133,5 +189,5 @@ class Model:
         """
         items = [r for r in itertools.chain(self.volumes.values(),
                                             self.snapshots.values())
-                 if r.status != DELETED]
+                 if r.status not in (DELETED, UNMANAGED)]
         return sorted(items, key=lambda r: r.seq, reverse=True)

@@ -26,6 +26,7 @@ from vmware_backend.vsphere import session as session_mod  # noqa: E402
 from vmware_backend.testbed.faults import campaign as campaign_mod  # noqa
 from vmware_backend.testbed.faults import control as control_mod  # noqa
 from vmware_backend.testbed.faults import diskdata  # noqa: E402
+from vmware_backend.testbed.faults import foreign  # noqa: E402
 from vmware_backend.testbed.faults import invariants  # noqa: E402
 from vmware_backend.testbed.faults import passwords  # noqa: E402
 from vmware_backend.testbed.faults import proxy as proxy_mod  # noqa: E402
@@ -95,7 +96,8 @@ def driver_options(server, proxy, transport='soap', tmp_dir=None):
 
 
 def run_once(seed, faults, task_delay_ms, concurrency=True,
-             password_ops=20, quick=False, transport='soap', data=True):
+             password_ops=20, quick=False, transport='soap', data=True,
+             manage=True):
     """One campaign on a fresh simulator; returns the result dict.
 
     The first ``password_ops`` operations run with every logger at DEBUG
@@ -128,7 +130,14 @@ def run_once(seed, faults, task_delay_ms, concurrency=True,
         # The session capped suds' loggers at INFO; DEBUG again.
         watch.force_level(logging.DEBUG)
         rng = random.Random(seed)
-        camp = campaign_mod.Campaign(driver, plan, rng, watch, data=data)
+        camp = campaign_mod.Campaign(driver, plan, rng, watch, data=data,
+                                     manage=manage)
+        if manage:
+            camp.setup_manage(
+                lambda uuid, name: foreign.make(checker, uuid, name),
+                lambda uuid: foreign.seen(checker, uuid),
+                lambda volume_id, name: foreign.make_snapshot(
+                    checker, volume_id, name))
         if data:
             images, heads = diskdata.campaign_images()
             reader = diskdata.HeadReader(checker, server.port,
@@ -229,6 +238,9 @@ def main(argv=None):
     parser.add_argument('--no-data', action='store_true',
                         help='without the data operations (images, '
                              'backups, restores, statistics)')
+    parser.add_argument('--no-manage', action='store_true',
+                        help='without manage_existing (source-id) and '
+                             'unmanage')
     parser.add_argument('--quick', action='store_true',
                         help='a short run for CI (20 faults, 10 operations '
                              'at DEBUG, one concurrency round)')
@@ -255,7 +267,8 @@ def main(argv=None):
                                   concurrency=not args.no_concurrency,
                                   password_ops=10 if args.quick else 20,
                                   quick=args.quick, transport=transport,
-                                  data=not args.no_data)
+                                  data=not args.no_data,
+                                  manage=not args.no_manage)
                 print(report.render(result))
                 sys.stdout.flush()
                 failed += bool(report.violations(result))

@@ -10,12 +10,15 @@ always.
 When vCenter answers ``NotAuthenticated`` (the session expired; as a fault,
 or in a ``missingSet`` of the answer, as vCenter reports it for
 ``RetrievePropertiesEx``), the read logs in again (once for all readers that
-met it, see :class:`.select.State`) and starts over with a new view, once;
-objects already yielded are not yielded again. A lost answer (connection
-reset or refused, HTTP timeout, an HTTP error page) to any call of the read
-restarts it the same way, ``vcenter_api_retry_count`` times with the SOAP
-reads' back-off (a lost ``ContinueRetrievePropertiesEx`` page at least
-once: its cursor moved past the page), as SOAP reads are sent again.
+met it, see :class:`.select.State`) and starts over with a new view,
+``vcenter_api_retry_count`` times (at least once; :mod:`..expiry`), then
+fails naming the cause and the fix; objects already yielded are not
+yielded again, and a read that fails never ends as if it were complete.
+A lost answer (connection reset or refused, HTTP timeout, an HTTP error
+page) to any call of the read restarts it the same way,
+``vcenter_api_retry_count`` times with the SOAP reads' back-off (a lost
+``ContinueRetrievePropertiesEx`` page at least once: its cursor moved past
+the page), as SOAP reads are sent again.
 Faults become :class:`exceptions.VCenterFault`.
 
 :func:`iter_container` is the synchronous face: each page is fetched by
@@ -30,6 +33,7 @@ import threading
 from oslo_log import log as logging
 
 from vmware_backend import exceptions
+from vmware_backend.vsphere import expiry
 from vmware_backend.vsphere.json import bridge
 from vmware_backend.vsphere.json import client
 from vmware_backend.vsphere.json import codec
@@ -182,8 +186,8 @@ def _backoff(lost):
 async def read_pages(state, conn, type_paths, root, page_size, recursive):
     """Pages of new ``(MoRef, props)``.
 
-    Restarts once after an expiry (logging in again), and after each lost
-    answer up to ``vcenter_api_retry_count`` times (at least once).
+    Restarts after an expiry (logging in again) and after a lost answer,
+    each up to ``vcenter_api_retry_count`` times (at least once).
     """
     content = await state.ready(conn)
     if root is None:
@@ -191,8 +195,8 @@ async def read_pages(state, conn, type_paths, root, page_size, recursive):
     target = 'objects below %s:%s' % root
     seen = set()
     retries = max(1, state.options.get('vcenter_api_retry_count', 3))
-    expired_before = False
-    lost = 0
+    relogins = expiry.relogins_allowed(state.options)
+    expiries = lost = 0
     while True:
         try:
             # closed here, not by the garbage collector: its clean-up
@@ -206,12 +210,12 @@ async def read_pages(state, conn, type_paths, root, page_size, recursive):
                     yield fresh
             return
         except Expired as expired:
-            if expired_before:
+            expiries += 1
+            if expiries > relogins:
                 raise exceptions.VCenterConnectionError(
-                    url=conn.url, reason='%s: the session keeps expiring '
-                    '(NotAuthenticated after logging in again)'
-                    % expired.method) from None
-            expired_before = True
+                    url=conn.url, reason=expiry.keeps_expiring(
+                        expired.method, target, expiries,
+                        state.options)) from None
             await state.relogin(conn, expired.key)
             LOG.info('VI/JSON session expired during %s; logged in again, '
                      'reading %s again from the start', expired.method,

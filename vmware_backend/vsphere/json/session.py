@@ -20,8 +20,9 @@ with the same meaning and the same plain results:
   ``read_through`` and ``read_objects`` (``json_reads``, used by
   :mod:`..inventory`), with ``CancelRetrievePropertiesEx`` when a paged
   read fails;
-* NotAuthenticated (the session expired) logs in again, once, and the call
-  or the whole read starts over;
+* NotAuthenticated (the session expired) logs in again and the call or
+  the whole read starts over, ``vcenter_api_retry_count`` times (at least
+  once, :mod:`..expiry`), then fails naming the cause and the fix;
 * request counts, close hooks and ``close`` (Logout, best effort).
 
 Its synchronous methods run inside :func:`.bridge.run_sync`, on the event
@@ -32,6 +33,7 @@ from oslo_log import log as logging
 
 from vmware_backend import conf
 from vmware_backend import exceptions
+from vmware_backend.vsphere import expiry
 from vmware_backend.vsphere.json import bridge
 from vmware_backend.vsphere.json import client
 from vmware_backend.vsphere.json import codec
@@ -198,18 +200,20 @@ class JSONSession(sessionbase.SessionBase):
         return self._content
 
     async def _again_after_expiry(self, attempt_fn, what):
-        """``attempt_fn()``, once more after logging in again."""
+        """``attempt_fn()``, again after logging in again (see
+        :mod:`..expiry`: ``vcenter_api_retry_count`` times)."""
         conn = self._connection()
-        for attempt in range(2):
+        relogins = expiry.relogins_allowed(self.state.options)
+        for attempt in range(relogins + 1):
             await self.state.ready(conn)
             try:
                 return await attempt_fn(conn)
             except reader.Expired as expired:
-                if attempt:
+                if attempt == relogins:
                     raise exceptions.VCenterConnectionError(
-                        url=self.url, reason='%s: the session keeps '
-                        'expiring (NotAuthenticated after logging in '
-                        'again)' % expired.method) from None
+                        url=self.url, reason=expiry.keeps_expiring(
+                            expired.method, what, attempt + 1,
+                            self.state.options)) from None
                 await self.state.relogin(conn, expired.key)
                 LOG.info('VI/JSON session expired during %s; logged in '
                          'again, reading %s again', expired.method, what)
