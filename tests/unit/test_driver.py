@@ -15,6 +15,7 @@ import types
 from unittest import mock
 
 import fixtures
+from suds import sudsobject
 import testtools
 
 from tests.unit import wsdl_factory
@@ -27,6 +28,7 @@ from vmware_backend.volume import plain_objects
 from vmware_backend.vsphere import inventory
 from vmware_backend.vsphere import ops as vsphere_ops
 from vmware_backend.vsphere import specs
+from vmware_backend.vsphere import sudsvalues
 
 R = inventory.MoRef
 GIB_KB = 1024 * 1024
@@ -89,17 +91,17 @@ def assert_ref_call(test, method, ref, *rest):
 
 def _typed_plain(value):
     """Suds values as :mod:`vmware_backend.vsphere.rawxml` reads them."""
-    if inventory._is_moref(value):
+    if sudsvalues.is_suds_moref(value):
         return inventory.from_suds(value)
     if isinstance(value, dict):
         return {key: _typed_plain(item) for key, item in value.items()}
     plain = inventory.to_plain(value)
-    if isinstance(value, inventory.sudsobject.Object) and \
+    if isinstance(value, sudsobject.Object) and \
             isinstance(plain, dict):
         plain = {key: _typed_plain(getattr(value, key))
                  for key in value.__keylist__}
         plain['@type'] = type(value).__name__
-    elif isinstance(value, inventory.sudsobject.Object):
+    elif isinstance(value, sudsobject.Object):
         items = []
         for key in value.__keylist__:
             item = getattr(value, key)

@@ -39,16 +39,15 @@ SOAP.
 The view and the retrieval token belong to the vCenter session that made
 them. When the session expires in the middle of a read, or the answer to a
 ``ContinueRetrievePropertiesEx`` is lost (the server's cursor moved on, so
-sending the token again would skip a page), the read starts over once, with
-a new view on the current session; objects already yielded are not yielded
-again.
+sending the token again would skip a page), the read starts over with a
+new view on the current session (up to ``vcenter_api_retry_count`` times
+after session expiries, see :mod:`.expiry`); objects already yielded are
+not yielded again.
 """
 
 import contextlib
 
 from oslo_log import log as logging
-from oslo_vmware import vim_util
-from suds import sudsobject
 
 from vmware_backend import exceptions
 from vmware_backend.vsphere import expiry
@@ -57,63 +56,14 @@ from vmware_backend.vsphere import rawsoap
 from vmware_backend.vsphere import rawxml
 from vmware_backend.vsphere.refs import MoRef  # noqa: F401 (re-exported)
 from vmware_backend.vsphere import soapxml
+# re-exported: callers convert with inventory.to_plain etc.
+from vmware_backend.vsphere.sudsvalues import from_suds  # noqa: F401
+from vmware_backend.vsphere.sudsvalues import to_plain  # noqa: F401
+from vmware_backend.vsphere.sudsvalues import to_suds  # noqa: F401
 
 LOG = logging.getLogger(__name__)
 
 _VIEW_TRAVERSAL = 'traverseContainerView'
-
-
-def to_suds(ref):
-    """The suds managed object reference for ``ref`` (a :class:`MoRef`).
-
-    A suds reference passes through unchanged, so callers may hand in either.
-    """
-    if isinstance(ref, MoRef):
-        return vim_util.get_moref(ref.value, ref.type)
-    return ref
-
-
-def from_suds(ref):
-    """The :class:`MoRef` of a suds managed object reference."""
-    if isinstance(ref, MoRef):
-        return ref
-    return MoRef(str(vim_util.get_moref_type(ref)),
-                 str(vim_util.get_moref_value(ref)))
-
-
-def _is_moref(value):
-    return (isinstance(value, sudsobject.Object) and
-            hasattr(value, '_type') and hasattr(value, 'value'))
-
-
-def to_plain(value):
-    """``value`` from a suds response as plain Python values.
-
-    Managed object references become :class:`MoRef`, ``ArrayOf*`` wrappers
-    and lists become lists, other data objects become dicts of their set
-    fields, suds text becomes ``str``; numbers, booleans and datetimes stay.
-    """
-    if value is None:
-        return None
-    if _is_moref(value):
-        return from_suds(value)
-    if isinstance(value, sudsobject.Object):
-        if type(value).__name__.startswith('ArrayOf'):
-            items = []
-            for key in value.__keylist__:
-                item = getattr(value, key)
-                if isinstance(item, list):
-                    items.extend(item)
-                elif item is not None:
-                    items.append(item)
-            return [to_plain(item) for item in items]
-        return {key: to_plain(getattr(value, key))
-                for key in value.__keylist__}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(item) for item in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def _object_contents(result):
