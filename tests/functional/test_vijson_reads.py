@@ -210,7 +210,8 @@ class ReadMechanicsTest(_Sessions, testtools.TestCase):
         self.assertIn('RetrievePropertiesEx', str(err))
         self.assertEqual([], self.view_list(self.soap))
 
-    def test_session_expiry_mid_read_logs_in_and_restarts(self):
+    def _control_keeping_soap(self):
+        """The simulator's control, and the SOAP session's key to keep."""
         ctl = control_mod.SimulatorControl('127.0.0.1', self.vcsim.port,
                                            self.vcsim.username,
                                            self.vcsim.password)
@@ -218,6 +219,10 @@ class ReadMechanicsTest(_Sessions, testtools.TestCase):
             self.soap, inventory.from_suds(
                 self.soap.service_content.sessionManager),
             ['currentSession'])['currentSession']['key']
+        return ctl, keep
+
+    def test_session_expiry_mid_read_logs_in_and_restarts(self):
+        ctl, keep = self._control_keeping_soap()
         before = self.session.counts_snapshot()
         objects = []
         for n, item in enumerate(inventory.iter_container(
@@ -249,13 +254,7 @@ class ReadMechanicsTest(_Sessions, testtools.TestCase):
         0, 2 and 4 of the 8: a page follows each), so that every restart
         gets further.
         """
-        ctl = control_mod.SimulatorControl('127.0.0.1', self.vcsim.port,
-                                           self.vcsim.username,
-                                           self.vcsim.password)
-        keep = inventory.get_properties(
-            self.soap, inventory.from_suds(
-                self.soap.service_content.sessionManager),
-            ['currentSession'])['currentSession']['key']
+        ctl, keep = self._control_keeping_soap()
         objects = []
         for n, item in enumerate(inventory.iter_container(
                 session, PATHS, page_size=2)):

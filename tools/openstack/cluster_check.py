@@ -173,25 +173,23 @@ def compare(cs, conf, sizes=False):
 # --- the kill and Cinder's clean-up ------------------------------------------
 
 def in_flight(cs):
-    """Volumes and snapshots Cinder shows as being worked on, with host."""
+    """Volumes, snapshots and backups Cinder shows as being worked on.
+
+    Each with the host of its volume (a snapshot's or backup's volume).
+    """
     vols = volumes(cs)
     busy = [{'type': 'volume', 'id': v.id, 'status': v.status,
              'host': host_of(v), 'name': v.name}
             for v in vols.values() if v.status in VOLUME_BUSY]
-    for snap in snapshots(cs).values():
-        if snap.status in SNAPSHOT_BUSY:
-            vol = vols.get(snap.volume_id)
-            busy.append({'type': 'snapshot', 'id': snap.id,
-                         'status': snap.status, 'name': snap.name,
-                         'host': host_of(vol) if vol else '',
-                         'volume_id': snap.volume_id})
-    for backup in backups(cs).values():
-        if backup.status in BACKUP_BUSY:
-            vol = vols.get(backup.volume_id)
-            busy.append({'type': 'backup', 'id': backup.id,
-                         'status': backup.status, 'name': backup.name,
-                         'host': host_of(vol) if vol else '',
-                         'volume_id': backup.volume_id})
+    for kind, found, statuses in (('snapshot', snapshots(cs), SNAPSHOT_BUSY),
+                                  ('backup', backups(cs), BACKUP_BUSY)):
+        for item in found.values():
+            if item.status in statuses:
+                vol = vols.get(item.volume_id)
+                busy.append({'type': kind, 'id': item.id,
+                             'status': item.status, 'name': item.name,
+                             'host': host_of(vol) if vol else '',
+                             'volume_id': item.volume_id})
     return busy
 
 
