@@ -1346,6 +1346,9 @@ class InTreeMigrationTest(DriverTestCase):
         reference = {'source-id': original.id}
         self.assertEqual(2, self.driver.manage_existing_get_size(
             adopted, reference))
+        # where a failed import (or a delete of error_managing) gives it back
+        old_folder = self.session.get_properties(before['ref'],
+                                                 ['parent'])['parent']
         self.driver.manage_existing(adopted, reference)
         adopted.status = 'available'
         self.addCleanup(self.delete_quietly, adopted)
@@ -1362,7 +1365,8 @@ class InTreeMigrationTest(DriverTestCase):
         self.assertEqual(
             {'instanceUuid': original.id, 'moref':
              vsphere_ops.moref_value(before['ref']),
-             'name': 'volume-%s' % original.id},
+             'name': 'volume-%s' % original.id,
+             'folder': vsphere_ops.moref_value(old_folder)},
             json.loads(marks['vmware_backend.imported_from']))
         self.assertEqual(['Volumes', 'OpenStack'], self.folders(after))
         # The in-tree driver no longer finds it by the old id; ours works
