@@ -1,8 +1,14 @@
-"""Rule matching and seeding of the fault proxy (no simulator)."""
+"""Rule matching and seeding of the fault proxy (no simulator).
 
+Its HTTP answers are checked against a loopback stand-in upstream that
+answers every POST with one fixed envelope.
+"""
+
+import http.server
 import threading
 import time
 
+import requests
 import testtools
 
 from vmware_backend.testbed.faults import http_server
@@ -213,3 +219,67 @@ class TaskGateTest(testtools.TestCase):
         self.assertFalse(gate.held())
         with gate.shared():
             pass
+
+
+class _Upstream(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    ANSWER = b'<soapenv:Envelope><soapenv:Body/></soapenv:Envelope>'
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get('Content-Length') or 0))
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(self.ANSWER)))
+        self.end_headers()
+        self.wfile.write(self.ANSWER)
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+class ProxyConnectionTest(testtools.TestCase):
+    """Keep-alive towards the client, and a close announced in the answer."""
+
+    def setUp(self):
+        super().setUp()
+        upstream = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
+                                                   _Upstream)
+        thread = threading.Thread(target=upstream.serve_forever,
+                                  kwargs={'poll_interval': 0.05})
+        thread.start()
+        self.addCleanup(thread.join, 10)
+        self.addCleanup(upstream.server_close)
+        self.addCleanup(upstream.shutdown)
+        self.proxy = proxy.FaultProxy(
+            '127.0.0.1', upstream.server_address[1]).start()
+        self.addCleanup(self.proxy.stop)
+        self.http = requests.Session()
+        self.addCleanup(self.http.close)
+
+    def post(self, method):
+        body = (b'<soapenv:Envelope><soapenv:Body><ns1:%s/>'
+                b'</soapenv:Body></soapenv:Envelope>' % method.encode())
+        return self.http.post(self.proxy.url, data=body, timeout=10)
+
+    def test_error_page_says_connection_close(self):
+        # The proxy closes the connection after an error page: the page
+        # says so, so the client does not send its next request on it (it
+        # would meet the close without an answer: RemoteDisconnected).
+        # Each request comes right after the previous answer, on the
+        # client's one pooled connection unless that was closed.
+        self.proxy.plan = rules.FaultPlan([
+            rules.Rule('http_503', 'FindChild', count=20),
+            rules.Rule('http_500', 'CreateFolder', count=20)])
+        seen = []
+        for _i in range(20):
+            for method in ('RetrievePropertiesEx', 'FindChild',
+                           'RetrievePropertiesEx', 'CreateFolder'):
+                resp = self.post(method)
+                seen.append((method, resp.status_code,
+                             resp.headers.get('Connection')))
+        self.assertEqual(
+            [('RetrievePropertiesEx', 200, None), ('FindChild', 503, 'close'),
+             ('RetrievePropertiesEx', 200, None),
+             ('CreateFolder', 500, 'close')] * 20, seen)
+        # keep-alive otherwise: a new connection after each error page only
+        self.assertEqual(40, self.proxy.accepted_connections)
+        self.assertEqual(80, self.proxy.requests)

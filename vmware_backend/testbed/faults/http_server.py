@@ -91,11 +91,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def send_answer(self, status, reason, headers, body):
+    def send_answer(self, status, reason, headers, body, close=False):
+        """Answer; the connection stays open unless ``close``.
+
+        ``headers`` are an answer's end-to-end headers (hop-by-hop ones,
+        e.g. the simulator's ``Connection``, are dropped). With ``close``
+        the answer says ``Connection: close`` and the connection is closed
+        after it: a server that closes a connection must say so in the
+        answer (RFC 9112 9.6), or the client keeps it for its next request,
+        which then meets the close without an answer.
+        """
         self.send_response(status, reason)
         for name, value in headers:
             if name.lower() not in HOP_BY_HOP:
                 self.send_header(name, value)
+        if close:
+            self.send_header('Connection', 'close')
+            self.close_connection = True
         self.send_header('Content-Length', str(len(body)))
         self._headers_buffer.append(b'\r\n')
         self.wfile.write(b''.join(self._headers_buffer) + body)

@@ -180,10 +180,10 @@ class FaultProxy:
             self.plan.record(kind, method)
             code = int(kind[-3:])
             reason = http.client.responses[code]
-            handler.send_answer(code, reason, [
-                ('Content-Type', 'text/html'), ('Connection', 'close')],
-                (_HTML % {'code': code, 'reason': reason}).encode())
-            handler.close_connection = True
+            handler.send_answer(
+                code, reason, [('Content-Type', 'text/html')],
+                (_HTML % {'code': code, 'reason': reason}).encode(),
+                close=True)
             return
         if kind == 'not_authenticated':
             self._expire_session(handler, method)
