@@ -139,7 +139,25 @@ def xml_page(objects, token=None):
     ).encode()
 
 
-class AttachmentMarksReadTest(test_driver.testtools.TestCase):
+class _RawReadCase(test_driver.testtools.TestCase):
+
+    def sent_read(self, session):
+        """The one hand-written RetrievePropertiesEx asked of ``session``.
+
+        Checks it was the only call and went by :mod:`rawsoap`; returns its
+        keyword arguments and its filter spec parsed (the fragment's xsi
+        and vim25 prefixes are the envelope's).
+        """
+        self.assertEqual(['RetrievePropertiesEx'], session.methods())
+        _method, _ref, kwargs = session.calls[0]
+        self.assertIs(rawsoap.service, kwargs['via'])
+        spec = etree.fromstring(
+            '<w xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xmlns:vim25="urn:vim25">%s</w>' % kwargs['specSet'])[0]
+        return kwargs, spec
+
+
+class AttachmentMarksReadTest(_RawReadCase):
     """The read: one RetrievePropertiesEx through Datastore.vm, as XML."""
 
     def path(self, volume_id):
@@ -157,13 +175,7 @@ class AttachmentMarksReadTest(test_driver.testtools.TestCase):
             [inventory.MoRef('Datastore', 'datastore-1'),
              ti.moref('Datastore', 'datastore-2')], 'v-1')
         self.assertEqual({'vm-7': 'uuid-7'}, marks)
-        self.assertEqual(['RetrievePropertiesEx'], session.methods())
-        _method, _ref, kwargs = session.calls[0]
-        self.assertIs(rawsoap.service, kwargs['via'])
-        # (The fragment's xsi and vim25 prefixes: the envelope's.)
-        spec = etree.fromstring(
-            '<w xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            'xmlns:vim25="urn:vim25">%s</w>' % kwargs['specSet'])[0]
+        kwargs, spec = self.sent_read(session)
         self.assertEqual(['datastore-1', 'datastore-2'],
                          [o.findtext('obj') for o in spec.iter('objectSet')])
         for obj in spec.iter('objectSet'):
@@ -214,7 +226,7 @@ class AttachmentMarksReadTest(test_driver.testtools.TestCase):
                           'CancelRetrievePropertiesEx'], session.methods())
 
 
-class ReadWithMarksTest(test_driver.testtools.TestCase):
+class ReadWithMarksTest(_RawReadCase):
     """The backing and the marks of the VMs on its datastores, one read."""
 
     def test_one_read_backing_apart_from_the_marks(self):
@@ -233,12 +245,7 @@ class ReadWithMarksTest(test_driver.testtools.TestCase):
             'v-5')
         self.assertEqual({'config.instanceUuid': 'v-5',
                           vsphere_ops.MARKS_KEY: {'vm-2': 'f'}}, props)
-        self.assertEqual(['RetrievePropertiesEx'], session.methods())
-        _method, _ref, kwargs = session.calls[0]
-        self.assertIs(rawsoap.service, kwargs['via'])
-        spec = etree.fromstring(
-            '<w xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            'xmlns:vim25="urn:vim25">%s</w>' % kwargs['specSet'])[0]
+        kwargs, spec = self.sent_read(session)
         prop, = spec.findall('propSet')
         self.assertEqual(['VirtualMachine', 'false', 'config.instanceUuid',
                           path], [c.text for c in prop])
